@@ -1,0 +1,72 @@
+"""VP8 RTP payload inspection (RFC 7741) without decoding.
+
+The forwarder only needs two facts about a VP8 packet: where the VP8 payload starts behind the
+payload descriptor, and whether the packet begins a keyframe. Both are read from a few bytes,
+so a cut-over can wait for a keyframe at no measurable cost.
+"""
+
+from __future__ import annotations
+
+
+def vp8_descriptor_size(payload: bytes) -> int:
+    """Length of the VP8 payload descriptor at the start of `payload`, or -1 if truncated."""
+    n = len(payload)
+    if n < 1:
+        return -1
+    first = payload[0]
+    if not first & 0x80:  # X: no extension byte
+        return 1
+    if n < 2:
+        return -1
+    ext = payload[1]
+    size = 2
+    if ext & 0x80:  # I: picture id, 7 or 15 bits (M flag)
+        if n < size + 1:
+            return -1
+        size += 2 if payload[size] & 0x80 else 1
+    if ext & 0x40:  # L: TL0PICIDX
+        size += 1
+    if ext & 0x30:  # T or K: TID/Y/KEYIDX share one byte
+        size += 1
+    return size if size <= n else -1
+
+
+def is_vp8_keyframe(payload: bytes) -> bool:
+    """True if this packet starts a VP8 keyframe.
+
+    A keyframe starts in the packet whose descriptor has S=1 and partition index 0; the first
+    bit of the VP8 frame tag that follows is 0 for a key (intra) frame.
+    """
+    size = vp8_descriptor_size(payload)
+    if size < 0 or size >= len(payload):
+        return False
+    first = payload[0]
+    if not (first & 0x10) or (first & 0x0F) != 0:
+        return False
+    return not (payload[size] & 0x01)
+
+
+def vp8_keyframe_size(payload: bytes) -> tuple[int, int] | None:
+    """(width, height) from the keyframe header that starts this packet, else None.
+
+    Lets a receiver tell which source a slot carries (each synthetic source publishes its own
+    size) without decoding anything.
+    """
+    if not is_vp8_keyframe(payload):
+        return None
+    start = vp8_descriptor_size(payload)
+    header = payload[start : start + 10]
+    # 3-byte frame tag, 3-byte start code, then 14-bit width and height (2 scaling bits each).
+    if len(header) < 10 or header[3:6] != b"\x9d\x01\x2a":
+        return None
+    width = (header[6] | (header[7] << 8)) & 0x3FFF
+    height = (header[8] | (header[9] << 8)) & 0x3FFF
+    return width, height
+
+
+def strip_vp8_descriptor(payload: bytes) -> bytes:
+    """The VP8 bytes carried by one packet (descriptor removed)."""
+    size = vp8_descriptor_size(payload)
+    if size < 0:
+        raise ValueError("truncated VP8 payload descriptor")
+    return payload[size:]

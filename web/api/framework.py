@@ -1,0 +1,167 @@
+"""Declare an endpoint once: its models validate the request and write the OpenAPI document.
+
+Each handler runs in one database transaction: it commits only if the handler returns, so a
+failed request leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import AppError, Forbidden, Unauthorized, ValidationFailed
+from core.scoping import ProgramScope
+from portal.permissions import Actor, require
+from web.keys import DB
+from web.session import current
+
+AuthMode = Literal["staff", "applicant", "any", "public"]
+
+
+@dataclass
+class Call:
+    request: web.Request
+    db: AsyncSession
+    actor: Actor | None
+    body: Any = None
+    query: Any = None
+
+    @property
+    def scope(self) -> ProgramScope:
+        if self.actor is None:
+            raise Unauthorized("Log in first.")
+        return ProgramScope(self.db, self.actor.program_id)
+
+    @property
+    def staff(self) -> Actor:
+        if self.actor is None or not self.actor.is_staff:
+            raise Unauthorized("Log in first.")
+        return self.actor
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tags: tuple[str, ...]
+    auth: AuthMode
+    permission: str | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+
+
+@dataclass
+class Api:
+    prefix: str = "/api/v1"
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tags: tuple[str, ...] = (),
+        auth: AuthMode = "staff",
+        permission: str | None = None,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(method.upper(), path, handler, summary, tags, auth, permission,
+                         body, query, response, status)
+            )
+            return handler
+
+        return register
+
+    def include(self, other: Api) -> None:
+        self.endpoints.extend(other.endpoints)
+
+    def add_to(self, app: web.Application) -> None:
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, self.prefix + endpoint.path, _adapt(endpoint))
+
+
+def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    response_adapter = TypeAdapter(endpoint.response) if endpoint.response is not None else None
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        identity = current(request)
+        actor = identity.actor if identity else None
+        _check_auth(endpoint, actor)
+        query = _parse_query(endpoint, request)
+        body = await _parse_body(endpoint, request)
+        async with request.app[DB]() as db, db.begin():
+            result = await endpoint.handler(Call(request, db, actor, body, query))
+            if isinstance(result, web.StreamResponse):
+                return result
+            if response_adapter is None or result is None:
+                return web.Response(status=204 if result is None else endpoint.status)
+            payload = response_adapter.dump_python(result, mode="json", by_alias=True)
+        return web.json_response(payload, status=endpoint.status)
+
+    return handle
+
+
+def _check_auth(endpoint: Endpoint, actor: Actor | None) -> None:
+    if endpoint.auth == "public":
+        return
+    if actor is None:
+        raise Unauthorized("Log in first.", code="unauthorized")
+    if endpoint.auth == "staff" and not actor.is_staff:
+        raise Forbidden("Only program staff can do this.")
+    if endpoint.auth == "applicant" and actor.kind != "applicant":
+        raise Forbidden("Only applicants can do this.")
+    if endpoint.permission is not None:
+        require(actor, endpoint.permission)
+
+
+def _parse_query(endpoint: Endpoint, request: web.Request) -> Any:
+    if endpoint.query is None:
+        return None
+    try:
+        return endpoint.query.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+async def _parse_body(endpoint: Endpoint, request: web.Request) -> Any:
+    if endpoint.body is None:
+        return None
+    try:
+        raw = await request.json(loads=json.loads) if request.can_read_body else {}
+    except json.JSONDecodeError:
+        raise AppError("The request body is not valid JSON.", code="bad_json") from None
+    try:
+        return endpoint.body.model_validate(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+def _validation_error(exc: ValidationError) -> ValidationFailed:
+    first = exc.errors()[0]
+    field_path = ".".join(str(p) for p in first["loc"]) or None
+    message = first["msg"]
+    if field_path:
+        message = f"{field_path}: {message}"
+    return ValidationFailed(message, field=field_path)

@@ -1,0 +1,123 @@
+"""The app factory: the only place objects are built and single- vs multi-node is decided."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from core.bus import InMemoryBus, RedisBus
+from core.clock import Clock, SystemClock
+from core.db import create_engine, create_session_factory
+from core.security import Passwords, Tokens
+from core.settings import Settings
+from portal.auth import Auth
+from web import keys
+from web.api.framework import Api
+from web.api.openapi import build_openapi
+from web.api.routes import build_api
+from web.errors import error_middleware
+from web.metrics import Metrics
+from web.middleware import metrics_middleware, security_headers_middleware
+from web.pages.routes import add_page_routes
+from web.session import Identity, make_session_middleware
+from web.system import add_system_routes
+
+HERE = Path(__file__).parent
+API = web.AppKey("api", Api)
+log = logging.getLogger("interviewday")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    clock = clock or SystemClock()
+    passwords = Passwords()
+    tokens = Tokens(settings.secret_key, clock)
+    auth = Auth(
+        passwords=passwords,
+        tokens=tokens,
+        clock=clock,
+        attempts_per_minute=settings.login_attempts_per_minute,
+        session_hours=settings.session_hours,
+        magic_link_days=settings.magic_link_days,
+    )
+
+    async def resolve(cookie_value: str) -> Identity | None:
+        async with app[keys.DB]() as db, db.begin():
+            found = await auth.resolve(db, cookie_value)
+        if found is None:
+            return None
+        actor, session = found
+        return Identity(actor, session.csrf_token, cookie_value, session)
+
+    app = web.Application(
+        middlewares=[
+            security_headers_middleware,
+            error_middleware,
+            metrics_middleware,
+            make_session_middleware(resolve),
+        ],
+        client_max_size=20 * 1024 * 1024,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock
+    app[keys.PASSWORDS] = passwords
+    app[keys.TOKENS] = tokens
+    app[keys.AUTH] = auth
+    app[keys.METRICS] = Metrics()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_bus)
+
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        context_processors=[_template_context],
+    )
+    env.globals["static"] = lambda path: str(
+        app.router["static"].url_for(filename=path)
+    )
+    api = build_api()
+    app[API] = api
+    api.add_to(app)
+    add_system_routes(app, build_openapi(api))
+    add_page_routes(app)
+    app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
+    return app
+
+
+async def _template_context(request: web.Request) -> dict[str, object]:
+    from web.session import current
+
+    identity = current(request)
+    return {
+        "identity": identity,
+        "actor": identity.actor if identity else None,
+        "csrf_token": identity.csrf_token if identity else "",
+        "path": request.path,
+    }
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[keys.SETTINGS].database_url)
+    app[keys.ENGINE] = engine
+    app[keys.DB] = create_session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    if settings.redis_url:
+        client = aioredis.from_url(settings.redis_url)
+        app[keys.REDIS] = client
+        app[keys.BUS] = RedisBus(client)
+    else:
+        app[keys.REDIS] = None
+        app[keys.BUS] = InMemoryBus()
+    yield
+    await app[keys.BUS].close()

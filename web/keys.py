@@ -1,0 +1,26 @@
+"""Typed application state (aiohttp `AppKey`s): everything the handlers share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.bus import EventBus
+from core.clock import Clock
+from core.security import Passwords, Tokens
+from core.settings import Settings
+from portal.auth import Auth
+from web.metrics import Metrics
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+TOKENS = web.AppKey("tokens", Tokens)
+PASSWORDS = web.AppKey("passwords", Passwords)
+AUTH = web.AppKey("auth", Auth)
+BUS = web.AppKey("bus", EventBus)
+METRICS = web.AppKey("metrics", Metrics)
+REDIS = web.AppKey("redis", Any)

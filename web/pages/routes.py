@@ -1,0 +1,129 @@
+"""Server-rendered pages: login, the shell and dashboards, and the applicant's entrance."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from core.errors import AppError
+from core.security import TokenError
+from web.keys import AUTH, DB, SETTINGS
+from web.pages import dashboard, sections
+from web.pages.common import staff_identity
+from web.session import clear_session_cookie, current, set_session_cookie
+
+LINK_ERRORS = {
+    "expired": "This link has expired.",
+    "revoked": "This link is no longer valid: a newer one has been sent.",
+    "invalid": "This link is not valid. It may have been copied incompletely.",
+    "wrong_purpose": "This link is not valid here.",
+}
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    identity = current(request)
+    if identity is None:
+        raise web.HTTPSeeOther("/login")
+    raise web.HTTPSeeOther("/applicant" if identity.actor.kind == "applicant" else "/dashboard")
+
+
+def _safe_next(value: str | None) -> str:
+    # Only same-site paths, so the login form cannot be used to bounce people elsewhere.
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/dashboard"
+
+
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict[str, object]:
+    return {"next": _safe_next(request.query.get("next")), "error": None, "email": ""}
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    _check_same_origin(request)
+    form = await request.post()
+    email = str(form.get("email", ""))
+    password = str(form.get("password", ""))
+    next_path = _safe_next(str(form.get("next", "")))
+    try:
+        async with request.app[DB]() as db, db.begin():
+            result = await request.app[AUTH].login(db, email, password, request.remote or "")
+    except AppError as exc:
+        context = {"next": next_path, "error": exc.message, "email": email}
+        return aiohttp_jinja2.render_template("login.html", request, context, status=exc.status)
+    response = web.HTTPSeeOther(next_path)
+    settings = request.app[SETTINGS]
+    set_session_cookie(response, result.cookie_value, secure=settings.secure_cookies,
+                       max_age=settings.session_hours * 3600)
+    raise response
+
+
+def _check_same_origin(request: web.Request) -> None:
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+        raise AppError("This form was sent from another site.", code="csrf")
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    identity = current(request)
+    if identity is not None:
+        async with request.app[DB]() as db, db.begin():
+            await request.app[AUTH].logout(db, identity.cookie_value)
+    response = web.HTTPSeeOther("/login")
+    clear_session_cookie(response)
+    raise response
+
+
+async def switch_role(request: web.Request) -> web.StreamResponse:
+    identity = staff_identity(request)
+    form = await request.post()
+    role = str(form.get("role", ""))
+    async with request.app[DB]() as db, db.begin():
+        session = await db.merge(identity.session)
+        await request.app[AUTH].switch_role(db, session, identity.actor, role)
+    raise web.HTTPSeeOther("/dashboard")
+
+
+async def magic_link(request: web.Request) -> web.StreamResponse:
+    token = request.match_info["token"]
+    try:
+        async with request.app[DB]() as db, db.begin():
+            result = await request.app[AUTH].open_magic_link(db, token)
+    except TokenError as exc:
+        context = {"reason": LINK_ERRORS.get(exc.reason, LINK_ERRORS["invalid"]), "sent": False}
+        status = 410 if exc.reason in ("expired", "revoked") else 400
+        return aiohttp_jinja2.render_template("link_error.html", request, context, status=status)
+    response = web.HTTPSeeOther("/applicant")
+    settings = request.app[SETTINGS]
+    set_session_cookie(response, result.cookie_value, secure=settings.secure_cookies,
+                       max_age=settings.session_hours * 3600)
+    raise response
+
+
+@aiohttp_jinja2.template("link_error.html")
+async def request_link_page(request: web.Request) -> dict[str, object]:
+    return {"reason": None, "sent": False}
+
+
+@aiohttp_jinja2.template("link_error.html")
+async def request_link_submit(request: web.Request) -> dict[str, object]:
+    _check_same_origin(request)
+    # The answer is the same whether or not the address is known, so it reveals nothing.
+    return {"reason": None, "sent": True}
+
+
+def add_page_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)
+    app.router.add_post("/role", switch_role)
+    app.router.add_get("/a/request-link", request_link_page)
+    app.router.add_post("/a/request-link", request_link_submit)
+    app.router.add_get("/a/{token}", magic_link)
+    app.router.add_get("/applicant", dashboard.applicant_home)
+    app.router.add_get("/dashboard", dashboard.dashboard)
+    sections.add_routes(app)
+
