@@ -6,7 +6,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from core.clock import Clock
 
@@ -36,10 +36,12 @@ class TokenError(Exception):
         self.reason = reason
 
 
-class _ClockedSerializer(URLSafeTimedSerializer):
+class _ClockedSigner(TimestampSigner):
     """Reads the time from our injected clock so expiry is testable without sleeping."""
 
-    clock: Clock
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
 
     def get_timestamp(self) -> int:
         return int(self.clock.now())
@@ -52,10 +54,13 @@ class Tokens:
         self._secret_key = secret_key
         self._clock = clock
 
-    def _serializer(self, purpose: str) -> _ClockedSerializer:
-        serializer = _ClockedSerializer(self._secret_key, salt=f"interviewday.{purpose}")
-        serializer.clock = self._clock
-        return serializer
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(
+            self._secret_key,
+            salt=f"interviewday.{purpose}",
+            signer=_ClockedSigner,
+            signer_kwargs={"clock": self._clock},
+        )
 
     def issue(self, purpose: str, payload: dict[str, Any]) -> str:
         return str(self._serializer(purpose).dumps({"p": purpose, **payload}))

@@ -85,10 +85,10 @@ _CONNECTION_FIELDS = ("_nominated",)
 _STREAM_STATS_FIELDS = ("packets_received", "packets_expected", "packets_lost", "max_seq")
 
 
-def missing_internals() -> list[str]:
+async def missing_internals() -> list[str]:
     """Private fields and versions this module relies on that are absent (empty when safe).
 
-    Builds throwaway aiortc objects (no network I/O); call it from a running event loop.
+    Builds a throwaway peer connection (no network I/O) and closes it.
     """
     missing: list[str] = []
     for package, version in PINNED_VERSIONS.items():
@@ -120,7 +120,7 @@ def missing_internals() -> list[str]:
         missing.append("StunProtocol.send_data")
     if State.CONNECTED.name != "CONNECTED":
         missing.append("aiortc.rtcdtlstransport.State.CONNECTED")
-    # The peer connection never started anything; dropping it is enough.
+    await pc.close()
     return missing
 
 
@@ -401,6 +401,10 @@ class SlotOutput:
     @property
     def ready(self) -> bool:
         return self._downlink.ready
+
+    @property
+    def sender(self) -> RTCRtpSender:
+        return self._sender
 
     def send(self, plain: bytes, seq: int, timestamp: int, ntp: int, payload_size: int) -> bool:
         """Protect and send one RTP packet; False if it could not go out."""

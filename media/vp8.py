@@ -37,11 +37,11 @@ def is_vp8_keyframe(payload: bytes) -> bool:
     A keyframe starts in the packet whose descriptor has S=1 and partition index 0; the first
     bit of the VP8 frame tag that follows is 0 for a key (intra) frame.
     """
+    # Cheap rejection first: most packets continue a frame (S=0) and this runs on all of them.
+    if not payload or (payload[0] & 0x1F) != 0x10:
+        return False
     size = vp8_descriptor_size(payload)
     if size < 0 or size >= len(payload):
-        return False
-    first = payload[0]
-    if not (first & 0x10) or (first & 0x0F) != 0:
         return False
     return not (payload[size] & 0x01)
 

@@ -15,7 +15,14 @@ Role = Literal["director", "coordinator", "interviewer"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 ApplicantStatus = Literal[
-    "candidate", "waitlist", "invited", "scheduled", "declined", "withdrawn", "interviewed", "no_show"
+    "candidate",
+    "waitlist",
+    "invited",
+    "scheduled",
+    "declined",
+    "withdrawn",
+    "interviewed",
+    "no_show",
 ]
 APPLICANT_STATUSES: tuple[str, ...] = get_args(ApplicantStatus)
 

@@ -76,11 +76,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
-        context_processors=[_template_context],
     )
-    env.globals["static"] = lambda path: str(
-        app.router["static"].url_for(filename=path)
-    )
+    env.globals["static"] = lambda path: str(app.router["static"].url_for(filename=path))
     api = build_api()
     app[API] = api
     api.add_to(app)
@@ -88,18 +85,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_page_routes(app)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     return app
-
-
-async def _template_context(request: web.Request) -> dict[str, object]:
-    from web.session import current
-
-    identity = current(request)
-    return {
-        "identity": identity,
-        "actor": identity.actor if identity else None,
-        "csrf_token": identity.csrf_token if identity else "",
-        "path": request.path,
-    }
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -90,8 +90,12 @@ async def _demo(settings: Settings) -> None:
             assert applicant is not None
             from core.security import Tokens
 
-            auth = Auth(passwords=passwords, tokens=Tokens(settings.secret_key, clock),
-                        clock=clock, magic_link_days=settings.magic_link_days)
+            auth = Auth(
+                passwords=passwords,
+                tokens=Tokens(settings.secret_key, clock),
+                clock=clock,
+                magic_link_days=settings.magic_link_days,
+            )
             token = await auth.issue_magic_link(db, applicant)
     finally:
         await engine.dispose()
@@ -118,8 +122,15 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
                 program = Program(name=args.program, slug=args.program)
                 db.add(program)
                 await db.flush()
-            db.add(Staff(program_id=program.id, email=email, name=args.name, role=args.role,
-                         password_hash=Passwords().hash(password)))
+            db.add(
+                Staff(
+                    program_id=program.id,
+                    email=email,
+                    name=args.name,
+                    role=args.role,
+                    password_hash=Passwords().hash(password),
+                )
+            )
     finally:
         await engine.dispose()
     print(f"created {args.role} {email} in program {args.program}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from core.errors import AppError
@@ -24,9 +23,9 @@ def wants_json(request: web.Request) -> bool:
 def error_response(request: web.Request, exc: AppError) -> web.StreamResponse:
     if wants_json(request):
         return web.json_response(exc.body(), status=exc.status)
-    return aiohttp_jinja2.render_template(
-        "error.html", request, {"error": exc, "status": exc.status}, status=exc.status
-    )
+    from web.render import render
+
+    return render(request, "error.html", {"error": exc, "status": exc.status}, status=exc.status)
 
 
 @web.middleware

@@ -21,11 +21,14 @@ class Metrics:
             registry=self.registry,
         )
         self.logins = Counter(
-            "interviewday_logins_total", "Login attempts by outcome", ["outcome"],
+            "interviewday_logins_total",
+            "Login attempts by outcome",
+            ["outcome"],
             registry=self.registry,
         )
         self.participants = Gauge(
-            "interviewday_media_participants", "Connected media participants",
+            "interviewday_media_participants",
+            "Connected media participants",
             registry=self.registry,
         )
 

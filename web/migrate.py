@@ -18,8 +18,6 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-
-
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 

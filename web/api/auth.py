@@ -60,8 +60,15 @@ def _me(call: Call) -> Me:
     return describe(identity.actor, identity.csrf_token)
 
 
-@api.route("POST", "/auth/login", summary="Log in as staff", tags=("auth",), auth="public",
-           body=LoginBody, response=Me)
+@api.route(
+    "POST",
+    "/auth/login",
+    summary="Log in as staff",
+    tags=("auth",),
+    auth="public",
+    body=LoginBody,
+    response=Me,
+)
 async def login(call: Call) -> web.StreamResponse:
     app = call.request.app
     try:
@@ -75,8 +82,12 @@ async def login(call: Call) -> web.StreamResponse:
     me = describe(result.actor, result.csrf_token)
     response = web.json_response(me.model_dump())
     settings = app[SETTINGS]
-    set_session_cookie(response, result.cookie_value, secure=settings.secure_cookies,
-                       max_age=settings.session_hours * 3600)
+    set_session_cookie(
+        response,
+        result.cookie_value,
+        secure=settings.secure_cookies,
+        max_age=settings.session_hours * 3600,
+    )
     return response
 
 
@@ -90,14 +101,21 @@ async def logout(call: Call) -> web.StreamResponse:
     return response
 
 
-@api.route("GET", "/auth/me", summary="The logged-in person", tags=("auth",), auth="any",
-           response=Me)
+@api.route(
+    "GET", "/auth/me", summary="The logged-in person", tags=("auth",), auth="any", response=Me
+)
 async def me(call: Call) -> Me:
     return _me(call)
 
 
-@api.route("POST", "/auth/role", summary="Switch the active role", tags=("auth",),
-           body=SwitchRoleBody, response=Me)
+@api.route(
+    "POST",
+    "/auth/role",
+    summary="Switch the active role",
+    tags=("auth",),
+    body=SwitchRoleBody,
+    response=Me,
+)
 async def switch_role(call: Call) -> Me:
     identity = current(call.request)
     assert identity is not None

@@ -87,8 +87,19 @@ class Api:
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
-                Endpoint(method.upper(), path, handler, summary, tags, auth, permission,
-                         body, query, response, status)
+                Endpoint(
+                    method.upper(),
+                    path,
+                    handler,
+                    summary,
+                    tags,
+                    auth,
+                    permission,
+                    body,
+                    query,
+                    response,
+                    status,
+                )
             )
             return handler
 

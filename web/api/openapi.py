@@ -44,7 +44,9 @@ def build_openapi(api: Api, *, version: str = "0.1.0") -> dict[str, Any]:
             "responses": {
                 "4XX": {
                     "description": "Error",
-                    "content": {"application/json": {"schema": {"$ref": ref.format(model="Error")}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": ref.format(model="Error")}}
+                    },
                 }
             },
         }
@@ -62,9 +64,7 @@ def build_openapi(api: Api, *, version: str = "0.1.0") -> dict[str, Any]:
         if params:
             operation["parameters"] = params
         if endpoint.body is not None:
-            _, defs = models_json_schema(
-                [(endpoint.body, "validation")], ref_template=ref
-            )
+            _, defs = models_json_schema([(endpoint.body, "validation")], ref_template=ref)
             components.update(defs.get("$defs", {}))
             operation["requestBody"] = {
                 "required": True,

@@ -53,37 +53,73 @@ class MeetingRoomOut(BaseModel):
     external_url: str | None
 
 
-@api.route("GET", "/sessions", summary="List sessions", tags=("sessions",),
-           permission="sessions.read", response=list[SessionOut])
+@api.route(
+    "GET",
+    "/sessions",
+    summary="List sessions",
+    tags=("sessions",),
+    permission="sessions.read",
+    response=list[SessionOut],
+)
 async def list_sessions(call: Call) -> list[InterviewSession]:
     return await call.scope.all(InterviewSession)
 
 
-@api.route("GET", "/sessions/{session_id}", summary="One session", tags=("sessions",),
-           permission="sessions.read", response=SessionOut)
+@api.route(
+    "GET",
+    "/sessions/{session_id}",
+    summary="One session",
+    tags=("sessions",),
+    permission="sessions.read",
+    response=SessionOut,
+)
 async def get_session(call: Call) -> InterviewSession:
     return await call.scope.get(InterviewSession, call.path("session_id"), what="session")
 
 
-@api.route("GET", "/rooms/{room_id}", summary="One room", tags=("sessions",),
-           permission="sessions.read", response=RoomOut)
+@api.route(
+    "GET",
+    "/rooms/{room_id}",
+    summary="One room",
+    tags=("sessions",),
+    permission="sessions.read",
+    response=RoomOut,
+)
 async def get_room(call: Call) -> Room:
     return await call.scope.get(Room, call.path("room_id"), what="room")
 
 
-@api.route("GET", "/forms", summary="List scoring forms", tags=("forms",),
-           permission="forms.read", response=list[FormOut])
+@api.route(
+    "GET",
+    "/forms",
+    summary="List scoring forms",
+    tags=("forms",),
+    permission="forms.read",
+    response=list[FormOut],
+)
 async def list_forms(call: Call) -> list[ScoringForm]:
     return await call.scope.all(ScoringForm, ScoringForm.is_current.is_(True))
 
 
-@api.route("GET", "/forms/{form_id}", summary="One scoring form", tags=("forms",),
-           permission="forms.read", response=FormOut)
+@api.route(
+    "GET",
+    "/forms/{form_id}",
+    summary="One scoring form",
+    tags=("forms",),
+    permission="forms.read",
+    response=FormOut,
+)
 async def get_form(call: Call) -> ScoringForm:
     return await call.scope.get(ScoringForm, call.path("form_id"), what="scoring form")
 
 
-@api.route("GET", "/meeting-rooms/{room_id}", summary="One meeting room", tags=("sessions",),
-           permission="sessions.read", response=MeetingRoomOut)
+@api.route(
+    "GET",
+    "/meeting-rooms/{room_id}",
+    summary="One meeting room",
+    tags=("sessions",),
+    permission="sessions.read",
+    response=MeetingRoomOut,
+)
 async def get_meeting_room(call: Call) -> MeetingRoom:
     return await call.scope.get(MeetingRoom, call.path("room_id"), what="meeting room")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import func
 
@@ -13,11 +12,11 @@ from portal.models import APPLICANT_STATUSES, Applicant, Program
 from rooms.models import InterviewSession, Room, RoomInterviewer
 from scoring.models import Score
 from web.keys import CLOCK, DB
+from web.render import render
 from web.pages.common import applicant_identity, shell_context, staff_identity
 
 
-@aiohttp_jinja2.template("dashboard.html")
-async def dashboard(request: web.Request) -> dict[str, object]:
+async def dashboard(request: web.Request) -> web.StreamResponse:
     identity = staff_identity(request)
     actor = identity.actor
     today = date.fromtimestamp(request.app[CLOCK].now())
@@ -25,27 +24,38 @@ async def dashboard(request: web.Request) -> dict[str, object]:
         scope = ProgramScope(db, actor.program_id)
         program = await db.get(Program, actor.program_id)
         sessions = list(
-            (await db.scalars(
-                scope.select(InterviewSession, InterviewSession.date >= today)
-                .order_by(InterviewSession.date, InterviewSession.start_time)
-            )).all()
+            (
+                await db.scalars(
+                    scope.select(InterviewSession, InterviewSession.date >= today).order_by(
+                        InterviewSession.date, InterviewSession.start_time
+                    )
+                )
+            ).all()
         )
         by_status = dict(
-            (await db.execute(
-                scope.select(Applicant)
-                .with_only_columns(Applicant.status, func.count())
-                .group_by(Applicant.status)
-            )).tuples().all()
+            (
+                await db.execute(
+                    scope.select(Applicant)
+                    .with_only_columns(Applicant.status, func.count())
+                    .group_by(Applicant.status)
+                )
+            )
+            .tuples()
+            .all()
         )
         my_rooms = list(
-            (await db.execute(
-                scope.select(Room)
-                .join(RoomInterviewer, RoomInterviewer.room_id == Room.id)
-                .join(InterviewSession, InterviewSession.id == Room.session_id)
-                .where(RoomInterviewer.staff_id == actor.id)
-                .with_only_columns(Room.name, InterviewSession.name, InterviewSession.date)
-                .order_by(InterviewSession.date)
-            )).tuples().all()
+            (
+                await db.execute(
+                    scope.select(Room)
+                    .join(RoomInterviewer, RoomInterviewer.room_id == Room.id)
+                    .join(InterviewSession, InterviewSession.id == Room.session_id)
+                    .where(RoomInterviewer.staff_id == actor.id)
+                    .with_only_columns(Room.name, InterviewSession.name, InterviewSession.date)
+                    .order_by(InterviewSession.date)
+                )
+            )
+            .tuples()
+            .all()
         )
         drafts = await db.scalar(
             scope.select(Score)
@@ -53,24 +63,28 @@ async def dashboard(request: web.Request) -> dict[str, object]:
             .where(Score.interviewer_id == actor.id, Score.status == "draft")
         )
     counts = [(status, by_status.get(status, 0)) for status in APPLICANT_STATUSES]
-    return {
-        **shell_context(identity),
-        "title": "Dashboard",
-        "program": program,
-        "sessions": sessions,
-        "status_counts": counts,
-        "status_max": max([c for _, c in counts] + [1]),
-        "applicant_total": sum(c for _, c in counts),
-        "my_rooms": my_rooms,
-        "drafts": drafts or 0,
-    }
+    return render(
+        request,
+        "dashboard.html",
+        {
+            **shell_context(identity),
+            "title": "Dashboard",
+            "program": program,
+            "sessions": sessions,
+            "status_counts": counts,
+            "status_max": max([c for _, c in counts] + [1]),
+            "applicant_total": sum(c for _, c in counts),
+            "my_rooms": my_rooms,
+            "drafts": drafts or 0,
+        },
+    )
 
 
-@aiohttp_jinja2.template("applicant_home.html")
-async def applicant_home(request: web.Request) -> dict[str, object]:
+async def applicant_home(request: web.Request) -> web.StreamResponse:
     identity = applicant_identity(request)
     async with request.app[DB]() as db:
         scope = ProgramScope(db, identity.actor.program_id)
         applicant = await scope.get(Applicant, identity.actor.id)
         program = await db.get(Program, identity.actor.program_id)
-    return {"applicant": applicant, "program": program, "title": "Your interviews"}
+    context = {"applicant": applicant, "program": program, "title": "Your interviews"}
+    return render(request, "applicant_home.html", context)

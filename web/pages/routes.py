@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from core.errors import AppError
@@ -12,6 +11,7 @@ from core.security import TokenError
 from web.keys import AUTH, DB, SETTINGS
 from web.pages import dashboard, sections
 from web.pages.common import staff_identity
+from web.render import render
 from web.session import clear_session_cookie, current, set_session_cookie
 
 LINK_ERRORS = {
@@ -36,9 +36,9 @@ def _safe_next(value: str | None) -> str:
     return "/dashboard"
 
 
-@aiohttp_jinja2.template("login.html")
-async def login_page(request: web.Request) -> dict[str, object]:
-    return {"next": _safe_next(request.query.get("next")), "error": None, "email": ""}
+async def login_page(request: web.Request) -> web.StreamResponse:
+    context = {"next": _safe_next(request.query.get("next")), "error": None, "email": ""}
+    return render(request, "login.html", context)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -52,11 +52,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             result = await request.app[AUTH].login(db, email, password, request.remote or "")
     except AppError as exc:
         context = {"next": next_path, "error": exc.message, "email": email}
-        return aiohttp_jinja2.render_template("login.html", request, context, status=exc.status)
+        return render(request, "login.html", context, status=exc.status)
     response = web.HTTPSeeOther(next_path)
     settings = request.app[SETTINGS]
-    set_session_cookie(response, result.cookie_value, secure=settings.secure_cookies,
-                       max_age=settings.session_hours * 3600)
+    set_session_cookie(
+        response,
+        result.cookie_value,
+        secure=settings.secure_cookies,
+        max_age=settings.session_hours * 3600,
+    )
     raise response
 
 
@@ -94,24 +98,26 @@ async def magic_link(request: web.Request) -> web.StreamResponse:
     except TokenError as exc:
         context = {"reason": LINK_ERRORS.get(exc.reason, LINK_ERRORS["invalid"]), "sent": False}
         status = 410 if exc.reason in ("expired", "revoked") else 400
-        return aiohttp_jinja2.render_template("link_error.html", request, context, status=status)
+        return render(request, "link_error.html", context, status=status)
     response = web.HTTPSeeOther("/applicant")
     settings = request.app[SETTINGS]
-    set_session_cookie(response, result.cookie_value, secure=settings.secure_cookies,
-                       max_age=settings.session_hours * 3600)
+    set_session_cookie(
+        response,
+        result.cookie_value,
+        secure=settings.secure_cookies,
+        max_age=settings.session_hours * 3600,
+    )
     raise response
 
 
-@aiohttp_jinja2.template("link_error.html")
-async def request_link_page(request: web.Request) -> dict[str, object]:
-    return {"reason": None, "sent": False}
+async def request_link_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "link_error.html", {"reason": None, "sent": False})
 
 
-@aiohttp_jinja2.template("link_error.html")
-async def request_link_submit(request: web.Request) -> dict[str, object]:
+async def request_link_submit(request: web.Request) -> web.StreamResponse:
     _check_same_origin(request)
     # The answer is the same whether or not the address is known, so it reveals nothing.
-    return {"reason": None, "sent": True}
+    return render(request, "link_error.html", {"reason": None, "sent": True})
 
 
 def add_page_routes(app: web.Application) -> None:
@@ -126,4 +132,3 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/applicant", dashboard.applicant_home)
     app.router.add_get("/dashboard", dashboard.dashboard)
     sections.add_routes(app)
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from core.scoping import ProgramScope
@@ -14,6 +13,7 @@ from portal.permissions import role_matrix
 from rooms.models import InterviewSession, MeetingRoom
 from scoring.models import RankList, ScoringForm
 from web.keys import DB
+from web.render import render
 from web.pages.common import shell_context, staff_identity
 
 Loader = Callable[[ProgramScope], Awaitable[dict[str, Any]]]
@@ -55,22 +55,27 @@ SECTIONS: tuple[tuple[str, str, str, str, Loader], ...] = (
     ("/forms", "Scoring Forms", "forms.read", "sections/forms.html", _forms),
     ("/applicants", "Applicants", "applicants.read", "sections/applicants.html", _applicants),
     ("/ranks", "Scores & Ranks", "ranks.read", "sections/ranks.html", _ranks),
-    ("/meeting-rooms", "Meeting Rooms", "sessions.read", "sections/meeting_rooms.html",
-     _meeting_rooms),
+    (
+        "/meeting-rooms",
+        "Meeting Rooms",
+        "sessions.read",
+        "sections/meeting_rooms.html",
+        _meeting_rooms,
+    ),
     ("/staff", "Staff", "staff.read", "sections/staff.html", _staff),
     ("/reports", "Reports", "reports.read", "sections/reports.html", _reports),
 )
 
 
-def _page(title: str, action: str, template: str, load: Loader) -> Callable[
-    [web.Request], Awaitable[web.StreamResponse]
-]:
+def _page(
+    title: str, action: str, template: str, load: Loader
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         identity = staff_identity(request, action)
         async with request.app[DB]() as db:
             data = await load(ProgramScope(db, identity.actor.program_id))
         context = {**shell_context(identity), "title": title, **data}
-        return aiohttp_jinja2.render_template(template, request, context)
+        return render(request, template, context)
 
     return handler
 

@@ -1,0 +1,382 @@
+"""The SFU: one peer connection per participant, fixed receive slots, server-side routing.
+
+It knows participants, the group ("room") each one is routed to and the receive slots each
+one negotiated, nothing else: not sessions, not signaling, not what a room means.
+
+Slot protocol (the client is the offerer, once, for the whole day):
+- the offer carries the participant's own audio and video (sendonly or sendrecv), then K
+  receive-only audio+video pairs (K chosen by the client);
+- the answer accepts VP8 and Opus only, with `bundlePolicy=max-bundle`;
+- `route()` decides which other participant feeds which pair; `on_layout(participant_id,
+  {mid: source participant id or None})` tells signaling, for every audio and video slot mid.
+Moving a participant to another room is `route()` again: no renegotiation, no new ICE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+from . import fastpath
+from .forwarder import OutSlot, Source
+from .layout import assign_slots
+from .stats import ParticipantStats, rate_bps
+
+logger = logging.getLogger(__name__)
+
+CODEC_BY_KIND = {"audio": ("audio/opus", 48000), "video": ("video/VP8", 90000)}
+NACK_HISTORY = 256  # packets of video kept per slot for retransmission (~4 s at 60 pkt/s)
+
+LayoutCallback = Callable[[str, dict[str, str | None]], None]
+StateCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN/TURN server handed to every peer connection (none by default)."""
+
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+def _rtc_ice_server(server: IceServer | Mapping[str, Any]) -> RTCIceServer:
+    if isinstance(server, IceServer):
+        return RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
+    return RTCIceServer(
+        urls=server["urls"], username=server.get("username"), credential=server.get("credential")
+    )
+
+
+class _IdleTrack(MediaStreamTrack):
+    """Feeds a slot's sender nothing: aiortc's send loop parks on recv() instead of polling.
+
+    Media for the slot is written by the forwarder, beside aiortc's send loop.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    async def recv(self) -> Any:
+        await asyncio.get_running_loop().create_future()
+
+
+@dataclass(eq=False)
+class _Participant:
+    id: str
+    pc: RTCPeerConnection
+    room_id: str
+    downlink: fastpath.Downlink
+    sources: dict[str, Source]
+    pairs: list[tuple[OutSlot | None, OutSlot | None]]
+    shown: list[str | None]
+    state: str = "new"
+    sample: tuple[float, int, int] = (0.0, 0, 0)
+    rates: tuple[float, float] = (0.0, 0.0)
+    receivers: list[Any] = field(default_factory=list)
+
+    def slots(self) -> list[OutSlot]:
+        return [s for pair in self.pairs for s in pair if s is not None]
+
+    def layout(self) -> dict[str, str | None]:
+        result: dict[str, str | None] = {}
+        for pair, source_id in zip(self.pairs, self.shown, strict=True):
+            for slot in pair:
+                if slot is not None:
+                    result[slot.mid] = source_id
+        return result
+
+
+class Sfu:
+    """Selective forwarding unit: see the module docstring for the slot protocol."""
+
+    def __init__(
+        self,
+        ice_servers: Sequence[IceServer | Mapping[str, Any]] = (),
+        *,
+        on_layout: LayoutCallback | None = None,
+        on_connection_state: StateCallback | None = None,
+        keyframe_interval: float = 0.5,
+    ) -> None:
+        self._ice_servers = [_rtc_ice_server(s) for s in ice_servers]
+        self._participants: dict[str, _Participant] = {}
+        # Room -> members in the order they entered (a dict as an ordered set).
+        self._rooms: dict[str, dict[str, None]] = {}
+        self._keyframe_interval = keyframe_interval
+        self.on_layout = on_layout
+        self.on_connection_state = on_connection_state
+
+    # --- public API ----------------------------------------------------------------------
+
+    @property
+    def participant_ids(self) -> list[str]:
+        return list(self._participants)
+
+    def room_of(self, participant_id: str) -> str:
+        return self._get(participant_id).room_id
+
+    def peer_connection(self, participant_id: str) -> RTCPeerConnection:
+        return self._get(participant_id).pc
+
+    def layout(self, participant_id: str) -> dict[str, str | None]:
+        return self._get(participant_id).layout()
+
+    async def add_participant(self, participant_id: str, offer_sdp: str, room_id: str) -> str:
+        """Accept a participant's offer, route it to `room_id`; return the answer SDP.
+
+        A participant id that is already connected is replaced (a reconnect). Raises
+        ValueError for an offer we cannot serve (no VP8/Opus, malformed SDP).
+        """
+        if participant_id in self._participants:
+            await self.remove(participant_id)
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=list(self._ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        try:
+            participant = await self._negotiate(participant_id, pc, offer_sdp, room_id)
+        except Exception as exc:
+            await pc.close()
+            if isinstance(exc, ValueError):
+                raise
+            raise ValueError(f"cannot answer offer: {exc}") from exc
+        self._participants[participant_id] = participant
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            self._on_connection_state(participant, pc.connectionState)
+
+        self._enter(participant, room_id)
+        answer: str = pc.localDescription.sdp
+        return answer
+
+    def route(self, participant_id: str, room_id: str) -> None:
+        """Re-route a participant's uplink and downlink to `room_id` (same peer connection)."""
+        participant = self._get(participant_id)
+        if participant.room_id == room_id:
+            return
+        self._enter(participant, room_id)
+
+    async def remove(self, participant_id: str) -> None:
+        """Disconnect a participant and re-layout whoever was watching it."""
+        participant = self._participants.pop(participant_id, None)
+        if participant is None:
+            return
+        affected = self._leave(participant)
+        for source in participant.sources.values():
+            source.close()
+        for slot in participant.slots():
+            slot.detach()
+        participant.downlink.close()
+        for other_id in affected:
+            self._relayout(self._participants[other_id])
+        await participant.pc.close()
+
+    async def close(self) -> None:
+        for participant_id in list(self._participants):
+            await self.remove(participant_id)
+
+    def set_muted(self, participant_id: str, kind: str, muted: bool) -> None:
+        """Stop (or resume) forwarding one kind of a participant's uplink to everyone."""
+        source = self._get(participant_id).sources.get(kind)
+        if source is None:
+            raise ValueError(f"{participant_id} publishes no {kind}")
+        source.set_muted(muted)
+
+    def stats(self, participant_id: str) -> ParticipantStats:
+        participant = self._get(participant_id)
+        sources = participant.sources.values()
+        slots = participant.slots()
+        bytes_in = sum(s.bytes_in for s in sources)
+        bytes_out = sum(s.bytes_out for s in slots)
+        now = time.monotonic()
+        then, before_in, before_out = participant.sample
+        if now - then >= 1.0:
+            if then > 0:
+                participant.rates = (
+                    rate_bps(bytes_in, before_in, now - then),
+                    rate_bps(bytes_out, before_out, now - then),
+                )
+            participant.sample = (now, bytes_in, bytes_out)
+        expected = lost = 0
+        for receiver in participant.receivers:
+            e, lo = fastpath.receiver_loss(receiver)
+            expected += e
+            lost += lo
+        active = [s for s in slots if s.current is not None]
+        rtts = [r for s in slots if (r := fastpath.sender_rtt(s.output.sender)) is not None]
+        return ParticipantStats(
+            participant_id=participant.id,
+            room_id=participant.room_id,
+            connection_state=participant.state,
+            bitrate_in_bps=participant.rates[0],
+            bitrate_out_bps=participant.rates[1],
+            packets_in=sum(s.packets_in for s in sources),
+            packets_out=sum(s.packets_out for s in slots),
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+            frames_in=sum(s.frames_in for s in sources),
+            frames_out=sum(s.frames_out for s in slots),
+            packet_loss_in=lost / expected if expected else 0.0,
+            packet_loss_out=(
+                sum(s.remote_fraction_lost for s in active) / len(active) if active else 0.0
+            ),
+            round_trip_time_s=sum(rtts) / len(rtts) if rtts else None,
+            keyframes_requested=sum(s.keyframes_requested for s in sources),
+            packets_dropped=sum(s.dropped for s in slots) + participant.downlink.dropped,
+        )
+
+    def all_stats(self) -> dict[str, ParticipantStats]:
+        return {pid: self.stats(pid) for pid in self._participants}
+
+    # --- negotiation ---------------------------------------------------------------------
+
+    async def _negotiate(
+        self, participant_id: str, pc: RTCPeerConnection, offer_sdp: str, room_id: str
+    ) -> _Participant:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        uplink: dict[str, Any] = {}
+        slot_transceivers: dict[str, list[tuple[Any, int]]] = {"audio": [], "video": []}
+        for transceiver in pc.getTransceivers():
+            kind = transceiver.kind
+            if kind not in CODEC_BY_KIND:
+                continue
+            payload_type = fastpath.restrict_codecs(transceiver, CODEC_BY_KIND[kind][0])
+            offered = fastpath.offered_direction(transceiver)
+            if offered == "sendonly":  # the client receives here: a slot
+                transceiver.direction = "sendonly"
+                transceiver.sender.replaceTrack(_IdleTrack(kind))
+                slot_transceivers[kind].append((transceiver, payload_type))
+            elif offered in ("recvonly", "sendrecv") and kind not in uplink:
+                transceiver.direction = "recvonly"
+                uplink[kind] = transceiver
+            else:
+                transceiver.direction = "inactive"
+        if not uplink and not any(slot_transceivers.values()):
+            raise ValueError("offer has no audio or video")
+
+        dtls = pc.getTransceivers()[0].sender.transport
+        downlink = fastpath.Downlink(dtls)
+        sources: dict[str, Source] = {}
+        receivers = []
+        for kind, transceiver in uplink.items():
+            receiver = transceiver.receiver
+            source = Source(
+                participant_id,
+                kind,
+                send_pli=lambda ssrc, r=receiver: fastpath.request_keyframe(r, ssrc),
+                keyframe_interval=self._keyframe_interval,
+            )
+            fastpath.tap_receiver(receiver, source.on_packet)
+            sources[kind] = source
+            receivers.append(receiver)
+
+        slots: dict[str, list[OutSlot]] = {"audio": [], "video": []}
+        for kind, items in slot_transceivers.items():
+            for index, (transceiver, payload_type) in enumerate(items):
+                output = fastpath.SlotOutput(
+                    transceiver.sender, downlink, NACK_HISTORY if kind == "video" else 0
+                )
+                slot = OutSlot(
+                    participant_id,
+                    kind,
+                    transceiver.mid,
+                    index,
+                    output,
+                    payload_type,
+                    CODEC_BY_KIND[kind][1],
+                    fastpath.header_extension_ids(transceiver),
+                )
+                fastpath.tap_sender(
+                    transceiver.sender, slot.on_keyframe_request, slot.on_nack, slot.on_report
+                )
+                slots[kind].append(slot)
+        pairs = list(zip_longest(slots["audio"], slots["video"]))
+
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+        return _Participant(
+            id=participant_id,
+            pc=pc,
+            room_id="",
+            downlink=downlink,
+            sources=sources,
+            pairs=pairs,
+            shown=[None] * len(pairs),
+            receivers=receivers,
+        )
+
+    # --- routing -------------------------------------------------------------------------
+
+    def _get(self, participant_id: str) -> _Participant:
+        try:
+            return self._participants[participant_id]
+        except KeyError:
+            raise KeyError(f"unknown participant {participant_id!r}") from None
+
+    def _enter(self, participant: _Participant, room_id: str) -> None:
+        affected = self._leave(participant)
+        participant.room_id = room_id
+        members = self._rooms.setdefault(room_id, {})
+        members[participant.id] = None
+        for member_id in dict.fromkeys([participant.id, *members, *affected]):
+            self._relayout(self._participants[member_id])
+
+    def _leave(self, participant: _Participant) -> list[str]:
+        """Take a participant out of its room; return who stays there."""
+        members = self._rooms.get(participant.room_id)
+        if members is None:
+            return []
+        members.pop(participant.id, None)
+        if not members:
+            del self._rooms[participant.room_id]
+        return [m for m in members if m in self._participants]
+
+    def _relayout(self, participant: _Participant) -> None:
+        members = self._rooms.get(participant.room_id, {})
+        desired = [m for m in members if m != participant.id]
+        shown = assign_slots(participant.shown, desired)
+        if shown == participant.shown:
+            return
+        for pair, before, after in zip(participant.pairs, participant.shown, shown, strict=True):
+            if before == after:
+                continue
+            publisher = self._participants.get(after) if after is not None else None
+            for slot in pair:
+                if slot is not None:
+                    source = publisher.sources.get(slot.kind) if publisher else None
+                    slot.assign(source)
+        participant.shown = shown
+        if self.on_layout is not None:
+            try:
+                self.on_layout(participant.id, participant.layout())
+            except Exception:
+                logger.exception("on_layout callback failed")
+
+    def _on_connection_state(self, participant: _Participant, state: str) -> None:
+        if self._participants.get(participant.id) is not participant:
+            return  # removed or replaced: signaling already knows
+        participant.state = state
+        if state == "connected":
+            # Media to this participant was held back until DTLS was up: start at keyframes.
+            for slot in participant.slots():
+                slot.resync()
+        if self.on_connection_state is not None:
+            try:
+                self.on_connection_state(participant.id, state)
+            except Exception:
+                logger.exception("on_connection_state callback failed")

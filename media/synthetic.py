@@ -1,0 +1,259 @@
+"""A synthetic publisher and receive counter for bots, load tests and the media tests.
+
+Video and audio are encoded once at startup (VP8 and Opus with PyAV) and replayed as
+`av.Packet`s: aiortc's sender packetizes a packet without encoding it, so a bot costs almost
+nothing per frame. A keyframe request (PLI/FIR from the SFU) restarts the clip at its first
+frame, which is a keyframe, so the stream stays decodable.
+
+`FrameCounter` counts what arrives on a client's receive slots at the RTP level (no decoding):
+frames per slot, which source each slot carries (told apart by the VP8 keyframe size, so give
+each synthetic source its own size), and when the first frame of each source arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtp import RtpPacket
+
+from . import fastpath
+from .vp8 import is_vp8_keyframe, strip_vp8_descriptor, vp8_keyframe_size
+
+VIDEO_CLOCK = 90000
+AUDIO_CLOCK = 48000
+AUDIO_FRAME_SAMPLES = 960  # 20 ms at 48 kHz
+
+
+@dataclass(frozen=True)
+class EncodedClip:
+    """Pre-encoded frames; frame 0 is a keyframe (video)."""
+
+    frames: tuple[bytes, ...]
+    fps: float
+    width: int = 0
+    height: int = 0
+
+    @property
+    def bitrate_bps(self) -> float:
+        return sum(len(f) for f in self.frames) * 8 * self.fps / max(1, len(self.frames))
+
+
+def _pattern_row(width: int, line_size: int, phase: int) -> bytes:
+    return bytes((x * 3 + phase * 7 + (x * x >> 5)) & 0xFF for x in range(line_size + width))
+
+
+def encode_vp8_clip(
+    width: int = 640, height: int = 480, frames: int = 90, fps: int = 30, bitrate: int = 600_000
+) -> EncodedClip:
+    """Encode `frames` frames of a moving pattern as one VP8 group of pictures."""
+    ctx: Any = av.CodecContext.create("libvpx", "w")
+    ctx.width = width
+    ctx.height = height
+    ctx.pix_fmt = "yuv420p"
+    ctx.time_base = Fraction(1, fps)
+    ctx.framerate = Fraction(fps, 1)
+    ctx.bit_rate = bitrate
+    ctx.gop_size = 100000  # one keyframe, at frame 0: keyframes only on request
+    ctx.options = {
+        "deadline": "realtime",
+        "cpu-used": "8",
+        "lag-in-frames": "0",
+        "minrate": str(bitrate),
+        "maxrate": str(bitrate),
+        "bufsize": str(bitrate),
+        "partitions": "0",
+    }
+    out: list[bytes] = []
+    template = av.VideoFrame(width, height, "yuv420p")
+    line_size = template.planes[0].line_size
+    base = _pattern_row(width, line_size, 0)
+    for index in range(frames):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        shift = (index * 5) % width
+        rows = [base[(shift + y * 2) % width :][:line_size] for y in range(height)]
+        frame.planes[0].update(b"".join(rows))
+        for plane_index in (1, 2):
+            plane = frame.planes[plane_index]
+            plane.update(bytes([(96 + 40 * plane_index + index) & 0xFF]) * plane.buffer_size)
+        frame.pts = index
+        frame.time_base = Fraction(1, fps)
+        data = b"".join(bytes(p) for p in ctx.encode(frame))
+        out.append(data)
+    tail = b"".join(bytes(p) for p in ctx.encode(None))
+    if tail and out:
+        out[-1] += tail
+    if not out or not is_vp8_keyframe(b"\x10" + out[0]):
+        raise RuntimeError("VP8 clip does not start with a keyframe")
+    return EncodedClip(frames=tuple(out), fps=fps, width=width, height=height)
+
+
+def encode_opus_clip(frames: int = 50, frequency: float = 440.0) -> EncodedClip:
+    """Encode `frames` 20 ms Opus frames of a quiet tone."""
+    ctx: Any = av.CodecContext.create("libopus", "w")
+    ctx.sample_rate = AUDIO_CLOCK
+    ctx.layout = "stereo"
+    ctx.format = "s16"
+    ctx.bit_rate = 32000
+    ctx.time_base = Fraction(1, AUDIO_CLOCK)
+    ctx.options = {"application": "voip"}
+    out: list[bytes] = []
+    for index in range(frames):
+        samples = []
+        for n in range(AUDIO_FRAME_SAMPLES):
+            t = (index * AUDIO_FRAME_SAMPLES + n) / AUDIO_CLOCK
+            value = int(2000 * math.sin(2 * math.pi * frequency * t))
+            samples.extend((value, value))
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=AUDIO_FRAME_SAMPLES)
+        frame.planes[0].update(struct.pack(f"<{len(samples)}h", *samples))
+        frame.sample_rate = AUDIO_CLOCK
+        frame.pts = index * AUDIO_FRAME_SAMPLES
+        frame.time_base = Fraction(1, AUDIO_CLOCK)
+        out.extend(bytes(p) for p in ctx.encode(frame))
+    return EncodedClip(frames=tuple(out[:frames]), fps=AUDIO_CLOCK / AUDIO_FRAME_SAMPLES)
+
+
+class _ClipTrack(MediaStreamTrack):
+    """Replays a clip as `av.Packet`s at the clip's frame rate, in real time."""
+
+    _clock_rate = VIDEO_CLOCK
+
+    def __init__(self, clip: EncodedClip) -> None:
+        super().__init__()
+        self.clip = clip
+        self.frames_sent = 0
+        self.keyframes_sent = 0
+        self.keyframe_requests = 0
+        self._position = 0
+        self._start: float | None = None
+        self._keyframe_wanted = False
+        self._step = round(self._clock_rate / clip.fps)
+
+    def bind(self, sender: RTCRtpSender) -> None:
+        """Answer the remote's keyframe requests to `sender` (which sends this track)."""
+        fastpath.on_sender_keyframe_request(sender, self.request_keyframe)
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+        self._keyframe_wanted = True
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            from aiortc.mediastreams import MediaStreamError
+
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        due = self._start + self.frames_sent / self.clip.fps
+        if due > now:
+            await asyncio.sleep(due - now)
+        elif now - due > 1.0:
+            self._start = now - self.frames_sent / self.clip.fps  # stalled: don't burst
+        if self._keyframe_wanted:
+            self._keyframe_wanted = False
+            self._position = 0
+        if self._position == 0:
+            self.keyframes_sent += 1
+        packet = av.Packet(self.clip.frames[self._position])
+        packet.pts = self.frames_sent * self._step
+        packet.time_base = Fraction(1, self._clock_rate)
+        self._position = (self._position + 1) % len(self.clip.frames)
+        self.frames_sent += 1
+        return packet
+
+
+class SyntheticVideoTrack(_ClipTrack):
+    kind = "video"
+
+
+class SyntheticAudioTrack(_ClipTrack):
+    kind = "audio"
+    _clock_rate = AUDIO_CLOCK
+
+    def request_keyframe(self) -> None:
+        pass  # every Opus frame stands alone
+
+
+@dataclass
+class SlotCount:
+    """What one receive slot (mid) has received."""
+
+    kind: str
+    frames: int = 0
+    packets: int = 0
+    label: str | None = None
+    """Source the slot carries now (from the last keyframe's size); None before one."""
+    frames_by_label: dict[str, int] = field(default_factory=dict)
+    first_frame_at: dict[str, float] = field(default_factory=dict)
+    """monotonic time of the first complete frame of each source label."""
+    frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+    captured: list[bytes] = field(default_factory=list)
+    _last_ts: int | None = None
+    _parts: list[bytes] = field(default_factory=list)
+
+
+class FrameCounter:
+    """Counts frames arriving on a client's receivers without decoding them.
+
+    `labels` maps a VP8 keyframe size (width, height) to a source name. With `capture=True`
+    the VP8 frames are reassembled and kept (to compare with what was published).
+    """
+
+    def __init__(self, labels: dict[tuple[int, int], str] | None = None, capture: bool = False):
+        self.labels = dict(labels or {})
+        self.capture = capture
+        self.slots: dict[str, SlotCount] = {}
+
+    def attach(self, receiver: RTCRtpReceiver, mid: str, kind: str) -> None:
+        count = self.slots[mid] = SlotCount(kind=kind)
+        fastpath.tap_receiver(receiver, lambda packet: self._on_packet(count, packet))
+
+    def attach_all(self, transceivers: Iterable[Any]) -> None:
+        """Attach to every receive-only transceiver (the slots) of a client connection."""
+        for t in transceivers:
+            if t.direction == "recvonly":
+                self.attach(t.receiver, t.mid, t.kind)
+
+    def _on_packet(self, count: SlotCount, packet: RtpPacket) -> None:
+        count.packets += 1
+        payload = packet.payload
+        if count.kind == "audio":
+            count.frames += 1
+            count.frame_times.append(time.monotonic())
+            return
+        if not payload:
+            return
+        size = vp8_keyframe_size(payload)
+        if size is not None:
+            count.label = self.labels.get(size, f"{size[0]}x{size[1]}")
+        if self.capture:
+            if packet.timestamp != count._last_ts:
+                count._parts = []
+                count._last_ts = packet.timestamp
+            count._parts.append(strip_vp8_descriptor(payload))
+        if packet.marker:
+            now = time.monotonic()
+            count.frames += 1
+            count.frame_times.append(now)
+            if count.label is not None:
+                count.frames_by_label[count.label] = count.frames_by_label.get(count.label, 0) + 1
+                count.first_frame_at.setdefault(count.label, now)
+            if self.capture:
+                count.captured.append(b"".join(count._parts))
+                count._parts = []
+
+    def frames_since(self, mid: str, since: float) -> int:
+        return sum(1 for t in self.slots[mid].frame_times if t >= since)
+
+    def labels_seen(self) -> dict[str, str | None]:
+        return {mid: c.label for mid, c in self.slots.items() if c.kind == "video"}
