@@ -1,4 +1,7 @@
-"""Errors the user can act on: each maps to one HTTP status and `{"error": {code, message, field}}`."""
+"""Errors the user can act on.
+
+Each maps to one HTTP status and a body `{"error": {code, message, field}}`.
+"""
 
 from __future__ import annotations
 

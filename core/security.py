@@ -68,7 +68,7 @@ class Tokens:
     def read(self, purpose: str, token: str, max_age_seconds: float) -> dict[str, Any]:
         serializer = self._serializer(purpose)
         try:
-            data = serializer.loads(token, max_age=max_age_seconds)
+            data = serializer.loads(token, max_age=int(max_age_seconds))
         except SignatureExpired:
             raise TokenError("expired") from None
         except BadSignature:

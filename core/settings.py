@@ -132,7 +132,7 @@ def parse_ice_servers(raw: str | None) -> tuple[IceServer, ...]:
 
 
 def _ice_url(name: str, url: str) -> str:
-    if not url.split(":", 1)[0] in ("stun", "stuns", "turn", "turns"):
+    if url.split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
         raise SettingsError(f"{name}: {url!r} is not a stun:, turn: or turns: URL")
     return url
 

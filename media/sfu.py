@@ -56,7 +56,9 @@ class IceServer:
 
 def _rtc_ice_server(server: IceServer | Mapping[str, Any]) -> RTCIceServer:
     if isinstance(server, IceServer):
-        return RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
+        return RTCIceServer(
+            urls=server.urls, username=server.username, credential=server.credential
+        )
     return RTCIceServer(
         urls=server["urls"], username=server.get("username"), credential=server.get("credential")
     )
@@ -145,7 +147,9 @@ class Sfu:
         if participant_id in self._participants:
             await self.remove(participant_id)
         pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=list(self._ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+            RTCConfiguration(
+                iceServers=list(self._ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+            )
         )
         try:
             participant = await self._negotiate(participant_id, pc, offer_sdp, room_id)

@@ -174,28 +174,39 @@ def _capacity_shortage(problem: Problem, index: ProblemIndex) -> Infeasibility |
 
 
 def _explain_excluded_rooms(index: ProblemIndex, applicant: int, wanted: int) -> Infeasibility:
-    applicant_id = index.applicant_ids[applicant]
-    excluded = [room for room in range(index.room_count) if (applicant, room) in index.conflicts]
-    reasons = ", ".join(
-        f"{' and '.join(index.conflicts[applicant, room])} in room {index.room_ids[room]}"
-        for room in excluded
+    usable = len(index.allowed_rooms[applicant])
+    # With no room at all, name everyone in that situation: each needs the coordinator's action.
+    named = (
+        [other for other in range(index.applicant_count) if not index.allowed_rooms[other]]
+        if usable == 0
+        else [applicant]
     )
-    usable = index.room_count - len(excluded)
+    excluded = [
+        (other, room)
+        for other in named
+        for room in range(index.room_count)
+        if (other, room) in index.conflicts
+    ]
+    reasons = "; ".join(
+        f"{index.applicant_ids[other]} with {' and '.join(index.conflicts[other, room])} "
+        f"in room {index.room_ids[room]}"
+        for other, room in excluded
+    )
+    names = ", ".join(index.applicant_ids[other] for other in named)
     if usable == 0:
         message = (
-            f"applicant {applicant_id} is excluded from every room "
-            f"(conflicts of interest with {reasons})"
+            f"applicant(s) {names} excluded from every room (conflicts of interest: {reasons})"
         )
     else:
         message = (
-            f"applicant {applicant_id} may enter only {usable} room(s) (conflicts of interest "
-            f"with {reasons}), so no applicant can be given {wanted} interviews"
+            f"applicant {names} may enter only {usable} room(s) (conflicts of interest: "
+            f"{reasons}), so no applicant can be given {wanted} interviews"
         )
     return Infeasibility(
         "exclusion",
         message,
-        applicant_ids=(applicant_id,),
-        room_ids=tuple(index.room_ids[room] for room in excluded),
+        applicant_ids=tuple(index.applicant_ids[other] for other in named),
+        room_ids=tuple(dict.fromkeys(index.room_ids[room] for _, room in excluded)),
     )
 
 

@@ -50,7 +50,7 @@ def postgres_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://", "postgresql+asyncpg://")):
         return None
-    scheme, rest = url.split("://", 1)
+    _, rest = url.split("://", 1)
     return "postgresql+asyncpg://" + rest
 
 

@@ -97,9 +97,7 @@ def track_layouts(sfu: Sfu, clients: dict[str, Client]) -> None:
     sfu.on_layout = on_layout
 
 
-async def wait_for(
-    predicate: Callable[[], Any], timeout: float, interval: float = 0.01
-) -> float:
+async def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.01) -> float:
     """Wait until `predicate()` is true; return the seconds it took (fails on timeout)."""
     start = time.monotonic()
     while not predicate():

@@ -102,7 +102,7 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
         app[keys.REDIS] = client
         app[keys.BUS] = RedisBus(client)
     else:
-        app[keys.REDIS] = None
+        app[keys.REDIS] = None  # type: ignore[misc]
         app[keys.BUS] = InMemoryBus()
     yield
     await app[keys.BUS].close()

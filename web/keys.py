@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,4 +22,4 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 AUTH = web.AppKey("auth", Auth)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
-REDIS = web.AppKey("redis", Any)
+REDIS = web.AppKey("redis", aioredis.Redis | None)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from core.errors import Forbidden
 from portal.models import WebSession
@@ -42,7 +43,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def make_session_middleware(
     resolve: Callable[[str], Awaitable[Identity | None]],
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     @web.middleware
     async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         cookie_value = request.cookies.get(COOKIE_NAME)

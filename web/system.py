@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import text
 
-from web.api.openapi import build_openapi
 from web.keys import DB, METRICS, REDIS
 
 

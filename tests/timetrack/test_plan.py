@@ -15,6 +15,7 @@ Offsets from S:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -461,13 +462,14 @@ def test_append_rounds_refused_once_the_rounds_are_over() -> None:
 
 def test_adjustments_must_come_in_time_order() -> None:
     plan = extend(reference_plan(), S + 500, 60)
-    for adjust in (
+    adjustments: list[Callable[[DayPlan], DayPlan]] = [
         lambda p: extend(p, S + 400, 60),
         lambda p: skip(p, S + 400),
         lambda p: pause(p, S + 400),
         lambda p: end_early(p, S + 400),
         lambda p: append_rounds(p, S + 400, 1),
-    ):
+    ]
+    for adjust in adjustments:
         with pytest.raises(ValueError, match="time order"):
             adjust(plan)
 

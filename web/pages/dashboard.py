@@ -12,8 +12,8 @@ from portal.models import APPLICANT_STATUSES, Applicant, Program
 from rooms.models import InterviewSession, Room, RoomInterviewer
 from scoring.models import Score
 from web.keys import CLOCK, DB
-from web.render import render
 from web.pages.common import applicant_identity, shell_context, staff_identity
+from web.render import render
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:

@@ -13,8 +13,8 @@ from portal.permissions import role_matrix
 from rooms.models import InterviewSession, MeetingRoom
 from scoring.models import RankList, ScoringForm
 from web.keys import DB
-from web.render import render
 from web.pages.common import shell_context, staff_identity
+from web.render import render
 
 Loader = Callable[[ProgramScope], Awaitable[dict[str, Any]]]
 

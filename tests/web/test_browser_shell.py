@@ -1,0 +1,39 @@
+"""Debian's Chromium: the demo director logs in, sees the dashboard and switches role."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import PASSWORD, World
+
+pytestmark = pytest.mark.browser
+
+
+async def test_director_logs_in_and_switches_role(
+    browser: Any, live_server: Any, world: World, artifacts: Path
+) -> None:
+    base = str(live_server.make_url("/"))
+    page = await browser.new_page()
+    await page.goto(base)
+    assert page.url.endswith("/login")
+    await page.get_by_label("Email").fill(world.a.director_email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url("**/dashboard")
+    heading = page.get_by_role("heading", level=1)
+    assert await heading.inner_text() == "Dashboard"
+    nav = page.get_by_role("navigation", name="Main")
+    for label in ("Sessions", "Scoring Forms", "Applicants", "Scores & Ranks", "Meeting Rooms",
+                  "Staff", "Reports"):
+        assert await nav.get_by_role("link", name=label).count() == 1, label
+    await page.screenshot(path=str(artifacts / "dashboard-director.png"), full_page=True)
+
+    # The role switcher submits on change; acting as interviewer shows the interviewer's menu.
+    await page.get_by_label("Acting as").select_option("interviewer")
+    await page.wait_for_load_state("networkidle")
+    assert "acting as" in (await page.locator("main").inner_text()).lower()
+    assert (await page.locator(".badge-role").first.inner_text()).lower() == "interviewer"
+    assert await nav.get_by_role("link", name="Applicants").count() == 0
+    assert await page.get_by_role("heading", name="Your rooms").count() == 1
+    await page.screenshot(path=str(artifacts / "dashboard-interviewer.png"), full_page=True)
