@@ -132,7 +132,7 @@ def restrict_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> int:
     forwarder never has to translate anything but the payload type number.
     """
     codecs = transceiver._codecs
-    base = next((c for c in codecs if c.mimeType.lower() == mime_type.lower()), None)
+    base: Any = next((c for c in codecs if c.mimeType.lower() == mime_type.lower()), None)
     if base is None:
         raise ValueError(f"offer has no {mime_type} on mid {transceiver.mid}")
     kept = [base]
@@ -152,8 +152,9 @@ def header_extension_ids(transceiver: RTCRtpTransceiver) -> dict[str, int]:
     return {ext.uri: int(ext.id) for ext in transceiver._headerExtensions}
 
 
-def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
+def tap_receiver(rtp_receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
     """Route the receiver's RTP packets to `on_packet`, keeping RTCP health, skipping decode."""
+    receiver: Any = rtp_receiver
     codecs: dict[int, Any] = receiver._RTCRtpReceiver__codecs
     streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams
     rtx_ssrc: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc
@@ -208,7 +209,9 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
 def receiver_loss(receiver: RTCRtpReceiver) -> tuple[int, int]:
     """(packets expected, packets lost) over the receiver's lifetime, all SSRCs."""
     expected = lost = 0
-    for stream in receiver._RTCRtpReceiver__remote_streams.values():
+    target: Any = receiver
+    streams: dict[int, StreamStatistics] = target._RTCRtpReceiver__remote_streams
+    for stream in streams.values():
         if stream.max_seq is not None:
             expected += stream.packets_expected
             lost += max(0, stream.packets_lost)
@@ -239,8 +242,9 @@ def tap_sender(
     `on_report(cumulative lost, fraction lost)`. REMB is dropped: a forwarded stream has no
     encoder whose bitrate we could set.
     """
-    original = sender._handle_rtcp_packet
-    ssrc = sender._ssrc
+    target: Any = sender
+    original = target._handle_rtcp_packet
+    ssrc = target._ssrc
 
     async def handle_rtcp_packet(packet: Any) -> None:
         if isinstance(packet, RtcpPsfbPacket):
@@ -257,18 +261,20 @@ def tap_sender(
                     on_report(report.packets_lost, report.fraction_lost / 256.0)
         await original(packet)
 
-    sender._handle_rtcp_packet = handle_rtcp_packet
+    target._handle_rtcp_packet = handle_rtcp_packet
 
 
 def sender_rtt(sender: RTCRtpSender) -> float | None:
     """Smoothed round-trip time aiortc computed from the subscriber's receiver reports."""
-    rtt: float | None = sender._RTCRtpSender__rtt
+    target: Any = sender
+    rtt: float | None = target._RTCRtpSender__rtt
     return rtt
 
 
 def sender_has_encoder(sender: RTCRtpSender) -> bool:
     """Whether aiortc created an encoder (or packetizer) for this sender: never on a slot."""
-    return sender._RTCRtpSender__encoder is not None
+    target: Any = sender
+    return target._RTCRtpSender__encoder is not None
 
 
 class Downlink:
@@ -283,8 +289,8 @@ class Downlink:
     __slots__ = (
         "_addr",
         "_connection",
-        "_dtls",
         "_drain_task",
+        "_dtls",
         "_pair",
         "_queue",
         "_udp",
@@ -298,7 +304,7 @@ class Downlink:
         self._dtls = dtls
         self._connection: Connection = dtls.transport._connection
         self._pair: CandidatePair | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: Any = None  # asyncio's selector datagram transport
         self._addr: tuple[str, int] = ("", 0)
         self._queue: deque[bytes] = deque(maxlen=max_queue)
         self._wakeup: asyncio.Event | None = None
@@ -388,7 +394,7 @@ class SlotOutput:
     __slots__ = ("_downlink", "_hist_data", "_hist_seq", "_mask", "_sender", "ssrc")
 
     def __init__(self, sender: RTCRtpSender, downlink: Downlink, history: int = 0) -> None:
-        self._sender = sender
+        self._sender: Any = sender
         self._downlink = downlink
         self.ssrc: int = sender._ssrc
         size = 1
@@ -404,7 +410,8 @@ class SlotOutput:
 
     @property
     def sender(self) -> RTCRtpSender:
-        return self._sender
+        result: RTCRtpSender = self._sender
+        return result
 
     def send(self, plain: bytes, seq: int, timestamp: int, ntp: int, payload_size: int) -> bool:
         """Protect and send one RTP packet; False if it could not go out."""
@@ -437,11 +444,12 @@ def on_sender_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None
     For the synthetic publisher: aiortc only sets a flag that its pack path ignores. Other
     RTCP still reaches aiortc (NACK retransmission, round-trip time).
     """
-    original = sender._handle_rtcp_packet
+    target: Any = sender
+    original = target._handle_rtcp_packet
 
     async def handle_rtcp_packet(packet: Any) -> None:
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             callback()
         await original(packet)
 
-    sender._handle_rtcp_packet = handle_rtcp_packet
+    target._handle_rtcp_packet = handle_rtcp_packet

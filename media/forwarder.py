@@ -14,6 +14,7 @@ is retried once the throttle allows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 import time
@@ -313,10 +314,8 @@ class OutSlot:
             target.request_keyframe()
 
     def _forget(self, source: Source) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             source.consumers.remove(self)
-        except ValueError:
-            pass
 
     # --- packet path ---------------------------------------------------------------------
 

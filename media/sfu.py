@@ -15,6 +15,7 @@ Moving a participant to another room is `route()` again: no renegotiation, no ne
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -282,7 +283,7 @@ class Sfu:
             source = Source(
                 participant_id,
                 kind,
-                send_pli=lambda ssrc, r=receiver: fastpath.request_keyframe(r, ssrc),
+                send_pli=functools.partial(fastpath.request_keyframe, receiver),
                 keyframe_interval=self._keyframe_interval,
             )
             fastpath.tap_receiver(receiver, source.on_packet)

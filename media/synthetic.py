@@ -108,7 +108,7 @@ def encode_opus_clip(frames: int = 50, frequency: float = 440.0) -> EncodedClip:
     ctx.options = {"application": "voip"}
     out: list[bytes] = []
     for index in range(frames):
-        samples = []
+        samples: list[int] = []
         for n in range(AUDIO_FRAME_SAMPLES):
             t = (index * AUDIO_FRAME_SAMPLES + n) / AUDIO_CLOCK
             value = int(2000 * math.sin(2 * math.pi * frequency * t))
@@ -146,7 +146,7 @@ class _ClipTrack(MediaStreamTrack):
         self.keyframe_requests += 1
         self._keyframe_wanted = True
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> Any:
         if self.readyState != "live":
             from aiortc.mediastreams import MediaStreamError
 

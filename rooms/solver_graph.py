@@ -112,8 +112,8 @@ def repair_locally(
         occupant[round_index][room] = applicant
 
     for round_index, room, applicant in sorted(triples):
-        if room in allowed[applicant]:
-            continue
+        if room in allowed[applicant] or occupant[round_index][room] != applicant:
+            continue  # fine as it is, or an earlier swap already moved this applicant away
         # Nearest rooms first: the result stays closest to the rotation's order.
         others = sorted(
             (other for other in range(room_count) if other != room),

@@ -97,11 +97,11 @@ def track_layouts(sfu: Sfu, clients: dict[str, Client]) -> None:
     sfu.on_layout = on_layout
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.01) -> float:
-    """Wait until `predicate()` is true; return the seconds it took (fails on timeout)."""
+async def wait_for(predicate: Callable[[], Any], within: float, interval: float = 0.01) -> float:
+    """Wait until `predicate()` is true; return the seconds it took (fails after `within`)."""
     start = time.monotonic()
     while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
+        if time.monotonic() - start > within:
+            raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
     return time.monotonic() - start

@@ -360,7 +360,7 @@ def events_between(plan: DayPlan, t0: float, t1: float) -> list[ClockEvent]:
     """
     if t1 < t0:
         raise ValueError(f"the window ends before it starts: ({t0}, {t1}]")
-    limit = t1
+    limit = t1 if plan.paused_at is None else min(t1, plan.paused_at)
     return [event for event in _all_events(plan) if t0 < event.at <= limit]
 
 
@@ -376,7 +376,7 @@ def next_event_after(plan: DayPlan, t: float) -> ClockEvent | None:
 
 def _shifted(phase: Phase, after: float, by: float) -> Phase:
     def move(instant: float) -> float:
-        return instant + by if instant > after else instant
+        return instant + by if instant >= after else instant
 
     return replace(
         phase,

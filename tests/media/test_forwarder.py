@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +88,9 @@ async def test_waits_for_keyframe_then_forwards_payload_unchanged() -> None:
     out = slot.output.parsed()
     assert [p.payload for p in out] == [KEY, DELTA_START, DELTA_CONT]
     assert {p.ssrc for p in out} == {0x1234} and {p.payload_type for p in out} == {96}
-    assert [(b.sequence_number - a.sequence_number) & 0xFFFF for a, b in zip(out, out[1:])] == [
+    assert [
+        (b.sequence_number - a.sequence_number) & 0xFFFF for a, b in itertools.pairwise(out)
+    ] == [
         1,
         1,
     ]

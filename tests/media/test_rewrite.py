@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import random
 
 from media.rewrite import Rewriter, seq_newer
@@ -17,7 +18,7 @@ def test_continuous_across_cuts_and_wrap() -> None:
     rw.cut(100, 1000, now=10.0)
     outs = [rw.map(s, 1000 + 3000 * (s - 100), now=10.0) for s in range(100, 110)]
     seqs = [o[0] for o in outs if o]
-    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     last_seq, last_ts = rw.last_seq, rw.last_ts
 
     # Cut to another source whose numbering is unrelated and about to wrap.
