@@ -215,10 +215,15 @@ def _checked_overrides(
     return checked
 
 
-def _standardisers(
-    counted: Iterable[tuple[str, float]],
-) -> dict[str, tuple[float, float, float, float]]:
-    """Per interviewer: (their mean, their sd, global mean, global sd)."""
+class _Scaling(NamedTuple):
+    own_mean: float
+    own_sd: float
+    global_mean: float
+    global_sd: float
+
+
+def _standardisers(counted: Iterable[tuple[str, float]]) -> dict[str, _Scaling]:
+    """Per interviewer, what standardising their values needs."""
     by_interviewer: dict[str, list[float]] = {}
     everything: list[float] = []
     for interviewer_id, value in counted:
@@ -229,7 +234,7 @@ def _standardisers(
     global_mean = statistics.fmean(everything)
     global_sd = statistics.pstdev(everything)
     return {
-        interviewer_id: (
+        interviewer_id: _Scaling(
             statistics.fmean(values),
             statistics.pstdev(values),
             global_mean,
@@ -239,11 +244,10 @@ def _standardisers(
     }
 
 
-def _standardise(value: float, stats: tuple[float, float, float, float]) -> float:
-    own_mean, own_sd, global_mean, global_sd = stats
+def _standardise(value: float, scaling: _Scaling) -> float:
     # No spread means nothing to scale by: the values are only centred, which puts them at 0.
-    z = (value - own_mean) / own_sd if own_sd > 0 else 0.0
-    return global_mean + z * global_sd
+    z = (value - scaling.own_mean) / scaling.own_sd if scaling.own_sd > 0 else 0.0
+    return scaling.global_mean + z * scaling.global_sd
 
 
 def aggregate(
@@ -295,7 +299,7 @@ def aggregate(
                     InterviewerScore(interviewer_id, computed.value, computed.unrated_items)
                 )
 
-    stats = (
+    scalings = (
         _standardisers(
             (score.interviewer_id, score.value)
             for scores in counted.values()
@@ -314,8 +318,8 @@ def aggregate(
                 s.interviewer_id,
                 s.value,
                 s.unrated_items,
-                _standardise(s.value, stats[s.interviewer_id])
-                if stats and s.value is not None
+                _standardise(s.value, scalings[s.interviewer_id])
+                if scalings and s.value is not None
                 else None,
             )
             for s in counted[applicant_id]

@@ -376,7 +376,7 @@ def next_event_after(plan: DayPlan, t: float) -> ClockEvent | None:
 
 def _shifted(phase: Phase, after: float, by: float) -> Phase:
     def move(instant: float) -> float:
-        return instant + by if instant >= after else instant
+        return instant + by if instant > after else instant
 
     return replace(
         phase,
@@ -439,7 +439,8 @@ def extend(plan: DayPlan, at: float, seconds: float) -> DayPlan:
     """Lengthen the current phase by `seconds`; every later phase moves later.
 
     A knock or move notice still to come moves with the end; one already due stays put (it was
-    fired). While paused, the phase current at `paused_at` is extended.
+    fired). While paused, the phase current at `paused_at` is extended; before the day, this
+    delays the start.
     """
     _check_in_order(plan, at)
     _require_finite("seconds", seconds)

@@ -88,12 +88,8 @@ async def test_waits_for_keyframe_then_forwards_payload_unchanged() -> None:
     out = slot.output.parsed()
     assert [p.payload for p in out] == [KEY, DELTA_START, DELTA_CONT]
     assert {p.ssrc for p in out} == {0x1234} and {p.payload_type for p in out} == {96}
-    assert [
-        (b.sequence_number - a.sequence_number) & 0xFFFF for a, b in itertools.pairwise(out)
-    ] == [
-        1,
-        1,
-    ]
+    gaps = [(b.sequence_number - a.sequence_number) & 0xFFFF for a, b in itertools.pairwise(out)]
+    assert gaps == [1, 1]
     assert out[0].marker == 1 and out[1].marker == 0
     assert slot.current is source and slot.pending is None
     assert slot.frames_out == 2

@@ -1,0 +1,89 @@
+"""The `interviewday` command: migrate, demo (idempotent), create-user, bad configuration."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("INTERVIEWDAY_")}
+    environment.update({"INTERVIEWDAY_VAR_DIR": str(tmp_path / "var"), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+def count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+@pytest.mark.slow
+def test_demo_is_idempotent_and_prints_logins(tmp_path: Path) -> None:
+    first = run(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "director@demo.test" in first.stdout and "demo-password" in first.stdout
+    assert "interviewer8@demo.test" in first.stdout
+    assert "/a/" in first.stdout  # the applicant's magic link
+    db = tmp_path / "var" / "interviewday.db"
+    counts = {t: count(db, t) for t in ("staff", "applicants", "interview_sessions", "rooms")}
+    assert counts == {"staff": 10, "applicants": 40, "interview_sessions": 2, "rooms": 8}
+    second = run(tmp_path, "demo")
+    assert second.returncode == 0, second.stderr
+    assert {t: count(db, t) for t in counts} == counts
+    with sqlite3.connect(db) as conn:
+        statuses = {row[0] for row in conn.execute("SELECT DISTINCT status FROM applicants")}
+    assert len(statuses) >= 4
+
+
+def test_create_user_and_refusals(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    args = (
+        "create-user",
+        "--program",
+        "p1",
+        "--email",
+        "Ann@Example.org",
+        "--name",
+        "Ann",
+        "--role",
+        "director",
+        "--password",
+        "long-enough-1",
+    )
+    created = run(tmp_path, *args)
+    assert created.returncode == 0, created.stderr
+    assert "created director ann@example.org" in created.stdout
+    again = run(tmp_path, *args)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+    short = run(
+        tmp_path,
+        "create-user",
+        "--program",
+        "p1",
+        "--email",
+        "b@example.org",
+        "--name",
+        "B",
+        "--role",
+        "interviewer",
+        "--password",
+        "short",
+    )
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+
+
+def test_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "migrate", INTERVIEWDAY_PORT="eighty")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "interviewday: INTERVIEWDAY_PORT: 'eighty' is not a number"
