@@ -17,13 +17,22 @@ import math
 import struct
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 import av
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 
 from . import fastpath
@@ -257,3 +266,56 @@ class FrameCounter:
 
     def labels_seen(self) -> dict[str, str | None]:
         return {mid: c.label for mid, c in self.slots.items() if c.kind == "video"}
+
+
+class SyntheticParticipant:
+    """A client peer connection that publishes clips and receives on `slots` audio+video pairs.
+
+    It follows the slot protocol of `media.sfu`: own audio and video sendonly, then `slots`
+    recvonly pairs, one offer for the whole day. `exchange(offer_sdp) -> answer_sdp` is the
+    signaling (a direct call in tests, socket.io for the CLI bot).
+    """
+
+    def __init__(
+        self,
+        video: EncodedClip | None,
+        audio: EncodedClip | None,
+        *,
+        slots: int = 3,
+        labels: Mapping[tuple[int, int], str] | None = None,
+        capture: bool = False,
+        ice_servers: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in ice_servers
+        ]
+        # An explicit (empty) list: aiortc's default is a public STUN server.
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self.video = SyntheticVideoTrack(video) if video is not None else None
+        self.audio = SyntheticAudioTrack(audio) if audio is not None else None
+        for track in (self.audio, self.video):
+            if track is not None:
+                track.bind(self.pc.addTransceiver(track, direction="sendonly").sender)
+        for _ in range(slots):
+            self.pc.addTransceiver("audio", direction="recvonly")
+            self.pc.addTransceiver("video", direction="recvonly")
+        self.counter = FrameCounter(labels=dict(labels or {}), capture=capture)
+
+    async def create_offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        # Mids exist once the offer is set; receivers start only after the answer.
+        self.counter.attach_all(self.pc.getTransceivers())
+        sdp: str = self.pc.localDescription.sdp
+        return sdp
+
+    async def accept_answer(self, answer_sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+
+    async def connect(self, exchange: Callable[[str], Awaitable[str]]) -> None:
+        await self.accept_answer(await exchange(await self.create_offer()))
+
+    async def close(self) -> None:
+        await self.pc.close()

@@ -188,9 +188,13 @@ def _explain_excluded_rooms(index: ProblemIndex, applicant: int, wanted: int) ->
         if (other, room) in index.conflicts
     ]
     reasons = "; ".join(
-        f"{index.applicant_ids[other]} with {' and '.join(index.conflicts[other, room])} "
-        f"in room {index.room_ids[room]}"
-        for other, room in excluded
+        f"{index.applicant_ids[other]} with "
+        + ", ".join(
+            f"{' and '.join(index.conflicts[other, room])} in room {index.room_ids[room]}"
+            for excluded_applicant, room in excluded
+            if excluded_applicant == other
+        )
+        for other in named
     )
     names = ", ".join(index.applicant_ids[other] for other in named)
     if usable == 0:

@@ -11,29 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc import RTCPeerConnection
 
 from media.sfu import Sfu
-from media.synthetic import (
-    EncodedClip,
-    FrameCounter,
-    SyntheticAudioTrack,
-    SyntheticVideoTrack,
-)
+from media.synthetic import EncodedClip, FrameCounter, SyntheticParticipant
 
 
 @dataclass
 class Client:
     participant_id: str
-    pc: RTCPeerConnection
-    video: SyntheticVideoTrack
-    audio: SyntheticAudioTrack
-    counter: FrameCounter
+    bot: SyntheticParticipant
     layouts: list[dict[str, str | None]] = field(default_factory=list)
 
-    def video_mids(self) -> list[str]:
-        return [m for m, c in self.counter.slots.items() if c.kind == "video"]
+    @property
+    def pc(self) -> RTCPeerConnection:
+        return self.bot.pc
+
+    @property
+    def counter(self) -> FrameCounter:
+        return self.bot.counter
 
     def mid_showing(self, source_id: str) -> str | None:
         """The video mid the SFU last said carries `source_id`."""
@@ -45,14 +41,7 @@ class Client:
         return None
 
     async def close(self) -> None:
-        await self.pc.close()
-
-
-def new_client_pc() -> RTCPeerConnection:
-    # No ICE servers: aiortc's default is a public STUN server, and tests stay on this host.
-    return RTCPeerConnection(
-        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-    )
+        await self.bot.close()
 
 
 async def connect_client(
@@ -67,21 +56,13 @@ async def connect_client(
     capture: bool = False,
 ) -> Client:
     """Offer own audio+video (sendonly) plus `slots` recvonly audio+video pairs; connect."""
-    pc = new_client_pc()
-    audio = SyntheticAudioTrack(audio_clip)
-    video = SyntheticVideoTrack(video_clip)
-    audio.bind(pc.addTransceiver(audio, direction="sendonly").sender)
-    video.bind(pc.addTransceiver(video, direction="sendonly").sender)
-    for _ in range(slots):
-        pc.addTransceiver("audio", direction="recvonly")
-        pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    # Mids exist once the offer is set; receivers start only after the answer.
-    counter = FrameCounter(labels=labels, capture=capture)
-    counter.attach_all(pc.getTransceivers())
-    answer = await sfu.add_participant(participant_id, pc.localDescription.sdp, room_id)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    client = Client(participant_id, pc, video, audio, counter)
+    bot = SyntheticParticipant(video_clip, audio_clip, slots=slots, labels=labels, capture=capture)
+
+    async def exchange(offer: str) -> str:
+        return await sfu.add_participant(participant_id, offer, room_id)
+
+    await bot.connect(exchange)
+    client = Client(participant_id, bot)
     client.layouts.append(sfu.layout(participant_id))
     return client
 

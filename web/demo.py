@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.security import Passwords
-from portal.models import Applicant, Program, Staff
+from portal.models import Applicant, Booking, Program, Staff
 from rooms.models import InterviewSession, MeetingRoom, Room, RoomInterviewer, Round
 from scoring.models import ScoringForm, ScoringItem
 
@@ -53,17 +53,17 @@ LAST_NAMES = (
 )
 SCHOOLS = ("Johns Hopkins SOM", "UCSF", "Michigan Medical School", "Baylor COM", "Emory SOM")
 # Mixed statuses, so every screen has something to show.
+# The first eight are booked (four per session, one per room); the rest cycle.
+BOOKED = 8
 STATUS_CYCLE = (
-    "scheduled",
-    "scheduled",
     "invited",
     "candidate",
     "waitlist",
-    "declined",
-    "scheduled",
     "invited",
+    "declined",
+    "candidate",
     "withdrawn",
-    "scheduled",
+    "invited",
 )
 FORM_ITEMS = (
     ("Clinical reasoning", 2.0),
@@ -125,7 +125,7 @@ async def _seed_people(db: AsyncSession, program: Program, passwords: Passwords)
                 email=_applicant_email(i),
                 first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
                 last_name=LAST_NAMES[(i * 7) % len(LAST_NAMES)],
-                status=STATUS_CYCLE[i % len(STATUS_CYCLE)],
+                status="scheduled" if i < BOOKED else STATUS_CYCLE[i % len(STATUS_CYCLE)],
                 medical_school=SCHOOLS[i % len(SCHOOLS)],
                 aamc_id=f"{14000000 + i}",
             )
@@ -170,6 +170,15 @@ async def _seed_sessions(db: AsyncSession, program: Program, today: date) -> Non
             )
         ).all()
     )
+    applicants = list(
+        (
+            await db.scalars(
+                select(Applicant)
+                .where(Applicant.program_id == program.id)
+                .order_by(Applicant.email)
+            )
+        ).all()
+    )
     for offset in (1, 2):
         day = today + timedelta(days=offset)
         session = InterviewSession(
@@ -201,6 +210,15 @@ async def _seed_sessions(db: AsyncSession, program: Program, today: date) -> Non
             # Session 1 uses interviewers 1-4, session 2 uses 5-8.
             interviewer = interviewers[(offset - 1) * 4 + r]
             db.add(RoomInterviewer(program_id=program.id, room_id=room.id, staff_id=interviewer.id))
+        for i in range((offset - 1) * 4, offset * 4):
+            db.add(
+                Booking(
+                    program_id=program.id,
+                    session_id=session.id,
+                    applicant_id=applicants[i].id,
+                    position=i % 4,
+                )
+            )
     welcome_start = datetime.combine(today + timedelta(days=1), time(13, 30), tzinfo=UTC)
     db.add(
         MeetingRoom(

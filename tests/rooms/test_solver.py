@@ -328,6 +328,18 @@ def test_move_rejections_name_the_constraint(
     assert all(name in str(rejected.value) for name in named)
 
 
+def test_move_of_a_resting_applicant_is_rejected_as_an_extra_interview() -> None:
+    problem = session(6, 4, 12)  # A8 rests in rounds 1-2, R6 is free in round 1
+    itinerary = solved(problem)
+    assert itinerary.slot_of(1, "A8") is None and itinerary.at(1, "R6") is not None
+    free_room = next(room.id for room in problem.rooms if itinerary.at(1, room.id) is None)
+    with pytest.raises(EditRejected) as rejected:
+        move(problem, itinerary, 1, "A8", free_room)
+    assert {(v.code, v.applicant_id) for v in rejected.value.violations} >= {
+        ("interview_count", "A8")
+    }
+
+
 def test_swap_exchanges_two_rooms_and_keeps_the_rest() -> None:
     problem = session(4, 2, 4)  # A1: R1, R2; A2: R2, R3; A3: R3, R4; A4: R4, R1
     itinerary = solved(problem)
@@ -441,7 +453,7 @@ def oracle_interviews(problem: Problem) -> int:
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
