@@ -207,6 +207,8 @@ class SlotCount:
     """monotonic time of the first complete frame of each source label."""
     frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
     captured: list[bytes] = field(default_factory=list)
+    changes: list[tuple[float, str]] = field(default_factory=list)
+    """(monotonic time, label) of each complete frame whose source differs from the last one."""
     _last_ts: int | None = None
     _parts: list[bytes] = field(default_factory=list)
 
@@ -254,9 +256,12 @@ class FrameCounter:
             now = time.monotonic()
             count.frames += 1
             count.frame_times.append(now)
-            if count.label is not None:
-                count.frames_by_label[count.label] = count.frames_by_label.get(count.label, 0) + 1
-                count.first_frame_at.setdefault(count.label, now)
+            label = count.label
+            if label is not None:
+                count.frames_by_label[label] = count.frames_by_label.get(label, 0) + 1
+                count.first_frame_at.setdefault(label, now)
+                if not count.changes or count.changes[-1][1] != label:
+                    count.changes.append((now, label))
             if self.capture:
                 count.captured.append(b"".join(count._parts))
                 count._parts = []

@@ -293,12 +293,12 @@ def color_rounds(
             room in incidence.rooms_of[applicant]
             and occupant[round_index][room] < 0
             and place[round_index][applicant] < 0
-            and room not in place_rooms(place, applicant)
+            and room not in _rooms_placed(place, applicant)
         ):
             put(round_index, room, applicant)
 
     for applicant in range(applicant_count):
-        placed = place_rooms(place, applicant)
+        placed = _rooms_placed(place, applicant)
         for room in sorted(incidence.rooms_of[applicant] - placed):
             common = next(
                 (r for r in range(rounds) if place[r][applicant] < 0 and occupant[r][room] < 0),
@@ -323,7 +323,7 @@ def color_rounds(
     ]
 
 
-def place_rooms(place: list[list[int]], applicant: int) -> set[int]:
+def _rooms_placed(place: list[list[int]], applicant: int) -> set[int]:
     return {by_round[applicant] for by_round in place if by_round[applicant] >= 0}
 
 

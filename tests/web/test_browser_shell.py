@@ -24,8 +24,15 @@ async def test_director_logs_in_and_switches_role(
     heading = page.get_by_role("heading", level=1)
     assert await heading.inner_text() == "Dashboard"
     nav = page.get_by_role("navigation", name="Main")
-    for label in ("Sessions", "Scoring Forms", "Applicants", "Scores & Ranks", "Meeting Rooms",
-                  "Staff", "Reports"):
+    for label in (
+        "Sessions",
+        "Scoring Forms",
+        "Applicants",
+        "Scores & Ranks",
+        "Meeting Rooms",
+        "Staff",
+        "Reports",
+    ):
         assert await nav.get_by_role("link", name=label).count() == 1, label
     await page.screenshot(path=str(artifacts / "dashboard-director.png"), full_page=True)
 

@@ -1,4 +1,4 @@
-"""Sessions, rooms and scoring forms (read side for now; program setup extends it)."""
+"""Sessions, rounds and rooms."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from datetime import date, time
 
 from pydantic import BaseModel, ConfigDict
 
-from rooms.models import InterviewSession, MeetingRoom, Room
-from scoring.models import ScoringForm
+from rooms.models import InterviewSession, Room
 from web.api.framework import Api, Call
 
 api = Api()
@@ -35,22 +34,6 @@ class RoomOut(BaseModel):
     position: int
     external_url: str | None
     scoring_form_id: str | None
-
-
-class FormOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    family_id: str
-    version: int
-    name: str
-
-
-class MeetingRoomOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    name: str
-    audience: str
-    external_url: str | None
 
 
 @api.route(
@@ -87,39 +70,3 @@ async def get_session(call: Call) -> InterviewSession:
 )
 async def get_room(call: Call) -> Room:
     return await call.scope.get(Room, call.path("room_id"), what="room")
-
-
-@api.route(
-    "GET",
-    "/forms",
-    summary="List scoring forms",
-    tags=("forms",),
-    permission="forms.read",
-    response=list[FormOut],
-)
-async def list_forms(call: Call) -> list[ScoringForm]:
-    return await call.scope.all(ScoringForm, ScoringForm.is_current.is_(True))
-
-
-@api.route(
-    "GET",
-    "/forms/{form_id}",
-    summary="One scoring form",
-    tags=("forms",),
-    permission="forms.read",
-    response=FormOut,
-)
-async def get_form(call: Call) -> ScoringForm:
-    return await call.scope.get(ScoringForm, call.path("form_id"), what="scoring form")
-
-
-@api.route(
-    "GET",
-    "/meeting-rooms/{room_id}",
-    summary="One meeting room",
-    tags=("sessions",),
-    permission="sessions.read",
-    response=MeetingRoomOut,
-)
-async def get_meeting_room(call: Call) -> MeetingRoom:
-    return await call.scope.get(MeetingRoom, call.path("room_id"), what="meeting room")

@@ -1,0 +1,373 @@
+"""SFU benchmark: RTP forwarding vs aiortc's MediaRelay re-encoding baseline.
+
+Run: .venv/bin/python bench/sfu.py [--rooms 9] [--seconds 20]
+
+Rooms of 1 applicant + 3 interviewers, each publishing 640x480 VP8 at 30 fps plus Opus, each
+receiving the other three on fixed slots. The server runs in a subprocess pinned to CPU 0,
+the bots in this process pinned to CPU 1; they talk over a JSON-lines TCP socket (the
+signaling stand-in). Phases: join (join-to-first-frame), steady state (server CPU per
+forwarded packet), rotations of the applicants (switch-to-first-frame), then the MediaRelay
+baseline (1 publisher, 2 subscribers: a load one core survives).
+
+The last line printed is JSON with the headline numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from media.synthetic import (  # noqa: E402
+    EncodedClip,
+    SyntheticParticipant,
+    encode_opus_clip,
+    encode_vp8_clip,
+)
+
+SERVER_CPU = 0
+BOT_CPU = 1
+FPS = 30
+CLIP_FRAMES = 150  # one keyframe every 5 s of replay, besides those asked for
+# Three sizes per role: a rotation always changes the size a slot shows, so a receiver can
+# tell the new source from the old without decoding (rooms must be a multiple of 3).
+APPLICANT_SIZES = [(640, 480), (624, 480), (608, 480)]
+INTERVIEWER_SIZES = [(640, 464), (624, 464), (608, 464)]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def p95(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# --------------------------------------------------------------------------- server side
+
+
+class RelayBaseline:
+    """aiortc's documented fan-out: decode once, MediaRelay, encode per subscriber."""
+
+    def __init__(self) -> None:
+        from aiortc.contrib.media import MediaRelay
+
+        self.relay = MediaRelay()
+        self.tracks: dict[str, Any] = {}
+        self.pcs: list[Any] = []
+
+    def _pc(self) -> Any:
+        from aiortc import RTCConfiguration, RTCPeerConnection
+        from aiortc.rtcconfiguration import RTCBundlePolicy
+
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self.pcs.append(pc)
+        return pc
+
+    async def add(self, offer: str, publish: bool) -> str:
+        from aiortc import RTCSessionDescription
+
+        pc = self._pc()
+        if publish:
+            pc.on("track", lambda track: self.tracks.__setitem__(track.kind, track))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        for t in pc.getTransceivers():
+            if t._offerDirection == "sendonly" and not publish and t.kind in self.tracks:
+                t.direction = "sendonly"
+                t.sender.replaceTrack(self.relay.subscribe(self.tracks[t.kind]))
+            elif not publish or t._offerDirection == "sendonly":
+                t.direction = "inactive"
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer: str = pc.localDescription.sdp
+        return answer
+
+    async def forwarded(self) -> int:
+        total = 0
+        for pc in self.pcs:
+            for sender in pc.getSenders():
+                if sender.track is None:
+                    continue
+                for stats in (await sender.getStats()).values():
+                    if stats.type == "outbound-rtp":
+                        total += stats.packetsSent
+        return total
+
+
+async def serve(mode: str) -> None:
+    os.sched_setaffinity(0, {SERVER_CPU})
+    from media.sfu import Sfu
+
+    sfu = Sfu()
+    baseline = RelayBaseline() if mode == "baseline" else None
+    layouts: dict[str, dict[str, str | None]] = {}
+    sfu.on_layout = lambda pid, layout: layouts.__setitem__(pid, layout)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            request = json.loads(line)
+            op = request["op"]
+            reply: dict[str, Any] = {}
+            if op == "add" and baseline is None:
+                reply["sdp"] = await sfu.add_participant(
+                    request["id"], request["sdp"], request["room"]
+                )
+                reply["layout"] = layouts.get(request["id"], {})
+            elif op == "add":
+                assert baseline is not None
+                reply["sdp"] = await baseline.add(request["sdp"], request["publish"])
+            elif op == "route":
+                reply["t"] = time.monotonic()
+                for pid, room in request["moves"]:
+                    sfu.route(pid, room)
+            elif op == "sample":
+                forwarded = 0
+                if baseline is None:
+                    forwarded = sum(s.packets_out for s in sfu.all_stats().values())
+                else:
+                    forwarded = await baseline.forwarded()
+                reply = {"cpu": time.process_time(), "wall": time.monotonic(), "fwd": forwarded}
+            elif op == "quit":
+                writer.write(b"{}\n")
+                await writer.drain()
+                await sfu.close()
+                os._exit(0)
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(f"READY {port}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# --------------------------------------------------------------------------- bot side
+
+
+class Server:
+    def __init__(self, mode: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", mode],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline().split()
+        if not ready or ready[0] != "READY":
+            raise RuntimeError("server did not start")
+        self.port = int(ready[1])
+        self.lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def call(self, op: str, **fields: Any) -> dict[str, Any]:
+        async with self.lock:
+            self.writer.write(json.dumps({"op": op, **fields}).encode() + b"\n")
+            await self.writer.drain()
+            reply: dict[str, Any] = json.loads(await self.reader.readline())
+            return reply
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.call("quit"), 5)
+        except (OSError, asyncio.TimeoutError, json.JSONDecodeError):
+            pass
+        self.writer.close()
+        self.proc.wait(timeout=10)
+
+
+def _encode(args: tuple[int, int]) -> EncodedClip:
+    return encode_vp8_clip(args[0], args[1], frames=CLIP_FRAMES, fps=FPS, bitrate=600_000)
+
+
+def encode_clips() -> tuple[dict[tuple[int, int], EncodedClip], EncodedClip]:
+    sizes = APPLICANT_SIZES + INTERVIEWER_SIZES
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        clips = dict(zip(sizes, pool.map(_encode, sizes), strict=True))
+    return clips, encode_opus_clip(frames=50)
+
+
+class Window:
+    """Server CPU and forwarded packets between two samples."""
+
+    def __init__(self, start: dict[str, Any], end: dict[str, Any]) -> None:
+        self.cpu = end["cpu"] - start["cpu"]
+        self.wall = end["wall"] - start["wall"]
+        self.packets = end["fwd"] - start["fwd"]
+
+    @property
+    def core_fraction(self) -> float:
+        return self.cpu / self.wall
+
+    @property
+    def us_per_packet(self) -> float:
+        return self.cpu / max(1, self.packets) * 1e6
+
+
+async def measure(server: Server, seconds: float) -> tuple[Window, float]:
+    bot_cpu = time.process_time()
+    start = await server.call("sample")
+    await asyncio.sleep(seconds)
+    end = await server.call("sample")
+    window = Window(start, end)
+    return window, (time.process_time() - bot_cpu) / window.wall
+
+
+async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio: EncodedClip):
+    labels = {size: f"A{i}" for i, size in enumerate(APPLICANT_SIZES)}
+    labels.update({size: f"I{i}" for i, size in enumerate(INTERVIEWER_SIZES)})
+    server = Server("sfu")
+    await server.open()
+    rooms = args.rooms
+    bots: dict[str, SyntheticParticipant] = {}
+    join_ms: list[float] = []
+    join_marks: list[tuple[str, str, float]] = []  # bot, mid, join start
+
+    log(f"joining {rooms} rooms x 4 participants")
+    for r in range(rooms):
+        members = [(f"int{r}-{k}", INTERVIEWER_SIZES[r % 3]) for k in range(3)]
+        members.append((f"app{r}", APPLICANT_SIZES[r % 3]))
+        for pid, size in members:
+            bot = SyntheticParticipant(clips[size], audio, slots=3, labels=labels)
+            started = time.monotonic()
+            offer = await bot.create_offer()
+            reply = await server.call("add", id=pid, room=f"room{r}", sdp=offer)
+            await bot.accept_answer(reply["sdp"])
+            bots[pid] = bot
+            for mid, source in reply["layout"].items():
+                if source is not None and bot.counter.slots[mid].kind == "video":
+                    join_marks.append((pid, mid, started))
+    await asyncio.sleep(3)
+    for pid, mid, started in join_marks:
+        changes = bots[pid].counter.slots[mid].changes
+        if changes:
+            join_ms.append((changes[0][0] - started) * 1000)
+    connected = sum(1 for b in bots.values() if b.pc.connectionState == "connected")
+    log(f"{connected}/{len(bots)} connected; join-to-first-frame p95 {p95(join_ms):.0f} ms "
+        f"(n={len(join_ms)}, missing {len(join_marks) - len(join_ms)})")
+
+    log(f"steady state: measuring {args.seconds} s")
+    window, bot_core = await measure(server, args.seconds)
+    pairs = rooms * 12  # (subscriber, publisher) pairs: 4 members x 3 others
+    consumers = pairs * 2  # one audio and one video stream each
+    log(f"server {window.core_fraction:.1%} of a core, {window.packets / window.wall:.0f} "
+        f"forwarded packets/s, {window.us_per_packet:.1f} us/packet; bots {bot_core:.1%} core")
+    fps = []
+    for bot in bots.values():
+        for count in bot.counter.slots.values():
+            if count.kind == "video" and count.label:
+                recent = [t for t in count.frame_times if t >= time.monotonic() - 2]
+                fps.append(len(recent) / 2)
+    log(f"received video fps per slot: median {statistics.median(fps):.1f}, min {min(fps):.1f}")
+
+    switch_ms: list[float] = []
+    for rotation in range(1, args.rotations + 1):
+        moves = [(f"app{r}", f"room{(r + rotation) % rooms}") for r in range(rooms)]
+        reply = await server.call("route", moves=moves)
+        t_switch = reply["t"]
+        await asyncio.sleep(1.5)
+        for r in range(rooms):
+            room = (r + rotation) % rooms
+            expected = {f"app{r}": f"I{room % 3}"}
+            expected.update({f"int{room}-{k}": f"A{r % 3}" for k in range(3)})
+            for pid, label in expected.items():
+                for count in bots[pid].counter.slots.values():
+                    hit = [t for t, lab in count.changes if t >= t_switch and lab == label]
+                    if hit:
+                        switch_ms.append((hit[0] - t_switch) * 1000)
+        log(f"rotation {rotation}: switch-to-first-frame p95 so far {p95(switch_ms):.0f} ms "
+            f"(n={len(switch_ms)})")
+    expected_switches = args.rotations * rooms * 6
+    if len(switch_ms) < expected_switches:
+        log(f"WARNING: {expected_switches - len(switch_ms)} switches never showed a frame")
+
+    for bot in bots.values():
+        await bot.close()
+    await server.stop()
+    return window, consumers, pairs, join_ms, switch_ms
+
+
+async def run_baseline(args: argparse.Namespace, clip: EncodedClip, audio: EncodedClip):
+    server = Server("baseline")
+    await server.open()
+    publisher = SyntheticParticipant(clip, audio, slots=0)
+    reply = await server.call("add", sdp=await publisher.create_offer(), publish=True)
+    await publisher.accept_answer(reply["sdp"])
+    await asyncio.sleep(1)
+    subscribers = []
+    for _ in range(args.baseline_subscribers):
+        bot = SyntheticParticipant(None, None, slots=1)
+        reply = await server.call("add", sdp=await bot.create_offer(), publish=False)
+        await bot.accept_answer(reply["sdp"])
+        subscribers.append(bot)
+    await asyncio.sleep(3)
+    window, _ = await measure(server, args.baseline_seconds)
+    frames = [c.frames for b in subscribers for c in b.counter.slots.values() if c.kind == "video"]
+    log(f"baseline: {args.baseline_subscribers} subscribers, server {window.core_fraction:.1%} "
+        f"of a core, {window.us_per_packet:.0f} us/packet, video frames received {frames}")
+    for bot in [publisher, *subscribers]:
+        await bot.close()
+    await server.stop()
+    return window
+
+
+async def main(args: argparse.Namespace) -> None:
+    if args.rooms % 3:
+        raise SystemExit("--rooms must be a multiple of 3")
+    log("encoding clips")
+    clips, audio = encode_clips()
+    os.sched_setaffinity(0, {BOT_CPU})
+    window, consumers, pairs, join_ms, switch_ms = await run_sfu(args, clips, audio)
+    log("baseline: MediaRelay, decode once and encode per subscriber")
+    base = await run_baseline(args, clips[APPLICANT_SIZES[0]], audio)
+
+    ours_per_pair = window.core_fraction / pairs
+    base_per_pair = base.core_fraction / args.baseline_subscribers
+    result = {
+        "us_per_forwarded_packet": round(window.us_per_packet, 1),
+        "consumers_per_core": round(consumers / window.core_fraction),
+        "baseline_ratio": round(base_per_pair / ours_per_pair, 1),
+        "join_first_frame_p95_ms": round(p95(join_ms)),
+        "switch_first_frame_p95_ms": round(p95(switch_ms)),
+    }
+    log(
+        f"per subscriber (one publisher's audio+video): ours {ours_per_pair:.2%} of a core, "
+        f"baseline {base_per_pair:.2%}"
+    )
+    print(json.dumps(result), flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rooms", type=int, default=9)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rotations", type=int, default=3)
+    parser.add_argument("--baseline-subscribers", type=int, default=2)
+    parser.add_argument("--baseline-seconds", type=float, default=10)
+    parser.add_argument("--serve", choices=["sfu", "baseline"], help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.serve:
+        asyncio.run(serve(arguments.serve))
+    else:
+        asyncio.run(main(arguments))
