@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ def log(message: str) -> None:
 
 def p95(values: list[float]) -> float:
     if not values:
-        return float("nan")
+        return -1.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
@@ -116,6 +115,12 @@ async def serve(mode: str) -> None:
     sfu = Sfu()
     baseline = RelayBaseline() if mode == "baseline" else None
     layouts: dict[str, dict[str, str | None]] = {}
+    profiler = None
+    if os.environ.get("BENCH_PROFILE"):  # where the server's time goes: cProfile dump
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     sfu.on_layout = lambda pid, layout: layouts.__setitem__(pid, layout)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -145,6 +150,9 @@ async def serve(mode: str) -> None:
             elif op == "quit":
                 writer.write(b"{}\n")
                 await writer.drain()
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(os.environ["BENCH_PROFILE"] + f".{mode}")
                 await sfu.close()
                 os._exit(0)
             writer.write(json.dumps(reply).encode() + b"\n")
@@ -198,9 +206,7 @@ def _encode(args: tuple[int, int]) -> EncodedClip:
 
 
 def encode_clips() -> tuple[dict[tuple[int, int], EncodedClip], EncodedClip]:
-    sizes = APPLICANT_SIZES + INTERVIEWER_SIZES
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        clips = dict(zip(sizes, pool.map(_encode, sizes), strict=True))
+    clips = {size: _encode(size) for size in APPLICANT_SIZES + INTERVIEWER_SIZES}
     return clips, encode_opus_clip(frames=50)
 
 

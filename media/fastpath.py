@@ -152,14 +152,20 @@ def header_extension_ids(transceiver: RTCRtpTransceiver) -> dict[str, int]:
     return {ext.uri: int(ext.id) for ext in transceiver._headerExtensions}
 
 
-def tap_receiver(rtp_receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
-    """Route the receiver's RTP packets to `on_packet`, keeping RTCP health, skipping decode."""
+def tap_receiver(
+    rtp_receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None], remb: bool = True
+) -> None:
+    """Route the receiver's RTP packets to `on_packet`, keeping RTCP health, skipping decode.
+
+    `remb=False` skips aiortc's receive-side bandwidth estimator (the costliest step per
+    packet): for bots, whose REMB the SFU drops anyway.
+    """
     receiver: Any = rtp_receiver
     codecs: dict[int, Any] = receiver._RTCRtpReceiver__codecs
     streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams
     rtx_ssrc: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc
     nack = receiver._RTCRtpReceiver__nack_generator
-    estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator
+    estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator if remb else None
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:

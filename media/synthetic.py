@@ -57,14 +57,25 @@ class EncodedClip:
         return sum(len(f) for f in self.frames) * 8 * self.fps / max(1, len(self.frames))
 
 
-def _pattern_row(width: int, line_size: int, phase: int) -> bytes:
-    return bytes((x * 3 + phase * 7 + (x * x >> 5)) & 0xFF for x in range(line_size + width))
+def _pattern_row(width: int, line_size: int) -> bytes:
+    # Smooth enough that a keyframe is camera-sized (~20 KB at 640x480), not noise-sized.
+    return bytes((x * 3 + (x * x >> 9)) & 0xFF for x in range(line_size + width))
 
 
 def encode_vp8_clip(
-    width: int = 640, height: int = 480, frames: int = 90, fps: int = 30, bitrate: int = 600_000
+    width: int = 640,
+    height: int = 480,
+    frames: int = 90,
+    fps: int = 30,
+    bitrate: int = 600_000,
+    warmup: int = 30,
 ) -> EncodedClip:
-    """Encode `frames` frames of a moving pattern as one VP8 group of pictures."""
+    """Encode `frames` frames of a moving pattern as one VP8 group of pictures.
+
+    The encoder first runs `warmup` frames that are thrown away, then is forced to a
+    keyframe: rate control has settled by then, so the clip's keyframe has a realistic size
+    (the very first frame of an encoder is several times larger, a burst no camera sends).
+    """
     ctx: Any = av.CodecContext.create("libvpx", "w")
     ctx.width = width
     ctx.height = height
@@ -72,7 +83,7 @@ def encode_vp8_clip(
     ctx.time_base = Fraction(1, fps)
     ctx.framerate = Fraction(fps, 1)
     ctx.bit_rate = bitrate
-    ctx.gop_size = 100000  # one keyframe, at frame 0: keyframes only on request
+    ctx.gop_size = 1 << 20  # no periodic keyframes: only at the clip start and on request
     ctx.options = {
         "deadline": "realtime",
         "cpu-used": "8",
@@ -81,12 +92,12 @@ def encode_vp8_clip(
         "maxrate": str(bitrate),
         "bufsize": str(bitrate),
         "partitions": "0",
+        "max-intra-rate": "300",
     }
     out: list[bytes] = []
-    template = av.VideoFrame(width, height, "yuv420p")
-    line_size = template.planes[0].line_size
-    base = _pattern_row(width, line_size, 0)
-    for index in range(frames):
+    line_size = av.VideoFrame(width, height, "yuv420p").planes[0].line_size
+    base = _pattern_row(width, line_size)
+    for index in range(warmup + frames):
         frame = av.VideoFrame(width, height, "yuv420p")
         shift = (index * 5) % width
         rows = [base[(shift + y * 2) % width :][:line_size] for y in range(height)]
@@ -96,9 +107,11 @@ def encode_vp8_clip(
             plane.update(bytes([(96 + 40 * plane_index + index) & 0xFF]) * plane.buffer_size)
         frame.pts = index
         frame.time_base = Fraction(1, fps)
-        data = b"".join(bytes(p) for p in ctx.encode(frame))
-        out.append(data)
+        if index == warmup:
+            frame.pict_type = av.video.frame.PictureType.I
+        out.append(b"".join(bytes(p) for p in ctx.encode(frame)))
     tail = b"".join(bytes(p) for p in ctx.encode(None))
+    out = out[warmup:]
     if tail and out:
         out[-1] += tail
     if not out or not is_vp8_keyframe(b"\x10" + out[0]):
@@ -227,7 +240,7 @@ class FrameCounter:
 
     def attach(self, receiver: RTCRtpReceiver, mid: str, kind: str) -> None:
         count = self.slots[mid] = SlotCount(kind=kind)
-        fastpath.tap_receiver(receiver, lambda packet: self._on_packet(count, packet))
+        fastpath.tap_receiver(receiver, lambda packet: self._on_packet(count, packet), remb=False)
 
     def attach_all(self, transceivers: Iterable[Any]) -> None:
         """Attach to every receive-only transceiver (the slots) of a client connection."""

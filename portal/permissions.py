@@ -30,6 +30,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "sessions.read": _ANY_STAFF,
     "sessions.write": _MANAGE,
     "itinerary.write": _MANAGE,
+    "conflicts.read": _MANAGE,
+    "conflicts.write": _MANAGE,
     "forms.read": _ANY_STAFF,
     "forms.write": _MANAGE,
     "scores.own": _ANY_STAFF,

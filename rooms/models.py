@@ -106,3 +106,20 @@ class Interview(IdMixin, ProgramOwned, Base):
     round_number: Mapped[int] = mapped_column(Integer)
     applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default="pending")
+
+
+class ItineraryChange(IdMixin, ProgramOwned, Base):
+    """A change to a published itinerary, one row per person it affects, shown to them."""
+
+    __tablename__ = "itinerary_changes"
+    itinerary_id: Mapped[str] = mapped_column(ForeignKey("itineraries.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(ForeignKey("interview_sessions.id", ondelete="CASCADE"))
+    round_number: Mapped[int] = mapped_column(Integer)
+    applicant_id: Mapped[str | None] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), nullable=True
+    )
+    staff_id: Mapped[str | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), nullable=True
+    )
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -241,7 +241,7 @@ def move(
         return itinerary
     slots = [slot for slot in itinerary.slots if slot != current]
     slots.append(Slot(round, room_id, applicant_id))
-    return _accept(problem, itinerary, Itinerary(tuple(slots)), edit)
+    return accept_edit(problem, itinerary, Itinerary(tuple(slots)), edit)
 
 
 def swap(
@@ -259,7 +259,7 @@ def swap(
         slots.append(Slot(round, slot_a.room_id, applicant_b))
     if slot_b is not None:
         slots.append(Slot(round, slot_b.room_id, applicant_a))
-    return _accept(problem, itinerary, Itinerary(tuple(slots)), edit)
+    return accept_edit(problem, itinerary, Itinerary(tuple(slots)), edit)
 
 
 def _check_references(
@@ -295,7 +295,8 @@ def _check_references(
         raise EditRejected(edit, tuple(found))
 
 
-def _accept(problem: Problem, before: Itinerary, after: Itinerary, edit: str) -> Itinerary:
+def accept_edit(problem: Problem, before: Itinerary, after: Itinerary, edit: str) -> Itinerary:
+    """`after`, unless it has a violation that `before` did not (then EditRejected)."""
     known = {violation.key() for violation in validate(problem, before)}
     introduced = tuple(
         violation for violation in validate(problem, after) if violation.key() not in known

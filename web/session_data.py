@@ -1,0 +1,49 @@
+"""Reads that join the packages for sessions: who is booked, staff and applicant names.
+
+Only `web` may import every package, so the cross-package lookups the session screens need
+live here, once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+
+from core.scoping import ProgramScope
+from portal.models import Applicant, Booking, Staff
+from scoring.models import ScoringForm
+
+
+async def booked_applicant_ids(scope: ProgramScope, session_id: str) -> list[str]:
+    rows = await scope.all(Booking, Booking.session_id == session_id, Booking.status == "scheduled")
+    return [b.applicant_id for b in sorted(rows, key=lambda b: (b.position, b.created_at, b.id))]
+
+
+async def booked_count(scope: ProgramScope, session_id: str) -> int:
+    return int(
+        await scope.db.scalar(
+            scope.select(Booking)
+            .with_only_columns(func.count())
+            .where(Booking.session_id == session_id, Booking.status == "scheduled")
+        )
+        or 0
+    )
+
+
+async def active_staff_names(scope: ProgramScope) -> dict[str, str]:
+    rows = await scope.all(Staff, Staff.active.is_(True))
+    return {s.id: s.name for s in sorted(rows, key=lambda s: s.name)}
+
+
+async def applicant_names(scope: ProgramScope, ids: list[str] | None = None) -> dict[str, str]:
+    criteria = [Applicant.id.in_(ids)] if ids is not None else []
+    rows = await scope.all(Applicant, *criteria)
+    return {a.id: a.display_name for a in rows}
+
+
+async def form_ids(scope: ProgramScope) -> set[str]:
+    return {f.id for f in await scope.all(ScoringForm)}
+
+
+async def form_names(scope: ProgramScope) -> dict[str, str]:
+    rows = await scope.all(ScoringForm, ScoringForm.is_current.is_(True))
+    return {f.id: f"{f.name} (v{f.version})" for f in rows}
