@@ -24,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+import socket
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+import pylibsrtp
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
@@ -46,10 +49,14 @@ from aiortc.rtp import (
     pack_remb_fci,
     unwrap_rtx,
 )
+from pylibsrtp._binding import ffi as _srtp_ffi
+from pylibsrtp._binding import lib as _srtp_lib
 
 logger = logging.getLogger(__name__)
 
 PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}
+NTP_EPOCH_OFFSET = 2208988800  # aiortc's millisecond clock counts from 1900
+_SYNC_HANDLER = "_interviewday_handle_rtp"  # our synchronous handler, set on a tapped receiver
 
 _RECEIVER_FIELDS = (
     "_RTCRtpReceiver__codecs",
@@ -80,8 +87,15 @@ _SENDER_FIELDS = (
 )
 _SENDER_METHODS = ("_handle_rtcp_packet",)
 _TRANSCEIVER_FIELDS = ("_codecs", "_headerExtensions", "_offerDirection")
-_DTLS_FIELDS = ("_tx_srtp", "_rx_srtp", "_state", "_transport")
-_CONNECTION_FIELDS = ("_nominated",)
+_DTLS_FIELDS = (
+    "_tx_srtp",
+    "_rx_srtp",
+    "_state",
+    "_transport",
+    "_rtp_router",
+    "_rtp_header_extensions_map",
+)
+_CONNECTION_FIELDS = ("_nominated", "data_received")
 _STREAM_STATS_FIELDS = ("packets_received", "packets_expected", "packets_lost", "max_seq")
 
 
@@ -103,10 +117,10 @@ async def missing_internals() -> list[str]:
         ("RTCRtpSender", transceiver.sender, _SENDER_FIELDS + _SENDER_METHODS),
         ("RTCRtpTransceiver", transceiver, _TRANSCEIVER_FIELDS),
         ("RTCDtlsTransport", transceiver.sender.transport, _DTLS_FIELDS),
-        ("aioice.Connection", transceiver.sender.transport.transport._connection, ()),
     ]
     connection = transceiver.sender.transport.transport._connection
     checks.append(("aioice.Connection", connection, _CONNECTION_FIELDS))
+    checks.append(("RtpRouter", transceiver.sender.transport._rtp_router, ("route_rtp",)))
     stream = StreamStatistics(90000)
     stream.add(RtpPacket(sequence_number=1))
     checks.append(("StreamStatistics", stream, _STREAM_STATS_FIELDS))
@@ -118,6 +132,9 @@ async def missing_internals() -> list[str]:
         missing.append("StunProtocol.transport")
     if not hasattr(StunProtocol, "send_data"):
         missing.append("StunProtocol.send_data")
+    session = pylibsrtp.Session()
+    checks.append(("pylibsrtp.Session", session, ("_srtp", "_cdata", "_buffer")))
+    checks.append(("pylibsrtp", pylibsrtp, ("_srtp_assert", "SRTP_MAX_TRAILER_LEN")))
     if State.CONNECTED.name != "CONNECTED":
         missing.append("aiortc.rtcdtlstransport.State.CONNECTED")
     await pc.close()
@@ -167,7 +184,7 @@ def tap_receiver(
     nack = receiver._RTCRtpReceiver__nack_generator
     estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator if remb else None
 
-    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
             return
         if estimator is not None and packet.extensions.abs_send_time is not None:
@@ -179,11 +196,10 @@ def tap_receiver(
             )
             rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc
             if rtcp_ssrc is not None and remb is not None:
-                await receiver._send_rtcp(
-                    RtcpPsfbPacket(
-                        fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
-                    )
+                remb_packet = RtcpPsfbPacket(
+                    fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
                 )
+                _spawn(receiver._send_rtcp(remb_packet))
         codec = codecs.get(packet.payload_type)
         if codec is None:
             return
@@ -198,8 +214,11 @@ def tap_receiver(
                 return
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
         if nack is not None and nack.add(packet):
-            await receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+            _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
         on_packet(packet)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        handle(packet, arrival_time_ms)
 
     original_receive = receiver.receive
 
@@ -210,6 +229,7 @@ def tap_receiver(
 
     receiver._handle_rtp_packet = handle_rtp_packet
     receiver.receive = receive
+    setattr(receiver, _SYNC_HANDLER, handle)
 
 
 def receiver_loss(receiver: RTCRtpReceiver) -> tuple[int, int]:
@@ -226,13 +246,100 @@ def receiver_loss(receiver: RTCRtpReceiver) -> tuple[int, int]:
 
 def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     """Send a PLI to the publisher of `media_ssrc` (fire and forget)."""
-    task = asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))
+    _spawn(receiver._send_rtcp_pli(media_ssrc))
+
+
+def _spawn(coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(coro)
     task.add_done_callback(_log_task_error)
 
 
 def _log_task_error(task: asyncio.Future[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.debug("RTCP send failed: %r", task.exception())
+
+
+def srtp_processor(
+    session: pylibsrtp.Session, protect: bool = True, rtcp: bool = False
+) -> Callable[[bytes], bytes]:
+    """A direct libsrtp protect/unprotect for `session`, without pylibsrtp's per-call setup.
+
+    pylibsrtp allocates an `int *` and re-checks its arguments on every call; this keeps one
+    and works in the session's own 1500-byte buffer like pylibsrtp does (so aiortc's calls on
+    the same session stay valid: every call copies its result out before returning).
+    """
+    target: Any = session
+    if protect:
+        func = _srtp_lib.srtp_protect_rtcp if rtcp else _srtp_lib.srtp_protect
+        trailer = pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN if rtcp else pylibsrtp.SRTP_MAX_TRAILER_LEN
+    else:
+        func = _srtp_lib.srtp_unprotect_rtcp if rtcp else _srtp_lib.srtp_unprotect
+        trailer = 0
+    srtp = target._srtp[0]
+    cdata = target._cdata
+    buffer = target._buffer
+    limit = len(cdata) - trailer
+    length = _srtp_ffi.new("int *")
+    check: Any = pylibsrtp._srtp_assert
+
+    def process(data: bytes) -> bytes:
+        n = len(data)
+        if n > limit:
+            raise ValueError("packet is too long")
+        buffer[0:n] = data
+        length[0] = n
+        rc = func(srtp, cdata, length)
+        if rc:
+            check(rc)
+        result: bytes = buffer[0 : length[0]]
+        return result
+
+    return process
+
+
+def fast_receive(pc: RTCPeerConnection) -> None:
+    """Handle incoming SRTP media in the datagram callback itself.
+
+    aiortc queues every datagram and wakes the DTLS task for it; for RTP we unprotect,
+    parse and hand the packet to a tapped receiver right where aioice received it. RTCP,
+    DTLS and STUN keep aiortc's path. Call once the transceivers exist (max-bundle: one
+    transport). The transport's own rx counters no longer see media packets.
+    """
+    dtls: Any = pc.getTransceivers()[0].receiver.transport
+    connection: Any = dtls.transport._connection
+    original = connection.data_received
+    router = dtls._rtp_router
+    extensions_map = dtls._rtp_header_extensions_map
+    parse = RtpPacket.parse
+    now = time.time
+
+    unprotect: Callable[[bytes], bytes] | None = None
+
+    def data_received(data: bytes, component: int) -> None:
+        nonlocal unprotect
+        if len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
+            original(data, component)  # DTLS / STUN / RTCP
+            return
+        if unprotect is None:
+            if dtls._rx_srtp is None:
+                original(data, component)  # not keyed yet
+                return
+            unprotect = srtp_processor(dtls._rx_srtp, protect=False)
+        try:
+            packet = parse(unprotect(data), extensions_map)
+        except (pylibsrtp.Error, ValueError):
+            return
+        receiver = router.route_rtp(packet)
+        if receiver is None:
+            return
+        arrival_ms = int((now() + NTP_EPOCH_OFFSET) * 1000)  # aiortc's clock.current_ms()
+        handler = getattr(receiver, _SYNC_HANDLER, None)
+        if handler is not None:
+            handler(packet, arrival_ms)
+        else:
+            _spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_ms))
+
+    connection.data_received = data_received
 
 
 def tap_sender(
@@ -286,10 +393,11 @@ def sender_has_encoder(sender: RTCRtpSender) -> bool:
 class Downlink:
     """Writes SRTP datagrams to one peer's nominated ICE pair without awaiting.
 
-    On a host/server-reflexive pair the datagram goes straight to the UDP socket; when the
-    socket's write buffer is above `max_buffer` the datagram is dropped (a slow or blocked
-    subscriber costs nothing and delays nobody). On a TURN pair sends need a coroutine: they
-    go through a bounded queue drained by one task, oldest dropped when full.
+    On a host/server-reflexive pair the datagram goes straight to (a duplicate of) the pair's
+    non-blocking UDP socket; when the kernel's send buffer is full the datagram is dropped: a
+    slow or blocked subscriber costs nothing and delays nobody, and nothing queues in Python.
+    On a TURN pair sends need a coroutine: they go through a bounded queue drained by one
+    task, oldest dropped when full.
     """
 
     __slots__ = (
@@ -298,24 +406,24 @@ class Downlink:
         "_drain_task",
         "_dtls",
         "_pair",
+        "_protect",
         "_queue",
-        "_udp",
+        "_sock",
         "_wakeup",
         "dropped",
-        "max_buffer",
         "sent",
     )
 
-    def __init__(self, dtls: RTCDtlsTransport, max_buffer: int = 256 * 1024, max_queue: int = 256):
-        self._dtls = dtls
-        self._connection: Connection = dtls.transport._connection
+    def __init__(self, dtls: RTCDtlsTransport, max_queue: int = 256) -> None:
+        self._dtls: Any = dtls
+        self._connection: Connection = self._dtls.transport._connection
         self._pair: CandidatePair | None = None
-        self._udp: Any = None  # asyncio's selector datagram transport
+        self._sock: socket.socket | None = None
         self._addr: tuple[str, int] = ("", 0)
+        self._protect: Callable[[bytes], bytes] | None = None
         self._queue: deque[bytes] = deque(maxlen=max_queue)
         self._wakeup: asyncio.Event | None = None
         self._drain_task: asyncio.Task[None] | None = None
-        self.max_buffer = max_buffer
         self.sent = 0
         self.dropped = 0
 
@@ -325,22 +433,25 @@ class Downlink:
         return self._dtls._state is State.CONNECTED and self._dtls._tx_srtp is not None
 
     def protect(self, plain: bytes) -> bytes:
-        data: bytes = self._dtls._tx_srtp.protect(plain)
-        return data
+        protect = self._protect
+        if protect is None:
+            protect = self._protect = srtp_processor(self._dtls._tx_srtp)
+        return protect(plain)
 
     def send(self, data: bytes) -> bool:
         pair = self._connection._nominated.get(1)
-        if pair is None:
-            self.dropped += 1
-            return False
         if pair is not self._pair:
-            self._select(pair)
-        udp = self._udp
-        if udp is not None:
-            if udp.is_closing() or udp.get_write_buffer_size() > self.max_buffer:
+            if pair is None:
                 self.dropped += 1
                 return False
-            udp.sendto(data, self._addr)
+            self._select(pair)
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.sendto(data, self._addr)
+            except OSError:  # BlockingIOError: send buffer full; others: network gone
+                self.dropped += 1
+                return False
             self.sent += 1
             return True
         if len(self._queue) == self._queue.maxlen:
@@ -354,16 +465,16 @@ class Downlink:
         return len(self._queue)
 
     def _select(self, pair: CandidatePair) -> None:
+        self._close_socket()
         self._pair = pair
         self._addr = pair.remote_addr
         protocol = pair.protocol
         if type(protocol) is StunProtocol:
-            self._udp = protocol.transport
-        else:
-            self._udp = None
-            if self._drain_task is None:
-                self._wakeup = asyncio.Event()
-                self._drain_task = asyncio.ensure_future(self._drain())
+            self._sock = protocol.transport.get_extra_info("socket").dup()
+            self._sock.setblocking(False)
+        elif self._drain_task is None:
+            self._wakeup = asyncio.Event()
+            self._drain_task = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         assert self._wakeup is not None
@@ -382,7 +493,14 @@ class Downlink:
                     self.dropped += 1
                     logger.debug("relayed send failed: %r", exc)
 
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
     def close(self) -> None:
+        self._close_socket()
+        self._pair = None
         if self._drain_task is not None:
             self._drain_task.cancel()
             self._drain_task = None

@@ -276,6 +276,7 @@ class Sfu:
 
         dtls = pc.getTransceivers()[0].sender.transport
         downlink = fastpath.Downlink(dtls)
+        fastpath.fast_receive(pc)
         sources: dict[str, Source] = {}
         receivers = []
         for kind, transceiver in uplink.items():

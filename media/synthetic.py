@@ -321,6 +321,8 @@ class SyntheticParticipant:
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
         self.counter = FrameCounter(labels=dict(labels or {}), capture=capture)
+        if self.pc.getTransceivers():
+            fastpath.fast_receive(self.pc)
 
     async def create_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())

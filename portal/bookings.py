@@ -88,9 +88,7 @@ async def occupancy(scope: ProgramScope, sessions: Sequence[SessionSeats]) -> li
     ]
 
 
-async def session_bookings(
-    scope: ProgramScope, session_id: str
-) -> list[tuple[Booking, Applicant]]:
+async def session_bookings(scope: ProgramScope, session_id: str) -> list[tuple[Booking, Applicant]]:
     rows = await scope.db.execute(
         select(Booking, Applicant)
         .join(Applicant, Applicant.id == Booking.applicant_id)

@@ -27,6 +27,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "applicants.write": _MANAGE,
     "applicants.pdf_full": _DIRECTOR | {"coordinator"},
     "applicants.pdf_limited": _ANY_STAFF,
+    "bookings.write": _MANAGE,
     "sessions.read": _ANY_STAFF,
     "sessions.write": _MANAGE,
     "itinerary.write": _MANAGE,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import get_args
 from urllib.parse import urlsplit
 
@@ -41,6 +41,9 @@ def validate_meeting(spec: MeetingSpec) -> MeetingSpec:
     for field in ("starts_at", "ends_at"):
         if getattr(spec, field).tzinfo is None:
             raise ValidationFailed("Give the time with its time zone.", field=field)
+    spec = replace(
+        spec, starts_at=spec.starts_at.astimezone(UTC), ends_at=spec.ends_at.astimezone(UTC)
+    )
     if spec.ends_at <= spec.starts_at:
         raise ValidationFailed("The room must close after it opens.", field="ends_at")
     if spec.audience not in AUDIENCES:

@@ -14,8 +14,21 @@ from scoring.models import ScoringForm
 
 
 async def booked_applicant_ids(scope: ProgramScope, session_id: str) -> list[str]:
-    rows = await scope.all(Booking, Booking.session_id == session_id, Booking.status == "scheduled")
-    return [b.applicant_id for b in sorted(rows, key=lambda b: (b.position, b.created_at, b.id))]
+    """In booking order; names break ties so a bulk booking has a stable order too."""
+    rows = await scope.db.execute(
+        scope.select(Booking)
+        .join(Applicant, Applicant.id == Booking.applicant_id)
+        .where(Booking.session_id == session_id, Booking.status == "scheduled")
+        .order_by(
+            Booking.position,
+            Booking.created_at,
+            Applicant.last_name,
+            Applicant.first_name,
+            Applicant.id,
+        )
+        .with_only_columns(Booking.applicant_id)
+    )
+    return [str(row[0]) for row in rows]
 
 
 async def booked_count(scope: ProgramScope, session_id: str) -> int:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pylibsrtp
+import pytest
 from aioice.candidate import Candidate
 from aioice.ice import CandidatePair, StunProtocol
 from aiortc.rtcdtlstransport import State
+from aiortc.rtp import RtcpByePacket, RtpPacket
+from pylibsrtp import Policy, Session
 
 from media import fastpath
 
@@ -17,19 +21,36 @@ async def test_private_internals_we_rely_on_exist() -> None:
     assert await fastpath.missing_internals() == []
 
 
-class FakeUdp:
+class FakeSocket:
+    """A non-blocking UDP socket whose send buffer can be made full."""
+
     def __init__(self) -> None:
-        self.buffered = 0
+        self.full = False
         self.sent: list[bytes] = []
 
-    def is_closing(self) -> bool:
-        return False
+    def dup(self) -> FakeSocket:
+        return self
 
-    def get_write_buffer_size(self) -> int:
-        return self.buffered
+    def setblocking(self, flag: bool) -> None:
+        assert flag is False
 
-    def sendto(self, data: bytes, addr: Any) -> None:
+    def sendto(self, data: bytes, addr: Any) -> int:
+        if self.full:
+            raise BlockingIOError
         self.sent.append(data)
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeUdp:
+    def __init__(self) -> None:
+        self.sock = FakeSocket()
+
+    def get_extra_info(self, name: str) -> Any:
+        assert name == "socket"
+        return self.sock
 
 
 class FakeSrtp:
@@ -48,19 +69,21 @@ def make_downlink(udp: FakeUdp) -> fastpath.Downlink:
         _state=State.CONNECTED,
         _tx_srtp=FakeSrtp(),
     )
-    return fastpath.Downlink(dtls, max_buffer=64 * 1024)  # type: ignore[arg-type]
+    downlink = fastpath.Downlink(dtls)  # type: ignore[arg-type]
+    downlink._protect = FakeSrtp().protect
+    return downlink
 
 
 async def test_blocked_subscriber_drops_instead_of_buffering() -> None:
     healthy_udp, blocked_udp = FakeUdp(), FakeUdp()
-    blocked_udp.buffered = 10 * 1024 * 1024  # the kernel stopped taking datagrams
+    blocked_udp.sock.full = True  # the kernel stopped taking datagrams
     healthy, blocked = make_downlink(healthy_udp), make_downlink(blocked_udp)
     for i in range(10_000):
         data = healthy.protect(b"x%d" % i)
         assert healthy.send(data)
         assert not blocked.send(data)
-    assert len(healthy_udp.sent) == 10_000 and healthy.dropped == 0
-    assert blocked_udp.sent == [] and blocked.dropped == 10_000 and blocked.queued() == 0
+    assert len(healthy_udp.sock.sent) == 10_000 and healthy.dropped == 0
+    assert blocked_udp.sock.sent == [] and blocked.dropped == 10_000 and blocked.queued() == 0
 
 
 async def test_slot_output_keeps_bounded_history_for_nack() -> None:
@@ -80,7 +103,25 @@ async def test_slot_output_keeps_bounded_history_for_nack() -> None:
         output.send(b"pkt%d" % seq, seq, seq * 10, 1, 4)
     assert sender._RTCRtpSender__packet_count == 100
     assert sender._RTCRtpSender__rtp_timestamp == 990
-    assert output.retransmit(99) and udp.sent[-1] == b"srtp:pkt99"
+    assert output.retransmit(99) and udp.sock.sent[-1] == b"srtp:pkt99"
     assert output.retransmit(92)
     assert not output.retransmit(91)  # older than the history: nothing resent
     assert len(output._hist_data) == 8
+
+
+def test_direct_srtp_matches_pylibsrtp() -> None:
+    key = bytes(range(30))
+    tx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    protect = fastpath.srtp_processor(tx)
+    unprotect = fastpath.srtp_processor(rx, protect=False)
+    for seq in range(3):
+        plain = RtpPacket(payload_type=96, sequence_number=seq, ssrc=5, payload=b"x" * 50)
+        data = bytes(plain.serialize())
+        protected = protect(data)
+        assert protected != data and unprotect(protected) == data
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(protected)  # a replay
+    # aiortc's own calls on the same sessions keep working in between.
+    rtcp = bytes(RtcpByePacket(sources=[5]))
+    assert rx.unprotect_rtcp(tx.protect_rtcp(rtcp)) == rtcp

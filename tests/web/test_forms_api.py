@@ -163,9 +163,7 @@ async def test_a_form_without_scores_is_edited_in_place_and_a_scored_one_gets_a_
     form_id = created["id"]
     headers = {"X-CSRF-Token": csrf}
 
-    first = await client.put(
-        f"/api/v1/forms/{form_id}", json=form_body("Renamed"), headers=headers
-    )
+    first = await client.put(f"/api/v1/forms/{form_id}", json=form_body("Renamed"), headers=headers)
     assert first.status == 200, await first.text()
     saved = await first.json()
     assert saved["outcome"] == "in_place" and saved["new_version"] is False
@@ -175,7 +173,9 @@ async def test_a_form_without_scores_is_edited_in_place_and_a_scored_one_gets_a_
     score_id = await add_score(client, world, form_id)
     old_items = [i["label"] for i in saved["form"]["items"]]
     edited = form_body("Renamed", items=[{"kind": "rating", "label": "Professionalism"}])
-    second = await (await client.put(f"/api/v1/forms/{form_id}", json=edited, headers=headers)).json()
+    second = await (
+        await client.put(f"/api/v1/forms/{form_id}", json=edited, headers=headers)
+    ).json()
     assert second["outcome"] == "new_version" and second["new_version"] is True
     assert second["previous_id"] == form_id
     new = second["form"]

@@ -27,9 +27,13 @@ async def add_interviewers(client: TestClient, program_id: str, count: int) -> l
     ids = []
     async with client.app[DB]() as db, db.begin():
         for i in range(count):
-            staff = Staff(program_id=program_id, email=f"iv{i}-{program_id}@x.test",
-                          name=f"Interviewer {i}", role="interviewer",
-                          password_hash=password_hash())
+            staff = Staff(
+                program_id=program_id,
+                email=f"iv{i}-{program_id}@x.test",
+                name=f"Interviewer {i}",
+                role="interviewer",
+                password_hash=password_hash(),
+            )
             db.add(staff)
             await db.flush()
             ids.append(staff.id)
@@ -40,19 +44,31 @@ async def book(client: TestClient, program_id: str, session_id: str, count: int)
     ids = []
     async with client.app[DB]() as db, db.begin():
         for i in range(count):
-            applicant = Applicant(program_id=program_id, email=f"ap{i}-{session_id}@x.test",
-                                  first_name=f"App{i}", last_name="Booked", status="scheduled")
+            applicant = Applicant(
+                program_id=program_id,
+                email=f"ap{i}-{session_id}@x.test",
+                first_name=f"App{i}",
+                last_name="Booked",
+                status="scheduled",
+            )
             db.add(applicant)
             await db.flush()
-            db.add(Booking(program_id=program_id, session_id=session_id,
-                           applicant_id=applicant.id, position=i))
+            db.add(
+                Booking(
+                    program_id=program_id,
+                    session_id=session_id,
+                    applicant_id=applicant.id,
+                    position=i,
+                )
+            )
             ids.append(applicant.id)
     return ids
 
 
 async def create(client: TestClient, csrf: str, **changes: Any) -> Any:
-    return await client.post("/api/v1/sessions", json={**SESSION, **changes},
-                             headers={"X-CSRF-Token": csrf})
+    return await client.post(
+        "/api/v1/sessions", json={**SESSION, **changes}, headers={"X-CSRF-Token": csrf}
+    )
 
 
 async def test_create_session_computes_end_time(client: TestClient, world: World) -> None:
@@ -96,55 +112,71 @@ async def test_rooms_and_their_validation(client: TestClient, world: World) -> N
     assert empty.status == 422
     assert "has no interviewers" in (await error_of(empty))["message"]
 
-    link = await client.post(url, json={"name": "Room 1", "interviewer_ids": [one],
-                                        "external_url": "https://zoom.us/j/1"}, headers=headers)
+    link = await client.post(
+        url,
+        json={"name": "Room 1", "interviewer_ids": [one], "external_url": "https://zoom.us/j/1"},
+        headers=headers,
+    )
     assert link.status == 422
     error = await error_of(link)
     assert error["field"] == "external_url" and "native session" in error["message"]
 
-    room = await client.post(url, json={"name": "Room 1", "interviewer_ids": [one],
-                                        "scoring_form_id": world.a.form_id}, headers=headers)
+    room = await client.post(
+        url,
+        json={"name": "Room 1", "interviewer_ids": [one], "scoring_form_id": world.a.form_id},
+        headers=headers,
+    )
     assert room.status == 201
-    twice = await client.post(url, json={"name": "Room 2", "interviewer_ids": [one]},
-                              headers=headers)
+    twice = await client.post(
+        url, json={"name": "Room 2", "interviewer_ids": [one]}, headers=headers
+    )
     assert twice.status == 409
     error = await error_of(twice)
     assert error["code"] == "interviewer_double_booked"
     assert "Interviewer 0 is in two rooms at once" in error["message"]
 
-    foreign_form = await client.post(url, json={"name": "Room 2", "interviewer_ids": [two],
-                                                "scoring_form_id": world.b.form_id},
-                                     headers=headers)
+    foreign_form = await client.post(
+        url,
+        json={"name": "Room 2", "interviewer_ids": [two], "scoring_form_id": world.b.form_id},
+        headers=headers,
+    )
     assert foreign_form.status == 422
     assert (await error_of(foreign_form))["field"] == "scoring_form_id"
 
-    foreign_staff = await client.post(url, json={"name": "Room 2",
-                                                 "interviewer_ids": [world.b.interviewer_id]},
-                                      headers=headers)
+    foreign_staff = await client.post(
+        url, json={"name": "Room 2", "interviewer_ids": [world.b.interviewer_id]}, headers=headers
+    )
     assert foreign_staff.status == 422
     detail = await (await client.get(f"/api/v1/sessions/{session['id']}")).json()
     assert [r["name"] for r in detail["rooms"]] == ["Room 1"]  # nothing half-written
 
 
-async def test_overlapping_sessions_share_no_interviewer(
-    client: TestClient, world: World
-) -> None:
+async def test_overlapping_sessions_share_no_interviewer(client: TestClient, world: World) -> None:
     csrf = await login(client, world.a.coordinator_email)
     headers = {"X-CSRF-Token": csrf}
     (one,) = await add_interviewers(client, world.a.program_id, 1)
     first = await (await create(client, csrf)).json()
     second = await (await create(client, csrf, name="January B", start_time="10:00")).json()
-    ok = await client.post(f"/api/v1/sessions/{first['id']}/rooms",
-                           json={"name": "R", "interviewer_ids": [one]}, headers=headers)
+    ok = await client.post(
+        f"/api/v1/sessions/{first['id']}/rooms",
+        json={"name": "R", "interviewer_ids": [one]},
+        headers=headers,
+    )
     assert ok.status == 201
-    clash = await client.post(f"/api/v1/sessions/{second['id']}/rooms",
-                              json={"name": "R", "interviewer_ids": [one]}, headers=headers)
+    clash = await client.post(
+        f"/api/v1/sessions/{second['id']}/rooms",
+        json={"name": "R", "interviewer_ids": [one]},
+        headers=headers,
+    )
     assert clash.status == 409
     error = await error_of(clash)
     assert error["code"] == "interviewer_overlap" and "January A" in error["message"]
     later = await (await create(client, csrf, name="Afternoon", start_time="13:00")).json()
-    fine = await client.post(f"/api/v1/sessions/{later['id']}/rooms",
-                             json={"name": "R", "interviewer_ids": [one]}, headers=headers)
+    fine = await client.post(
+        f"/api/v1/sessions/{later['id']}/rooms",
+        json={"name": "R", "interviewer_ids": [one]},
+        headers=headers,
+    )
     assert fine.status == 201
 
 
@@ -155,11 +187,14 @@ async def test_native_mode_refused_while_a_room_has_a_link(
     headers = {"X-CSRF-Token": csrf}
     (one,) = await add_interviewers(client, world.a.program_id, 1)
     session = await (await create(client, csrf, mode="external")).json()
-    await client.post(f"/api/v1/sessions/{session['id']}/rooms",
-                      json={"name": "R", "interviewer_ids": [one],
-                            "external_url": "https://zoom.us/j/1"}, headers=headers)
-    back = await client.put(f"/api/v1/sessions/{session['id']}", json={**SESSION, "mode": "native"},
-                            headers=headers)
+    await client.post(
+        f"/api/v1/sessions/{session['id']}/rooms",
+        json={"name": "R", "interviewer_ids": [one], "external_url": "https://zoom.us/j/1"},
+        headers=headers,
+    )
+    back = await client.put(
+        f"/api/v1/sessions/{session['id']}", json={**SESSION, "mode": "native"}, headers=headers
+    )
     assert back.status == 422
     assert "external link" in (await error_of(back))["message"]
 
@@ -168,14 +203,18 @@ async def test_capacity_below_booked_is_refused(client: TestClient, world: World
     csrf = await login(client, world.a.coordinator_email)
     session = await (await create(client, csrf)).json()
     await book(client, world.a.program_id, session["id"], 3)
-    response = await client.put(f"/api/v1/sessions/{session['id']}",
-                                json={**SESSION, "capacity": 2}, headers={"X-CSRF-Token": csrf})
+    response = await client.put(
+        f"/api/v1/sessions/{session['id']}",
+        json={**SESSION, "capacity": 2},
+        headers={"X-CSRF-Token": csrf},
+    )
     assert response.status == 422
     error = await error_of(response)
     assert error["field"] == "capacity"
     assert "below the 3 applicants already booked" in error["message"]
-    delete = await client.delete(f"/api/v1/sessions/{session['id']}",
-                                 headers={"X-CSRF-Token": csrf})
+    delete = await client.delete(
+        f"/api/v1/sessions/{session['id']}", headers={"X-CSRF-Token": csrf}
+    )
     assert delete.status == 409
 
 
@@ -184,19 +223,26 @@ async def test_copy_to_other_dates(client: TestClient, world: World) -> None:
     headers = {"X-CSRF-Token": csrf}
     (one,) = await add_interviewers(client, world.a.program_id, 1)
     session = await (await create(client, csrf)).json()
-    await client.post(f"/api/v1/sessions/{session['id']}/rooms",
-                      json={"name": "Room 1", "interviewer_ids": [one]}, headers=headers)
+    await client.post(
+        f"/api/v1/sessions/{session['id']}/rooms",
+        json={"name": "Room 1", "interviewer_ids": [one]},
+        headers=headers,
+    )
     await book(client, world.a.program_id, session["id"], 2)
-    response = await client.post(f"/api/v1/sessions/{session['id']}/copy",
-                                 json={"dates": ["2027-01-27", "2027-02-03"]}, headers=headers)
+    response = await client.post(
+        f"/api/v1/sessions/{session['id']}/copy",
+        json={"dates": ["2027-01-27", "2027-02-03"]},
+        headers=headers,
+    )
     assert response.status == 201, await response.text()
     copies = await response.json()
     assert [c["date"] for c in copies] == ["2027-01-27", "2027-02-03"]
     for c in copies:
         assert c["end_time"] == "10:25:00" and c["booked"] == 0
         assert [r["interviewer_ids"] for r in c["rooms"]] == [[one]]
-    same_day = await client.post(f"/api/v1/sessions/{session['id']}/copy",
-                                 json={"dates": ["2027-01-20"]}, headers=headers)
+    same_day = await client.post(
+        f"/api/v1/sessions/{session['id']}/copy", json={"dates": ["2027-01-20"]}, headers=headers
+    )
     assert same_day.status == 422
 
 

@@ -338,7 +338,7 @@ async def add_room(call: Call) -> RoomOut:
     room = await save_room(
         call.scope,
         session,
-        _room_spec(call.body),
+        room_spec(call.body),
         staff_names=await active_staff_names(call.scope),
         known_forms=await form_ids(call.scope),
     )
@@ -374,7 +374,7 @@ async def update_room(call: Call) -> RoomOut:
     await save_room(
         call.scope,
         session,
-        _room_spec(call.body),
+        room_spec(call.body),
         room,
         staff_names=await active_staff_names(call.scope),
         known_forms=await form_ids(call.scope),
@@ -393,7 +393,7 @@ async def remove_room(call: Call) -> None:
     await delete_room(call.scope, await call.scope.get(Room, call.path("room_id"), what="room"))
 
 
-def _room_spec(body: RoomIn) -> RoomSpec:
+def room_spec(body: RoomIn) -> RoomSpec:
     return RoomSpec(
         name=body.name,
         interviewer_ids=tuple(body.interviewer_ids),

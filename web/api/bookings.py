@@ -1,0 +1,192 @@
+"""Manual booking: seats in sessions, moves between sessions, capacity at a glance.
+
+This module is where `portal` bookings meet `rooms` sessions: it reads the session (locked
+when seats are about to be taken) and hands `portal.bookings` its id, name and capacity.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from core.errors import NotFound
+from core.scoping import ProgramScope
+from portal import bookings
+from portal.bookings import SessionSeats
+from portal.models import Applicant, Booking
+from portal.people import MAX_BULK
+from rooms.models import InterviewSession
+from web.api.framework import Api, Call
+
+api = Api()
+
+
+async def seats_of(scope: ProgramScope, session_id: str, *, lock: bool = False) -> SessionSeats:
+    """The session as `portal.bookings` sees it; 404 for another program's session.
+
+    `lock` takes the session row FOR UPDATE (PostgreSQL; SQLite serializes writers anyway),
+    so two coordinators filling the last seat at the same moment are served one after the
+    other and the second one sees the session full."""
+    statement = scope.select(InterviewSession, InterviewSession.id == session_id)
+    if lock:
+        statement = statement.with_for_update()
+    session = await scope.db.scalar(statement)
+    if session is None:
+        raise NotFound(f"No session with id {session_id!r}", field="session_id")
+    return SessionSeats(session.id, session.name, session.capacity)
+
+
+async def all_seats(scope: ProgramScope) -> list[tuple[InterviewSession, SessionSeats]]:
+    sessions = await scope.all(InterviewSession)
+    sessions.sort(key=lambda s: (s.date, s.start_time, s.name))
+    return [(s, SessionSeats(s.id, s.name, s.capacity)) for s in sessions]
+
+
+class BookingOut(BaseModel):
+    id: str
+    session_id: str
+    applicant_id: str
+    applicant_name: str | None = None
+    applicant_email: str | None = None
+    status: str
+    source: str
+    created_at: datetime
+
+
+def booking_out(booking: Booking, applicant: Applicant | None = None) -> BookingOut:
+    return BookingOut(
+        id=booking.id,
+        session_id=booking.session_id,
+        applicant_id=booking.applicant_id,
+        applicant_name=applicant.display_name if applicant else None,
+        applicant_email=applicant.email if applicant else None,
+        status=booking.status,
+        source=booking.source,
+        created_at=booking.created_at,
+    )
+
+
+class CapacityOut(BaseModel):
+    session_id: str
+    name: str
+    date: date
+    capacity: int
+    booked: int
+    waitlisted: int
+    free: int
+    full: bool
+
+
+class SessionBookingsOut(CapacityOut):
+    bookings: list[BookingOut]
+
+
+class BookIn(BaseModel):
+    applicant_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class MoveIn(BaseModel):
+    session_id: str = Field(min_length=1, max_length=32)
+
+
+def capacity_out(session: InterviewSession, occupancy: bookings.Occupancy) -> CapacityOut:
+    return CapacityOut(
+        session_id=session.id,
+        name=session.name,
+        date=session.date,
+        capacity=session.capacity,
+        booked=occupancy.booked,
+        waitlisted=occupancy.waitlisted,
+        free=occupancy.free,
+        full=occupancy.full,
+    )
+
+
+@api.route(
+    "GET",
+    "/bookings/capacity",
+    summary="Booked seats and capacity of every session",
+    tags=("bookings",),
+    permission="applicants.read",
+    response=list[CapacityOut],
+)
+async def capacity(call: Call) -> list[CapacityOut]:
+    pairs = await all_seats(call.scope)
+    occupancies = await bookings.occupancy(call.scope, [seats for _, seats in pairs])
+    return [capacity_out(s, o) for (s, _), o in zip(pairs, occupancies, strict=True)]
+
+
+@api.route(
+    "GET",
+    "/sessions/{session_id}/bookings",
+    summary="A session's bookings with its capacity",
+    tags=("bookings",),
+    permission="applicants.read",
+    response=SessionBookingsOut,
+)
+async def session_bookings(call: Call) -> SessionBookingsOut:
+    session = await call.scope.get(InterviewSession, call.path("session_id"), what="session")
+    seats = SessionSeats(session.id, session.name, session.capacity)
+    (occupancy,) = await bookings.occupancy(call.scope, [seats])
+    rows = await bookings.session_bookings(call.scope, session.id)
+    return SessionBookingsOut(
+        **capacity_out(session, occupancy).model_dump(),
+        bookings=[booking_out(b, a) for b, a in rows],
+    )
+
+
+@api.route(
+    "POST",
+    "/sessions/{session_id}/bookings",
+    summary="Book applicants into a session's seats (all or none; 409 session_full)",
+    tags=("bookings",),
+    permission="bookings.write",
+    body=BookIn,
+    response=list[BookingOut],
+    status=201,
+)
+async def book(call: Call) -> list[BookingOut]:
+    seats = await seats_of(call.scope, call.path("session_id"), lock=True)
+    made = await bookings.book(call.scope, call.staff, seats, call.body.applicant_ids)
+    return [booking_out(b) for b in made]
+
+
+@api.route(
+    "GET",
+    "/applicants/{applicant_id}/bookings",
+    summary="An applicant's bookings",
+    tags=("bookings",),
+    permission="applicants.read",
+    response=list[BookingOut],
+)
+async def applicant_bookings(call: Call) -> list[BookingOut]:
+    applicant = await call.scope.get(Applicant, call.path("applicant_id"), what="applicant")
+    rows = await bookings.applicant_bookings(call.scope, [applicant.id])
+    return [booking_out(b, applicant) for b in rows]
+
+
+@api.route(
+    "POST",
+    "/bookings/{booking_id}/move",
+    summary="Move a booking to another session (the old seat is kept until the new is taken)",
+    tags=("bookings",),
+    permission="bookings.write",
+    body=MoveIn,
+    response=BookingOut,
+)
+async def move(call: Call) -> BookingOut:
+    booking = await call.scope.get(Booking, call.path("booking_id"), what="booking")
+    seats = await seats_of(call.scope, call.body.session_id, lock=True)
+    return booking_out(await bookings.move(call.scope, call.staff, booking.id, seats))
+
+
+@api.route(
+    "DELETE",
+    "/bookings/{booking_id}",
+    summary="Remove a booking (an applicant left without a seat goes back to invited)",
+    tags=("bookings",),
+    permission="bookings.write",
+)
+async def remove(call: Call) -> None:
+    await bookings.remove(call.scope, call.staff, call.path("booking_id"))

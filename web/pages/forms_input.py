@@ -1,0 +1,48 @@
+"""Turning HTML form posts into API models, and their errors into what a page shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.errors import AppError, ValidationFailed
+
+CHECKBOXES = ("visible", "manual_mode")
+
+
+def form_errors(exc: ValidationError | AppError) -> AppError:
+    if isinstance(exc, AppError):
+        return exc
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    return ValidationFailed(f"{field}: {first['msg']}" if field else first["msg"], field=field)
+
+
+def session_form_values(form: Any) -> dict[str, Any]:
+    """The session form's fields as the API's `SessionIn` expects them."""
+    values: dict[str, Any] = {
+        key: str(form.get(key, "")).strip()
+        for key in (
+            "name",
+            "date",
+            "start_time",
+            "timezone",
+            "mode",
+            "rounds",
+            "interview_minutes",
+            "review_minutes",
+            "capacity",
+            "knock_minutes",
+        )
+    }
+    for key in CHECKBOXES:
+        values[key] = form.get(key) in ("on", "true", "1")
+    breaks = []
+    for after, minutes in zip(
+        form.getall("break_after", []), form.getall("break_minutes", []), strict=False
+    ):
+        if str(after).strip() and str(minutes).strip():
+            breaks.append({"after_round": str(after).strip(), "minutes": str(minutes).strip()})
+    values["breaks"] = breaks
+    return {k: v for k, v in values.items() if v != ""}
