@@ -371,3 +371,16 @@ async def count_rooms(scope: ProgramScope, session_id: str) -> int:
         )
         or 0
     )
+
+
+def round_starts(session: InterviewSession, rounds: Sequence[Round]) -> dict[int, datetime]:
+    """When each round's interview begins, in the session's time zone (pure)."""
+    start, _ = session_window(session, rounds)
+    starts: dict[int, datetime] = {}
+    at = start
+    for r in sorted(rounds, key=lambda r: r.number):
+        starts[r.number] = at
+        at += timedelta(
+            minutes=session.interview_minutes + session.review_minutes + r.break_after_minutes
+        )
+    return starts

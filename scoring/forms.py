@@ -244,7 +244,10 @@ async def versions_of(scope: ProgramScope, form_id: str) -> list[ScoringForm]:
 
 
 async def create_form(scope: ProgramScope, spec: FormSpec) -> ScoringForm:
-    spec = validate_form(spec)
+    return await _insert(scope, validate_form(spec))
+
+
+async def _insert(scope: ProgramScope, spec: FormSpec) -> ScoringForm:
     form = scope.add(ScoringForm(family_id="", version=1, name=spec.name))
     form.description = spec.description
     form.is_current = True
@@ -329,10 +332,15 @@ async def save_form(scope: ProgramScope, form_id: str, spec: FormSpec) -> SaveRe
 
 
 async def copy_form(scope: ProgramScope, form_id: str, name: str | None = None) -> ScoringForm:
-    """A new family, version 1, with the same items: changing it never touches the original."""
+    """A new family, version 1, with the same items: changing it never touches the original.
+
+    The copy is made as it is, without validation: a form saved before today's rules (an empty
+    one, say) still copies, and the rules apply when the copy is next saved.
+    """
     source = await load_form(scope, form_id)
     spec = spec_of(source.form, source.items)
-    return await create_form(scope, replace(spec, name=name or copy_name(source.form.name)))
+    new_name = (name or "").strip() or copy_name(source.form.name)
+    return await _insert(scope, normalized(replace(spec, name=new_name)))
 
 
 async def set_archived(scope: ProgramScope, form_id: str, archived: bool) -> ScoringForm:

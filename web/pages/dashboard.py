@@ -9,11 +9,12 @@ from sqlalchemy import func
 
 from core.scoping import ProgramScope
 from portal.models import APPLICANT_STATUSES, Applicant, Program
-from rooms.models import InterviewSession, Room, RoomInterviewer
+from rooms.models import InterviewSession
 from scoring.models import Score
 from web.keys import CLOCK, DB
 from web.pages.common import applicant_identity, shell_context, staff_identity
 from web.render import render
+from web.schedules import applicant_schedule, changes_for, interviewer_rooms
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -43,20 +44,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             .tuples()
             .all()
         )
-        my_rooms = list(
-            (
-                await db.execute(
-                    scope.select(Room)
-                    .join(RoomInterviewer, RoomInterviewer.room_id == Room.id)
-                    .join(InterviewSession, InterviewSession.id == Room.session_id)
-                    .where(RoomInterviewer.staff_id == actor.id)
-                    .with_only_columns(Room.name, InterviewSession.name, InterviewSession.date)
-                    .order_by(InterviewSession.date)
-                )
-            )
-            .tuples()
-            .all()
-        )
+        my_rooms = await interviewer_rooms(scope, actor.id)
+        my_changes = await changes_for(scope, staff_id=actor.id)
         drafts = await db.scalar(
             scope.select(Score)
             .with_only_columns(func.count())
@@ -75,6 +64,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "status_max": max([c for _, c in counts] + [1]),
             "applicant_total": sum(c for _, c in counts),
             "my_rooms": my_rooms,
+            "my_changes": my_changes,
             "drafts": drafts or 0,
         },
     )
@@ -86,5 +76,13 @@ async def applicant_home(request: web.Request) -> web.StreamResponse:
         scope = ProgramScope(db, identity.actor.program_id)
         applicant = await scope.get(Applicant, identity.actor.id)
         program = await db.get(Program, identity.actor.program_id)
-    context = {"applicant": applicant, "program": program, "title": "Your interviews"}
+        schedules = await applicant_schedule(scope, applicant.id)
+        changes = await changes_for(scope, applicant_id=applicant.id)
+    context = {
+        "applicant": applicant,
+        "program": program,
+        "schedules": schedules,
+        "changes": changes,
+        "title": "Your interviews",
+    }
     return render(request, "applicant_home.html", context)
