@@ -114,6 +114,7 @@ class SessionOut(BaseModel):
     visible: bool
     manual_mode: bool
     knock_minutes: int
+    has_instructions: bool
     rooms: list[RoomOut]
 
 
@@ -193,6 +194,7 @@ async def describe_session(scope: ProgramScope, session: InterviewSession) -> Se
         manual_mode=session.manual_mode,
         knock_minutes=session.knock_minutes,
         rooms=rooms,
+        has_instructions=session.instructions_file is not None,
     )
 
 

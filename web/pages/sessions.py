@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import AppError, ValidationFailed
+from core.errors import AppError, NotFound, ValidationFailed
 from core.scoping import ProgramScope
 from portal import bookings
 from portal.audit import record
@@ -31,7 +33,7 @@ from web.api.sessions import (
     describe_session,
     room_spec,
 )
-from web.keys import CLOCK, DB
+from web.keys import CLOCK, DB, SETTINGS
 from web.pages.common import shell_context, staff_identity
 from web.pages.forms_input import form_errors, session_form_values
 from web.render import render
@@ -458,7 +460,70 @@ def _edit_from(form: Any, action: str) -> itineraries.Edit:
     return itineraries.Edit("move", round_number, applicant, room_id=str(form.get("room_id", "")))
 
 
+INSTRUCTION_TYPES = {
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".txt": "text/plain",
+}
+MAX_INSTRUCTIONS_BYTES = 10 * 1024 * 1024
+
+
+async def upload_instructions(request: web.Request) -> web.StreamResponse:
+    identity = staff_identity(request, "sessions.write")
+    session_id = request.match_info["session_id"]
+    # The CSRF check has already read the form; aiohttp keeps it, files included.
+    form = await request.post()
+    upload = form.get("file")
+    data = b""
+    filename = ""
+    if isinstance(upload, FileField):
+        filename = Path(upload.filename or "").name
+        data = upload.file.read(MAX_INSTRUCTIONS_BYTES + 1)
+    suffix = Path(filename).suffix.lower()
+    error = None
+    if not data:
+        error = ValidationFailed("Choose a file to upload.", field="file")
+    elif len(data) > MAX_INSTRUCTIONS_BYTES:
+        error = ValidationFailed("The file is larger than 10 MB.", field="file")
+    elif suffix not in INSTRUCTION_TYPES:
+        error = ValidationFailed("Upload a PDF, Word (.docx) or text file.", field="file")
+    if error is not None:
+        return await _detail_with_error(request, identity, error, "instructions")
+    folder = request.app[SETTINGS].var_dir / "uploads" / "instructions"
+    folder.mkdir(parents=True, exist_ok=True)
+    async with request.app[DB]() as db, db.begin():
+        scope = ProgramScope(db, identity.actor.program_id)
+        session = await scope.get(InterviewSession, session_id, what="session")
+        stored = f"{session.id}{suffix}"
+        (folder / stored).write_bytes(data)
+        session.instructions_file = stored
+        record(db, identity.actor, "session.instructions", "session", session.id, file=filename)
+    raise web.HTTPSeeOther(f"/sessions/{session_id}?notice=instructions-uploaded")
+
+
+async def download_instructions(request: web.Request) -> web.StreamResponse:
+    identity = staff_identity(request, "sessions.read")
+    async with request.app[DB]() as db:
+        scope = ProgramScope(db, identity.actor.program_id)
+        session = await scope.get(
+            InterviewSession, request.match_info["session_id"], what="session"
+        )
+    if not session.instructions_file:
+        raise NotFound("This session has no interviewer instructions.")
+    path = request.app[SETTINGS].var_dir / "uploads" / "instructions" / session.instructions_file
+    if not path.exists():
+        raise NotFound("The instructions file is missing.")
+    suffix = path.suffix.lower()
+    return web.Response(
+        body=path.read_bytes(),
+        content_type=INSTRUCTION_TYPES.get(suffix, "application/octet-stream"),
+        headers={"Content-Disposition": f'inline; filename="instructions{suffix}"'},
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_post("/sessions/{session_id}/instructions", upload_instructions)
+    app.router.add_get("/sessions/{session_id}/instructions", download_instructions)
     app.router.add_get("/sessions", sessions_page)
     app.router.add_get("/sessions/new", new_session_page)
     app.router.add_post("/sessions/new", create_session_submit)
