@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -169,9 +170,9 @@ async def serve(mode: str) -> None:
 
 
 class Server:
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, coalesce_ms: float = 0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", mode],
+            [sys.executable, __file__, "--serve", mode, "--coalesce-ms", str(coalesce_ms)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -193,10 +194,8 @@ class Server:
             return reply
 
     async def stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError, TimeoutError, json.JSONDecodeError):
             await asyncio.wait_for(self.call("quit"), 5)
-        except (OSError, asyncio.TimeoutError, json.JSONDecodeError):
-            pass
         self.writer.close()
         self.proc.wait(timeout=10)
 
@@ -239,7 +238,7 @@ async def measure(server: Server, seconds: float) -> tuple[Window, float]:
 async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio: EncodedClip):
     labels = {size: f"A{i}" for i, size in enumerate(APPLICANT_SIZES)}
     labels.update({size: f"I{i}" for i, size in enumerate(INTERVIEWER_SIZES)})
-    server = Server("sfu")
+    server = Server("sfu", args.coalesce_ms)
     await server.open()
     rooms = args.rooms
     bots: dict[str, SyntheticParticipant] = {}
@@ -266,15 +265,19 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
         if changes:
             join_ms.append((changes[0][0] - started) * 1000)
     connected = sum(1 for b in bots.values() if b.pc.connectionState == "connected")
-    log(f"{connected}/{len(bots)} connected; join-to-first-frame p95 {p95(join_ms):.0f} ms "
-        f"(n={len(join_ms)}, missing {len(join_marks) - len(join_ms)})")
+    log(
+        f"{connected}/{len(bots)} connected; join-to-first-frame p95 {p95(join_ms):.0f} ms "
+        f"(n={len(join_ms)}, missing {len(join_marks) - len(join_ms)})"
+    )
 
     log(f"steady state: measuring {args.seconds} s")
     window, bot_core = await measure(server, args.seconds)
     pairs = rooms * 12  # (subscriber, publisher) pairs: 4 members x 3 others
     consumers = pairs * 2  # one audio and one video stream each
-    log(f"server {window.core_fraction:.1%} of a core, {window.packets / window.wall:.0f} "
-        f"forwarded packets/s, {window.us_per_packet:.1f} us/packet; bots {bot_core:.1%} core")
+    log(
+        f"server {window.core_fraction:.1%} of a core, {window.packets / window.wall:.0f} "
+        f"forwarded packets/s, {window.us_per_packet:.1f} us/packet; bots {bot_core:.1%} core"
+    )
     fps = []
     for bot in bots.values():
         for count in bot.counter.slots.values():
@@ -298,8 +301,10 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
                     hit = [t for t, lab in count.changes if t >= t_switch and lab == label]
                     if hit:
                         switch_ms.append((hit[0] - t_switch) * 1000)
-        log(f"rotation {rotation}: switch-to-first-frame p95 so far {p95(switch_ms):.0f} ms "
-            f"(n={len(switch_ms)})")
+        log(
+            f"rotation {rotation}: switch-to-first-frame p95 so far {p95(switch_ms):.0f} ms "
+            f"(n={len(switch_ms)})"
+        )
     expected_switches = args.rotations * rooms * 6
     if len(switch_ms) < expected_switches:
         log(f"WARNING: {expected_switches - len(switch_ms)} switches never showed a frame")
@@ -326,8 +331,10 @@ async def run_baseline(args: argparse.Namespace, clip: EncodedClip, audio: Encod
     await asyncio.sleep(3)
     window, _ = await measure(server, args.baseline_seconds)
     frames = [c.frames for b in subscribers for c in b.counter.slots.values() if c.kind == "video"]
-    log(f"baseline: {args.baseline_subscribers} subscribers, server {window.core_fraction:.1%} "
-        f"of a core, {window.us_per_packet:.0f} us/packet, video frames received {frames}")
+    log(
+        f"baseline: {args.baseline_subscribers} subscribers, server {window.core_fraction:.1%} "
+        f"of a core, {window.us_per_packet:.0f} us/packet, video frames received {frames}"
+    )
     for bot in [publisher, *subscribers]:
         await bot.close()
     await server.stop()
@@ -367,6 +374,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rotations", type=int, default=3)
     parser.add_argument("--baseline-subscribers", type=int, default=2)
     parser.add_argument("--baseline-seconds", type=float, default=10)
+    parser.add_argument(
+        "--coalesce-ms",
+        type=float,
+        default=2.0,
+        help="SFU server loop: batch datagram wake-ups over this window (0: plain asyncio)",
+    )
     parser.add_argument("--serve", choices=["sfu", "baseline"], help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -374,6 +387,13 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.serve:
-        asyncio.run(serve(arguments.serve))
+        if arguments.coalesce_ms > 0:
+            from media.loop import new_event_loop
+
+            loop = new_event_loop(arguments.coalesce_ms / 1000)
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(serve(arguments.serve))
+        else:
+            asyncio.run(serve(arguments.serve))
     else:
         asyncio.run(main(arguments))

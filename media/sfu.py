@@ -40,7 +40,7 @@ from .stats import ParticipantStats, rate_bps
 logger = logging.getLogger(__name__)
 
 CODEC_BY_KIND = {"audio": ("audio/opus", 48000), "video": ("video/VP8", 90000)}
-NACK_HISTORY = 256  # packets of video kept per slot for retransmission (~4 s at 60 pkt/s)
+NACK_HISTORY = 128  # video packets kept per slot for retransmission: ~2 s at 60 pkt/s, ~150 KB
 
 LayoutCallback = Callable[[str, dict[str, str | None]], None]
 StateCallback = Callable[[str, str], None]
@@ -276,7 +276,6 @@ class Sfu:
 
         dtls = pc.getTransceivers()[0].sender.transport
         downlink = fastpath.Downlink(dtls)
-        fastpath.fast_receive(pc)
         sources: dict[str, Source] = {}
         receivers = []
         for kind, transceiver in uplink.items():
@@ -315,6 +314,7 @@ class Sfu:
 
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
+        fastpath.fast_receive(pc)
         return _Participant(
             id=participant_id,
             pc=pc,

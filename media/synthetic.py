@@ -321,13 +321,12 @@ class SyntheticParticipant:
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
         self.counter = FrameCounter(labels=dict(labels or {}), capture=capture)
-        if self.pc.getTransceivers():
-            fastpath.fast_receive(self.pc)
 
     async def create_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         # Mids exist once the offer is set; receivers start only after the answer.
         self.counter.attach_all(self.pc.getTransceivers())
+        fastpath.fast_receive(self.pc)
         sdp: str = self.pc.localDescription.sdp
         return sdp
 

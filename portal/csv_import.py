@@ -258,6 +258,8 @@ def split_full_name(name: str) -> tuple[str, str]:
         last, first = (part.strip() for part in name.split(",", 1))
         return first, last
     parts = name.split()
+    if not parts:
+        return "", ""
     if len(parts) == 1:
         return parts[0], ""
     return " ".join(parts[:-1]), parts[-1]

@@ -22,6 +22,7 @@ from web.api.framework import Api
 from web.api.openapi import build_openapi
 from web.api.routes import build_api
 from web.errors import error_middleware
+from web.live import build_socketio
 from web.metrics import Metrics
 from web.middleware import metrics_middleware, security_headers_middleware
 from web.pages.routes import add_page_routes
@@ -84,7 +85,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_system_routes(app, build_openapi(api))
     add_page_routes(app)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
+    build_socketio(app, _socketio_manager(settings))
     return app
+
+
+def _socketio_manager(settings: Settings) -> object | None:
+    """Across nodes socket.io fans out through Redis; on one node its default manager."""
+    if not settings.redis_url:
+        return None
+    import socketio
+
+    manager: object = socketio.AsyncRedisManager(
+        settings.redis_url, channel="interviewday-socketio"
+    )
+    return manager
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

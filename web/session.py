@@ -47,7 +47,9 @@ def make_session_middleware(
     @web.middleware
     async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         cookie_value = request.cookies.get(COOKIE_NAME)
-        if cookie_value and not request.path.startswith("/static/"):
+        # socket.io authenticates with its join token, not the cookie.
+        skip = request.path.startswith(("/static/", "/socket.io/"))
+        if cookie_value and not skip:
             identity = await resolve(cookie_value)
             if identity is not None:
                 request[IDENTITY] = identity

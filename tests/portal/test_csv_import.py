@@ -50,6 +50,10 @@ def test_single_name_column() -> None:
         ("Jane Q", "Public"),
     ]
     assert split_full_name("Cher") == ("Cher", "")
+    assert split_full_name("  ") == ("", "")
+    assert [(p.line, p.reason) for p in parse_applicants("name,email\n,a@b.co\n").problems] == [
+        (2, "missing name")
+    ]
 
 
 def test_header_problems() -> None:

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
@@ -11,7 +12,7 @@ from tests.factories import World
 from tests.web.helpers import error_of, login
 from web.keys import DB
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 async def count_conflicts(client: Client) -> int:

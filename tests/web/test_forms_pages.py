@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from scoring.models import Score, ScoringForm
@@ -10,7 +11,7 @@ from tests.factories import World
 from tests.web.helpers import login
 from web.keys import DB
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 def editor_fields(csrf: str, op: str, *items: dict[str, str], name: str = "Core") -> dict[str, str]:

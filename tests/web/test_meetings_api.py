@@ -3,12 +3,13 @@
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.factories import World
 from tests.web.helpers import error_of, login
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 def room_body(**overrides: Any) -> dict[str, Any]:

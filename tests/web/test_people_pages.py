@@ -151,6 +151,9 @@ async def test_list_search_filter_and_pages(client: TestClient, world: World) ->
     assert "@b.test" not in html
     second = await page(client, "/applicants?page=2&sort=name")
     assert "Page 2 of 41" in second and 'rel="prev"' in second
+    by_status = await page(client, "/applicants?q=pat&sort=status&order=desc")
+    assert 'aria-sort="descending"><a href="?q=pat&amp;sort=status&amp;order=asc"' in by_status
+    assert 'href="?q=pat&amp;sort=name&amp;order=asc"' in by_status
     found = await page(client, "/applicants?q=big+state")
     assert "p0007@a.test" in found and found.count('name="applicant_ids"') == 1
     invited = await page(client, "/applicants?status=invited")

@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from portal.models import Applicant, Booking
@@ -12,7 +13,7 @@ from tests.factories import World
 from tests.web.helpers import error_of, login
 from web.keys import DB
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 async def seed_bookings(client: Client, world: World) -> None:

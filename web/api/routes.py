@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from web.api import auth, bookings, conflicts, forms, meetings, people, reports, sessions
+from web import live
+from web.api import (
+    auth,
+    bookings,
+    conflicts,
+    forms,
+    meetings,
+    people,
+    rank_lists,
+    ranks,
+    reports,
+    scores,
+    sessions,
+)
 from web.api.framework import Api
 
 
 def build_api() -> Api:
     api = Api()
-    for module in (auth, people, sessions, forms, meetings, conflicts, reports, bookings):
+    for module in (
+        auth,
+        people,
+        sessions,
+        forms,
+        meetings,
+        conflicts,
+        reports,
+        bookings,
+        live,
+        scores,
+        ranks,
+        rank_lists,
+    ):
         api.include(module.api)
     return api

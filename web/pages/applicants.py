@@ -105,6 +105,7 @@ async def _render_list(
         "search": search,
         "filters": filters,
         "filters_qs": urlencode(filters),
+        "unsorted_qs": urlencode({k: v for k, v in filters.items() if k not in ("sort", "order")}),
         "statuses": APPLICANT_STATUSES,
         "choices": choices,
         "sessions_of": sessions_of,

@@ -116,7 +116,10 @@ def apply(draft: Draft, op: Operation) -> tuple[Draft, str | None, str | None]:
         return draft, None, f"item-{op.index}-{op.verb}"
     items[op.index], items[target] = items[target], items[op.index]
     message = f"Item moved {op.verb} to position {target + 1}."
-    return replace(draft, items=tuple(items)), message, f"item-{target}-{op.verb}"
+    # Keep focus on the moved item; at either end its button is disabled, so take the other one.
+    at_end = target == 0 if op.verb == "up" else target == len(items) - 1
+    direction = {"up": "down", "down": "up"}[op.verb] if at_end else op.verb
+    return replace(draft, items=tuple(items)), message, f"item-{target}-{direction}"
 
 
 def _int_or(text: str, fallback: int) -> int:

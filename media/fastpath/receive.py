@@ -1,0 +1,256 @@
+"""Publisher side of the fast path: tap aiortc receivers, receive SRTP in the socket callback.
+
+Private fields of aiortc 1.16 / aioice 0.13 / pylibsrtp 1.0: see `media.fastpath`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pylibsrtp
+from aioice.ice import StunProtocol
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver
+from aiortc.codecs import is_rtx
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
+from pylibsrtp._binding import ffi as _srtp_ffi
+from pylibsrtp._binding import lib as _srtp_lib
+
+from ..packet import parse_rtp
+
+logger = logging.getLogger(__name__)
+
+NTP_EPOCH_OFFSET = 2208988800  # aiortc's millisecond clock counts from 1900
+SYNC_HANDLER = "_interviewday_handle_rtp"  # our synchronous handler, set on a tapped receiver
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+def restrict_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> int:
+    """Keep only `mime_type` (and its RTX) among the negotiated codecs; return its payload type.
+
+    Called between setRemoteDescription and createAnswer, so the answer offers exactly one
+    codec per kind: every publisher then sends what every subscriber slot can receive, and the
+    forwarder never has to translate anything but the payload type number.
+    """
+    codecs = transceiver._codecs
+    base: Any = next((c for c in codecs if c.mimeType.lower() == mime_type.lower()), None)
+    if base is None:
+        raise ValueError(f"offer has no {mime_type} on mid {transceiver.mid}")
+    kept = [base]
+    kept.extend(c for c in codecs if is_rtx(c) and c.parameters.get("apt") == base.payloadType)
+    transceiver._codecs = kept
+    return int(base.payloadType)
+
+
+def offered_direction(transceiver: RTCRtpTransceiver) -> str | None:
+    """The direction the remote offer asks of us for this transceiver ("sendonly" = a slot)."""
+    direction: str | None = transceiver._offerDirection
+    return direction
+
+
+def header_extension_ids(transceiver: RTCRtpTransceiver) -> dict[str, int]:
+    """Negotiated header extension URI -> id for this m-line."""
+    return {ext.uri: int(ext.id) for ext in transceiver._headerExtensions}
+
+
+def tap_receiver(
+    rtp_receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None], remb: bool = True
+) -> None:
+    """Route the receiver's RTP packets to `on_packet`, keeping RTCP health, skipping decode.
+
+    `remb=False` skips aiortc's receive-side bandwidth estimator (the costliest step per
+    packet): for bots, whose REMB the SFU drops anyway.
+    """
+    receiver: Any = rtp_receiver
+    codecs: dict[int, Any] = receiver._RTCRtpReceiver__codecs
+    streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams
+    rtx_ssrc: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc
+    nack = receiver._RTCRtpReceiver__nack_generator
+    estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator if remb else None
+
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not receiver._enabled:
+            return
+        if estimator is not None and packet.extensions.abs_send_time is not None:
+            remb = estimator.add(
+                abs_send_time=packet.extensions.abs_send_time,
+                arrival_time_ms=arrival_time_ms,
+                payload_size=len(packet.payload) + packet.padding_size,
+                ssrc=packet.ssrc,
+            )
+            rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc
+            if rtcp_ssrc is not None and remb is not None:
+                remb_packet = RtcpPsfbPacket(
+                    fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
+                )
+                _spawn(receiver._send_rtcp(remb_packet))
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        stats = streams.get(packet.ssrc)
+        if stats is None:
+            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+        stats.add(packet)
+        if is_rtx(codec):
+            original_ssrc = rtx_ssrc.get(packet.ssrc)
+            apt = codec.parameters.get("apt")
+            if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+        if nack is not None and nack.add(packet):
+            _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+        on_packet(packet)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        handle(packet, arrival_time_ms)
+
+    original_receive = receiver.receive
+
+    async def receive(parameters: Any) -> None:
+        await original_receive(parameters)
+        # Nothing ever reaches the decoder queue: end the idle thread at once.
+        receiver._RTCRtpReceiver__stop_decoder()
+
+    receiver._handle_rtp_packet = handle_rtp_packet
+    receiver.receive = receive
+    setattr(receiver, SYNC_HANDLER, handle)
+
+
+def receiver_loss(receiver: RTCRtpReceiver) -> tuple[int, int]:
+    """(packets expected, packets lost) over the receiver's lifetime, all SSRCs."""
+    expected = lost = 0
+    target: Any = receiver
+    streams: dict[int, StreamStatistics] = target._RTCRtpReceiver__remote_streams
+    for stream in streams.values():
+        if stream.max_seq is not None:
+            expected += stream.packets_expected
+            lost += max(0, stream.packets_lost)
+    return expected, lost
+
+
+def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Send a PLI to the publisher of `media_ssrc` (fire and forget)."""
+    _spawn(receiver._send_rtcp_pli(media_ssrc))
+
+
+def _spawn(coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(coro)
+    task.add_done_callback(_log_task_error)
+
+
+def _log_task_error(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("RTCP send failed: %r", task.exception())
+
+
+def srtp_processor(
+    session: pylibsrtp.Session, protect: bool = True, rtcp: bool = False
+) -> Callable[[bytes], bytes]:
+    """A direct libsrtp protect/unprotect for `session`, without pylibsrtp's per-call setup.
+
+    pylibsrtp allocates an `int *` and re-checks its arguments on every call; this keeps one
+    and works in the session's own 1500-byte buffer like pylibsrtp does (so aiortc's calls on
+    the same session stay valid: every call copies its result out before returning).
+    """
+    target: Any = session
+    if protect:
+        func = _srtp_lib.srtp_protect_rtcp if rtcp else _srtp_lib.srtp_protect
+        trailer = pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN if rtcp else pylibsrtp.SRTP_MAX_TRAILER_LEN
+    else:
+        func = _srtp_lib.srtp_unprotect_rtcp if rtcp else _srtp_lib.srtp_unprotect
+        trailer = 0
+    srtp = target._srtp[0]
+    cdata = target._cdata
+    buffer = target._buffer
+    limit = len(cdata) - trailer
+    length = _srtp_ffi.new("int *")
+    check: Any = pylibsrtp._srtp_assert
+
+    def process(data: bytes) -> bytes:
+        n = len(data)
+        if n > limit:
+            raise ValueError("packet is too long")
+        buffer[0:n] = data
+        length[0] = n
+        rc = func(srtp, cdata, length)
+        if rc:
+            check(rc)
+        result: bytes = buffer[0 : length[0]]
+        return result
+
+    return process
+
+
+def fast_receive(pc: RTCPeerConnection) -> None:
+    """Handle incoming SRTP media in the datagram callback itself.
+
+    aiortc tries to parse every datagram as STUN, queues it and wakes the DTLS task for it;
+    for RTP we unprotect, parse (lean, `media.packet`) and hand the packet to a tapped
+    receiver right where the socket delivered it. RTCP, DTLS and STUN keep aiortc's path.
+    Call after setLocalDescription (max-bundle: one transport, candidates gathered). The
+    transport's own rx counters no longer see media packets.
+    """
+    dtls: Any = pc.getTransceivers()[0].receiver.transport
+    connection: Any = dtls.transport._connection
+    original = connection.data_received
+    router = dtls._rtp_router
+    transceivers = pc.getTransceivers()
+    clock = time.time
+    unprotect: Callable[[bytes], bytes] | None = None
+    abs_send_time_id = audio_level_id = 0
+
+    def data_received(data: bytes, component: int) -> None:
+        nonlocal unprotect, abs_send_time_id, audio_level_id
+        if len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
+            original(data, component)  # DTLS / STUN / RTCP
+            return
+        if unprotect is None:
+            if dtls._rx_srtp is None:
+                original(data, component)  # not keyed yet
+                return
+            unprotect = srtp_processor(dtls._rx_srtp, protect=False)
+            for transceiver in transceivers:  # one id space under bundle
+                ids = header_extension_ids(transceiver)
+                abs_send_time_id = abs_send_time_id or ids.get(ABS_SEND_TIME_URI, 0)
+                audio_level_id = audio_level_id or ids.get(AUDIO_LEVEL_URI, 0)
+        try:
+            packet = parse_rtp(unprotect(data), abs_send_time_id, audio_level_id)
+        except (pylibsrtp.Error, ValueError):
+            return
+        receiver = router.route_rtp(packet)
+        if receiver is None:
+            return
+        arrival_ms = int((clock() + NTP_EPOCH_OFFSET) * 1000)  # aiortc's clock.current_ms()
+        handler = getattr(receiver, SYNC_HANDLER, None)
+        if handler is not None:
+            handler(packet, arrival_ms)
+        else:
+            _spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_ms))
+
+    connection.data_received = data_received
+    # RTP and RTCP never look like STUN (first byte 128-191): skip aioice's STUN parse attempt.
+    for protocol in connection._protocols:
+        if type(protocol) is StunProtocol:
+            target: Any = protocol
+            target.datagram_received = _datagram_shortcut(
+                protocol, data_received, protocol.local_candidate.component
+            )
+
+
+def _datagram_shortcut(
+    protocol: StunProtocol, data_received: Callable[[bytes, int], None], component: int
+) -> Callable[[bytes, Any], None]:
+    original = protocol.datagram_received
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        if data and 127 < data[0] < 192:
+            data_received(data, component)
+        else:
+            original(data, addr)
+
+    return datagram_received

@@ -1,0 +1,267 @@
+"""Subscriber side of the fast path: synchronous SRTP sends, SR counters, RTCP feedback.
+
+Private fields of aiortc 1.16 / aioice 0.13 / pylibsrtp 1.0: see `media.fastpath`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aioice.ice import CandidatePair, Connection, StunProtocol
+from aiortc import RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+)
+
+from .receive import srtp_processor
+
+logger = logging.getLogger(__name__)
+
+
+def tap_sender(
+    sender: RTCRtpSender,
+    on_keyframe_request: Callable[[], None],
+    on_nack: Callable[[list[int]], None] | None = None,
+    on_report: Callable[[int, float], None] | None = None,
+) -> None:
+    """Intercept RTCP addressed to `sender`.
+
+    PLI/FIR -> `on_keyframe_request`; NACK -> `on_nack(lost seqs)` when given (else aiortc
+    retransmits from its own history); receiver reports reach aiortc (round-trip time) and
+    `on_report(cumulative lost, fraction lost)`. REMB is dropped: a forwarded stream has no
+    encoder whose bitrate we could set.
+    """
+    target: Any = sender
+    original = target._handle_rtcp_packet
+    ssrc = target._ssrc
+
+    async def handle_rtcp_packet(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket):
+            if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                on_keyframe_request()
+            return
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            if on_nack is not None:
+                on_nack(list(packet.lost))
+                return
+        elif isinstance(packet, RtcpRrPacket | RtcpSrPacket) and on_report is not None:
+            for report in packet.reports:
+                if report.ssrc == ssrc:
+                    on_report(report.packets_lost, report.fraction_lost / 256.0)
+        await original(packet)
+
+    target._handle_rtcp_packet = handle_rtcp_packet
+
+
+def sender_rtt(sender: RTCRtpSender) -> float | None:
+    """Smoothed round-trip time aiortc computed from the subscriber's receiver reports."""
+    target: Any = sender
+    rtt: float | None = target._RTCRtpSender__rtt
+    return rtt
+
+
+def sender_has_encoder(sender: RTCRtpSender) -> bool:
+    """Whether aiortc created an encoder (or packetizer) for this sender: never on a slot."""
+    target: Any = sender
+    return target._RTCRtpSender__encoder is not None
+
+
+class Downlink:
+    """Writes SRTP datagrams to one peer's nominated ICE pair without awaiting.
+
+    On a host/server-reflexive pair the datagram goes straight to (a duplicate of) the pair's
+    non-blocking UDP socket; when the kernel's send buffer is full the datagram is dropped: a
+    slow or blocked subscriber costs nothing and delays nobody, and nothing queues in Python.
+    On a TURN pair sends need a coroutine: they go through a bounded queue drained by one
+    task, oldest dropped when full.
+    """
+
+    __slots__ = (
+        "_addr",
+        "_connection",
+        "_drain_task",
+        "_dtls",
+        "_pair",
+        "_protect",
+        "_queue",
+        "_sock",
+        "_wakeup",
+        "dropped",
+        "sent",
+    )
+
+    def __init__(self, dtls: RTCDtlsTransport, max_queue: int = 256) -> None:
+        self._dtls: Any = dtls
+        self._connection: Connection = self._dtls.transport._connection
+        self._pair: CandidatePair | None = None
+        self._sock: socket.socket | None = None
+        self._addr: tuple[str, int] = ("", 0)
+        self._protect: Callable[[bytes], bytes] | None = None
+        self._queue: deque[bytes] = deque(maxlen=max_queue)
+        self._wakeup: asyncio.Event | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.dropped = 0
+
+    @property
+    def ready(self) -> bool:
+        """DTLS is up, so SRTP keys exist."""
+        return self._dtls._state is State.CONNECTED and self._dtls._tx_srtp is not None
+
+    def protect(self, plain: bytes) -> bytes:
+        protect = self._protect
+        if protect is None:
+            protect = self._protect = srtp_processor(self._dtls._tx_srtp)
+        return protect(plain)
+
+    def send(self, data: bytes) -> bool:
+        pair = self._connection._nominated.get(1)
+        if pair is not self._pair:
+            if pair is None:
+                self.dropped += 1
+                return False
+            self._select(pair)
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.sendto(data, self._addr)
+            except OSError:  # BlockingIOError: send buffer full; others: network gone
+                self.dropped += 1
+                return False
+            self.sent += 1
+            return True
+        if len(self._queue) == self._queue.maxlen:
+            self.dropped += 1
+        self._queue.append(data)
+        if self._wakeup is not None:
+            self._wakeup.set()
+        return True
+
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def _select(self, pair: CandidatePair) -> None:
+        self._close_socket()
+        self._pair = pair
+        self._addr = pair.remote_addr
+        protocol = pair.protocol
+        if type(protocol) is StunProtocol:
+            self._sock = protocol.transport.get_extra_info("socket").dup()
+            self._sock.setblocking(False)
+        elif self._drain_task is None:
+            self._wakeup = asyncio.Event()
+            self._drain_task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                data = self._queue.popleft()
+                pair = self._pair
+                if pair is None:
+                    continue
+                try:
+                    await pair.protocol.send_data(data, self._addr)
+                    self.sent += 1
+                except Exception as exc:  # one subscriber's failure must not end the loop
+                    self.dropped += 1
+                    logger.debug("relayed send failed: %r", exc)
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def close(self) -> None:
+        self._close_socket()
+        self._pair = None
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+            self._drain_task = None
+        self._queue.clear()
+
+
+class SlotOutput:
+    """One outgoing RTP stream (a subscriber's receive slot): SRTP, send, SR counters, history.
+
+    The history keeps the protected datagrams of the last `history` packets, so a NACK is
+    answered by re-sending the exact bytes: no second protect, which libsrtp would refuse as
+    a replay.
+    """
+
+    __slots__ = ("_downlink", "_hist_data", "_hist_seq", "_mask", "_sender", "ssrc")
+
+    def __init__(self, sender: RTCRtpSender, downlink: Downlink, history: int = 0) -> None:
+        self._sender: Any = sender
+        self._downlink = downlink
+        self.ssrc: int = sender._ssrc
+        size = 1
+        while size < history:
+            size <<= 1
+        self._mask = size - 1 if history else -1
+        self._hist_seq: list[int] = [-1] * size if history else []
+        self._hist_data: list[bytes] = [b""] * size if history else []
+
+    @property
+    def ready(self) -> bool:
+        return self._downlink.ready
+
+    @property
+    def sender(self) -> RTCRtpSender:
+        result: RTCRtpSender = self._sender
+        return result
+
+    def send(self, plain: bytes, seq: int, timestamp: int, ntp: int, payload_size: int) -> bool:
+        """Protect and send one RTP packet; False if it could not go out."""
+        downlink = self._downlink
+        if not downlink.ready:
+            return False
+        data = downlink.protect(plain)
+        mask = self._mask
+        if mask >= 0:
+            i = seq & mask
+            self._hist_seq[i] = seq
+            self._hist_data[i] = data
+        sender = self._sender
+        sender._RTCRtpSender__packet_count += 1
+        sender._RTCRtpSender__octet_count += payload_size
+        sender._RTCRtpSender__rtp_timestamp = timestamp
+        sender._RTCRtpSender__ntp_timestamp = ntp
+        return downlink.send(data)
+
+    def retransmit(self, seq: int) -> bool:
+        mask = self._mask
+        if mask < 0 or self._hist_seq[seq & mask] != seq:
+            return False
+        return self._downlink.send(self._hist_data[seq & mask])
+
+
+def on_sender_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call `callback` when the remote asks `sender` for a keyframe (PLI/FIR).
+
+    For the synthetic publisher: aiortc only sets a flag that its pack path ignores. Other
+    RTCP still reaches aiortc (NACK retransmission, round-trip time).
+    """
+    target: Any = sender
+    original = target._handle_rtcp_packet
+
+    async def handle_rtcp_packet(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            callback()
+        await original(packet)
+
+    target._handle_rtcp_packet = handle_rtcp_packet

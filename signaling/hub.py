@@ -1,0 +1,331 @@
+"""The `/live` socket.io namespace: handshake by join token, join with one SDP offer for the day,
+trickle ICE, media state, raised hands, heartbeats; and the server-side moves TimeTrack makes.
+
+Every event answers with an ack: `{"ok": true, ...}` or `{"ok": false, "error": {code, message}}`.
+See docs/protocol.md for the whole protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import socketio
+from aiortc.sdp import candidate_from_sdp
+
+from core.clock import Clock
+from core.security import TokenError, Tokens
+from media.sfu import Sfu
+from signaling.events import (
+    EventError,
+    HandEvent,
+    HeartbeatEvent,
+    IceEvent,
+    JoinEvent,
+    MediaStateEvent,
+    failure,
+    ok,
+    parse,
+)
+from signaling.grants import JoinGrant, read_join_token
+from signaling.presence import Member, Presence, quality_of
+
+NAMESPACE = "/live"
+log = logging.getLogger("interviewday.signaling")
+
+TOKEN_ERRORS = {
+    "expired": "The join token has expired: ask for a new one.",
+    "invalid": "The join token is not valid.",
+    "wrong_purpose": "This token is not a join token.",
+}
+
+PresenceListener = Callable[[Member], None]
+
+
+def refusal(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    """The client's `connect_error` gets `{message, data: {code}}`."""
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code})
+
+
+def scope_channel(scope: str) -> str:
+    return f"scope:{scope}"
+
+
+def room_channel(room_key: str) -> str:
+    return f"room:{room_key}"
+
+
+def person_channel(participant_id: str) -> str:
+    return f"p:{participant_id}"
+
+
+class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        tokens: Tokens,
+        sfu: Sfu,
+        clock: Clock,
+        namespace: str = NAMESPACE,
+    ) -> None:
+        super().__init__(namespace)
+        self.tokens = tokens
+        self.sfu = sfu
+        self.clock = clock
+        self.presence = Presence()
+        self.listeners: list[PresenceListener] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._join_locks: dict[str, asyncio.Lock] = {}
+        sfu.on_layout = self._on_layout
+        sfu.on_connection_state = self._on_media_state
+
+    # --- the handshake and the events --------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise refusal("no_token", "Connect with auth {token: <join token>}.")
+        try:
+            grant = read_join_token(self.tokens, token)
+        except TokenError as exc:
+            raise refusal(f"token_{exc.reason}", TOKEN_ERRORS.get(exc.reason, "")) from None
+        wanted = auth.get("scope")
+        if wanted is not None and wanted != grant.scope:
+            raise refusal("wrong_session", "This join token is for another session.")
+        await self.save_session(sid, {"grant": grant})
+        await self.enter_room(sid, scope_channel(grant.scope))
+        await self.enter_room(sid, person_channel(grant.participant_id))
+
+    async def _grant(self, sid: str) -> JoinGrant:
+        session = await self.get_session(sid)
+        grant = session.get("grant")
+        if not isinstance(grant, JoinGrant):
+            raise EventError("not_connected", "Connect with a join token first.")
+        return grant
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        # One place turns validation and state errors into the error ack.
+        try:
+            return await super().trigger_event(event, *args)
+        except EventError as exc:
+            return failure(exc.code, exc.message)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception:
+            log.exception("live event %s failed", event)
+            return failure("internal", "Something went wrong on the server.")
+
+    async def on_join(self, sid: str, data: Any) -> dict[str, Any]:
+        event = parse(JoinEvent, data)
+        grant = await self._grant(sid)
+        pid = grant.participant_id
+        lock = self._join_locks.setdefault(pid, asyncio.Lock())
+        async with lock:
+            known = self.presence.get(pid)
+            # A reconnect lands where the participant was, not where the token first said.
+            room_key = known.room_key if known else grant.room_key
+            room_name = known.room_name if known else grant.room_name
+            try:
+                answer = await self.sfu.add_participant(pid, event.offer, room_key)
+            except ValueError as exc:
+                raise EventError("bad_offer", str(exc)) from None
+            member = self.presence.put(
+                replace(known, sid=sid, connected=True, last_seen=self.clock.now())
+                if known
+                else Member(
+                    grant=grant,
+                    room_key=room_key,
+                    room_name=room_name,
+                    sid=sid,
+                    connected=True,
+                    last_seen=self.clock.now(),
+                    observer=grant.role == "observer",
+                )
+            )
+            if member.observer:
+                self._mute_uplink(pid)
+            await self.enter_room(sid, room_channel(room_key))
+        await self._announce(member)
+        return ok(
+            answer=answer,
+            participant_id=pid,
+            room=self._room_state(room_key, room_name),
+            layout=self.sfu.layout(pid),
+            server_time=self.clock.now() * 1000,
+        )
+
+    async def on_ice(self, sid: str, data: Any) -> dict[str, Any]:
+        event = parse(IceEvent, data)
+        member = self._member(sid)
+        if not event.candidate:
+            return ok()  # end of candidates
+        try:
+            candidate = candidate_from_sdp(event.candidate.removeprefix("candidate:"))
+        except (ValueError, IndexError):
+            raise EventError("invalid", "candidate: not an ICE candidate line") from None
+        candidate.sdpMid = event.sdpMid
+        candidate.sdpMLineIndex = event.sdpMLineIndex
+        await self.sfu.peer_connection(member.participant_id).addIceCandidate(candidate)
+        return ok()
+
+    async def on_media(self, sid: str, data: Any) -> dict[str, Any]:
+        event = parse(MediaStateEvent, data)
+        member = self._member(sid)
+        if not member.observer:
+            for kind, on in (("audio", event.audio), ("video", event.video or event.screen)):
+                with contextlib.suppress(ValueError, KeyError):
+                    self.sfu.set_muted(member.participant_id, kind, not on)
+        member = self.presence.update(
+            member.participant_id, audio=event.audio, video=event.video, screen=event.screen
+        )
+        await self._announce(member)
+        return ok()
+
+    async def on_hand(self, sid: str, data: Any) -> dict[str, Any]:
+        event = parse(HandEvent, data)
+        member = self.presence.update(self._member(sid).participant_id, hand=event.raised)
+        await self._announce(member)
+        return ok()
+
+    async def on_heartbeat(self, sid: str, data: Any) -> dict[str, Any]:
+        event = parse(HeartbeatEvent, data)
+        member = self.presence.by_socket(sid)
+        if member is not None:
+            self.presence.update(member.participant_id, last_seen=self.clock.now())
+        # The client estimates its clock offset from this, so timers agree across screens.
+        return ok(t=event.t, server_time=self.clock.now() * 1000)
+
+    async def on_leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+        member = self._member(sid)
+        await self._disconnect_media(member)
+        self.presence.members.pop(member.participant_id, None)
+        self.presence.by_sid.pop(sid, None)
+        await self.emit(
+            "peer_left",
+            {"participant_id": member.participant_id},
+            room=room_channel(member.room_key),
+        )
+        self._notify(replace(member, connected=False, sid=None))
+        return ok()
+
+    async def on_disconnect(self, sid: str, *args: Any) -> None:
+        member = self.presence.drop_socket(sid)
+        if member is None:
+            return
+        await self._disconnect_media(member)
+        await self.emit(
+            "peer_left",
+            {"participant_id": member.participant_id},
+            room=room_channel(member.room_key),
+        )
+        self._notify(member)
+
+    # --- what the server does to participants ------------------------------------------
+
+    async def move(self, participant_id: str, room_key: str, room_name: str) -> None:
+        """Re-route a participant to another room: same peer connection, no reconnect."""
+        member = self.presence.get(participant_id)
+        if member is None:
+            return
+        old_key = member.room_key
+        if old_key == room_key:
+            return
+        member = self.presence.update(participant_id, room_key=room_key, room_name=room_name)
+        if member.connected and member.sid:
+            await self.leave_room(member.sid, room_channel(old_key))
+            await self.enter_room(member.sid, room_channel(room_key))
+            with contextlib.suppress(KeyError):
+                self.sfu.route(participant_id, room_key)
+            await self.emit("moved", self._room_state(room_key, room_name), to=member.sid)
+            await self.emit(
+                "peer_left", {"participant_id": participant_id}, room=room_channel(old_key)
+            )
+            await self._announce(member)
+        self._notify(member)
+
+    def place(self, grant: JoinGrant, room_key: str, room_name: str) -> None:
+        """Decide where a participant will land before they join (TimeTrack's placement)."""
+        known = self.presence.get(grant.participant_id)
+        if known is None:
+            self.presence.put(Member(grant=grant, room_key=room_key, room_name=room_name))
+
+    async def deliver(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        scope: str | None = None,
+        room_key: str | None = None,
+        participant_id: str | None = None,
+    ) -> None:
+        if participant_id is not None:
+            await self.emit(event, data, room=person_channel(participant_id))
+        elif room_key is not None:
+            await self.emit(event, data, room=room_channel(room_key))
+        elif scope is not None:
+            await self.emit(event, data, room=scope_channel(scope))
+
+    async def refresh_quality(self) -> None:
+        """Recomputes each member's connection quality from the SFU and tells the room."""
+        for pid, stats in self.sfu.all_stats().items():
+            member = self.presence.get(pid)
+            if member is None:
+                continue
+            quality = quality_of(
+                max(stats.packet_loss_in, stats.packet_loss_out),
+                stats.round_trip_time_s,
+                stats.connection_state,
+            )
+            if quality != member.quality:
+                await self._announce(self.presence.update(pid, quality=quality))
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _member(self, sid: str) -> Member:
+        member = self.presence.by_socket(sid)
+        if member is None or not member.connected:
+            raise EventError("not_joined", "Join first (send `join` with your offer).")
+        return member
+
+    def _mute_uplink(self, participant_id: str) -> None:
+        for kind in ("audio", "video"):
+            with contextlib.suppress(ValueError, KeyError):
+                self.sfu.set_muted(participant_id, kind, True)
+
+    async def _disconnect_media(self, member: Member) -> None:
+        with contextlib.suppress(KeyError):
+            await self.sfu.remove(member.participant_id)
+
+    def _room_state(self, room_key: str, room_name: str) -> dict[str, Any]:
+        return {
+            "room_key": room_key,
+            "name": room_name,
+            "peers": [m.public() for m in self.presence.in_room(room_key)],
+        }
+
+    async def _announce(self, member: Member) -> None:
+        await self.emit("peer", member.public(), room=room_channel(member.room_key))
+        self._notify(member)
+
+    def _notify(self, member: Member) -> None:
+        for listener in self.listeners:
+            listener(member)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_layout(self, participant_id: str, layout: dict[str, str | None]) -> None:
+        self._spawn(self.emit("layout", layout, room=person_channel(participant_id)))
+
+    def _on_media_state(self, participant_id: str, state: str) -> None:
+        member = self.presence.get(participant_id)
+        if member is not None and state == "failed":
+            self._spawn(
+                self.emit("media_failed", {"state": state}, room=person_channel(participant_id))
+            )
