@@ -344,6 +344,11 @@ async def run_baseline(args: argparse.Namespace, clip: EncodedClip, audio: Encod
 async def main(args: argparse.Namespace) -> None:
     if args.rooms % 3:
         raise SystemExit("--rooms must be a multiple of 3")
+    load = os.getloadavg()[0]
+    log(
+        f"load average {load:.2f} on {os.cpu_count()} CPUs"
+        + (" (busy machine: expect noise)" if load > 0.5 else "")
+    )
     log("encoding clips")
     clips, audio = encode_clips()
     os.sched_setaffinity(0, {BOT_CPU})
@@ -364,6 +369,7 @@ async def main(args: argparse.Namespace) -> None:
         f"per subscriber (one publisher's audio+video): ours {ours_per_pair:.2%} of a core, "
         f"baseline {base_per_pair:.2%}"
     )
+    log(f"load average at the end {os.getloadavg()[0]:.2f}")
     print(json.dumps(result), flush=True)
 
 

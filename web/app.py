@@ -62,7 +62,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             metrics_middleware,
             make_session_middleware(resolve),
         ],
-        client_max_size=20 * 1024 * 1024,
+        client_max_size=48 * 1024 * 1024,
     )
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock

@@ -15,10 +15,14 @@ class ProgramParties:
     scope: ProgramScope
 
     async def check_applicant(self, applicant_id: str) -> None:
+        if not applicant_id:
+            raise ValidationFailed("Choose an applicant.", field="applicant_id")
         if await self.scope.find(Applicant, applicant_id) is None:
             raise NotFound(f"No applicant with id {applicant_id!r}", field="applicant_id")
 
     async def check_interviewer(self, staff_id: str) -> None:
+        if not staff_id:
+            raise ValidationFailed("Choose an interviewer.", field="staff_id")
         staff = await self.scope.find(Staff, staff_id)
         if staff is None:
             raise NotFound(f"No staff member with id {staff_id!r}", field="staff_id")

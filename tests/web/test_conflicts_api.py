@@ -98,6 +98,8 @@ async def test_a_pair_already_scheduled_together_is_reported(client: Client, wor
         ({"staff_id": "nobody"}, 404, "staff_id", "No staff member with id 'nobody'"),
         ({"reason": "x" * 1001}, 422, "reason", "Keep the reason under 1000 characters."),
         ({"applicant_id": None}, 422, "applicant_id", None),
+        ({"applicant_id": ""}, 422, "applicant_id", "Choose an applicant."),
+        ({"staff_id": ""}, 422, "staff_id", "Choose an interviewer."),
     ],
 )
 async def test_invalid_pairs_are_refused(

@@ -61,7 +61,8 @@ async def test_missing_and_foreign_people_are_refused_in_place(
 ) -> None:
     csrf = await login(client, world.a.coordinator_email)
     cases = [
-        ({"applicant_id": ""}, "conflict-applicant_id", "No applicant with id"),
+        ({"applicant_id": ""}, "conflict-applicant_id", "Choose an applicant."),
+        ({"staff_id": ""}, "conflict-staff_id", "Choose an interviewer."),
         ({"applicant_id": world.b.applicant_id}, "conflict-applicant_id", "No applicant with id"),
         ({"staff_id": world.b.interviewer_id}, "conflict-staff_id", "No staff member with id"),
         ({"reason": "x" * 1001}, "conflict-reason", "Keep the reason under 1000 characters."),

@@ -49,6 +49,9 @@ class Board:
     def by_id(self) -> dict[str, aggregate.RankedApplicant]:
         return {r.applicant_id: r for r in self.ranked}
 
+    def has_unrated(self, applicant_id: str) -> bool:
+        return any(applicant == applicant_id for applicant, _ in self.unrated)
+
     def notes(self, result: aggregate.ApplicantResult) -> str:
         parts = []
         for interviewer_id in result.excluded:
