@@ -192,6 +192,8 @@ def _swap(state: DayState, command: Command, now: float) -> tuple[DayState, list
     round_number = command.args.get("round")
     if not isinstance(round_number, int):
         raise CommandRejected("invalid", "Choose the round to swap in.")
+    if a == b:
+        raise CommandRejected("invalid", "Choose two different applicants.")
     started = current_round(state, now)
     if started is not None and round_number < started:
         raise CommandRejected("past_round", "That round is over.")

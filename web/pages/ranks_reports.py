@@ -75,7 +75,7 @@ def histogram(values: Sequence[float], target_range: tuple[float, float]) -> lis
     for value in values:
         index = min(edges - 1, max(0, int((value - low) / width)))
         counts[index] += 1
-    top = max(counts + [1])
+    top = max([*counts, 1])
     return [
         Bin(f"{low + i * width:g}–{low + (i + 1) * width:g}", count, round(100 * count / top, 1))
         for i, count in enumerate(counts)

@@ -1,0 +1,282 @@
+"""The one ticker of one session's day, and the one door its commands come through.
+
+Exactly one place reads the time for the schedule: this ticker, through the injected `Clock`.
+Ticks and commands take the same lock, so two coordinators acting at once are applied one after
+the other; command ids make a repeated command harmless; fired event keys make a restarted
+ticker resume the round where it stands, firing what it missed once and nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from core.clock import Clock
+from timetrack import plan as plans
+from timetrack.commands import Command, CommandRejected, apply
+from timetrack.effects import Effect, Notify, Prompt, Route, SetStatus, effects_for
+from timetrack.plan import ClockEvent, DayPlan
+from timetrack.state import DayState
+from timetrack.store import DayStore, event_key
+
+log = logging.getLogger("interviewday.timetrack")
+
+# Catching up after a restart, a banner for a phase long over is noise; moves, statuses and
+# prompts still happen.
+STALE_NOTICES = frozenset({"knock", "time_up", "moving", "round_start", "break"})
+
+
+class DayPorts(Protocol):
+    async def route(self, state: DayState, applicant_id: str, room_id: str | None) -> None: ...
+
+    async def notify(self, state: DayState, notice: Notify) -> None: ...
+
+    async def prompt(self, state: DayState, prompt: Prompt) -> None: ...
+
+    async def submitted(self, state: DayState, applicant_id: str, interviewer_id: str) -> bool: ...
+
+    async def changed(self, state: DayState, snapshot: dict[str, Any]) -> None: ...
+
+
+class DayRunner:
+    def __init__(
+        self,
+        *,
+        state: DayState,
+        fired: frozenset[str],
+        store: DayStore,
+        ports: DayPorts,
+        clock: Clock,
+        plan_at: Callable[[float], DayPlan],
+    ) -> None:
+        self.state = state
+        self.fired = set(fired)
+        self.store = store
+        self.ports = ports
+        self.clock = clock
+        self.plan_at = plan_at
+        self.lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.log: list[tuple[ClockEvent, list[Effect]]] = []
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start_ticker(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"day:{self.state.session_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def command(self, command_id: str, command: Command) -> dict[str, Any]:
+        """Applies one command once; repeating a command id returns the first result."""
+        async with self.lock:
+            earlier = await self.store.command_result(command_id)
+            if earlier is not None:
+                return {**earlier, "repeated": True}
+            now = self.clock.now()
+            try:
+                effects = await self._apply(command, now)
+                result: dict[str, Any] = {"ok": True, "kind": command.kind}
+            except CommandRejected as exc:
+                result = {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+                effects = None
+            result = await self.store.record_command(
+                command_id, command.kind, command.args, command.actor_id, now, result
+            )
+            if effects is not None:
+                await self._save()
+                await self._carry_out(effects, stale=False)
+                await self._tick_locked(now)
+                await self.ports.changed(self.state, self.snapshot(now))
+        self._wake.set()
+        return result
+
+    async def _apply(self, command: Command, now: float) -> list[Effect] | None:
+        if command.kind == "start":
+            if self.state.started:
+                raise CommandRejected("already_started", "The day has already started.")
+            self.state = replace(self.state, started=True, plan=self.plan_at(now))
+            return []
+        if not self.state.started:
+            raise CommandRejected("not_started", "Start the day first.")
+        self.state, effects = apply(self.state, command, now)
+        return effects
+
+    # --- the ticker ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            async with self.lock:
+                now = self.clock.now()
+                if self.state.started and not self.state.ended:
+                    await self._tick_locked(now)
+                upcoming = (
+                    plans.next_event_after(self.state.plan, now)
+                    if self.state.started and not self.state.ended and not self.state.plan.paused
+                    else None
+                )
+            self._wake.clear()
+            await self._sleep(upcoming.at if upcoming else None)
+
+    async def _sleep(self, deadline: float | None) -> None:
+        self._idle.set()
+        waiter = asyncio.ensure_future(self._wake.wait())
+        tasks: set[asyncio.Future[Any]] = {waiter}
+        if deadline is not None:
+            tasks.add(asyncio.ensure_future(self.clock.sleep_until(deadline)))
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._idle.clear()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def settled(self) -> None:
+        """Returns once the ticker waits with nothing due (for tests driving a FakeClock)."""
+        while True:
+            await self._idle.wait()
+            now = self.clock.now()
+            pending = [
+                e
+                for e in plans.events_between(self.state.plan, float("-inf"), now)
+                if event_key(e) not in self.fired
+            ]
+            if not pending or not self.state.started or self.state.ended:
+                return
+            await asyncio.sleep(0.001)
+
+    async def tick(self) -> None:
+        """Fire whatever is due now (the ticker does this by itself; tests may call it)."""
+        async with self.lock:
+            await self._tick_locked(self.clock.now())
+
+    async def _tick_locked(self, now: float) -> None:
+        if not self.state.started or self.state.ended:
+            return
+        due = [
+            event
+            for event in plans.events_between(self.state.plan, float("-inf"), now)
+            if event_key(event) not in self.fired
+        ]
+        if not due:
+            return
+        for index, event in enumerate(due):
+            later_moves = any(e.kind in ("move", "day_end") for e in due[index + 1 :])
+            effects = effects_for(self.state, event)
+            payload = {"prompts": [vars(p) for p in effects if isinstance(p, Prompt)]}
+            if not await self.store.fire(event, now, payload):
+                self.fired.add(event_key(event))
+                continue
+            self.fired.add(event_key(event))
+            if event.kind == "day_end":
+                self.state = replace(self.state, ended=True)
+            self.log.append((event, effects))
+            await self._carry_out(effects, stale=later_moves)
+        await self._save()
+        await self.ports.changed(self.state, self.snapshot(now))
+
+    async def _carry_out(self, effects: list[Effect], *, stale: bool) -> None:
+        statuses: dict[tuple[int, str], str] = {}
+        for effect in effects:
+            try:
+                if isinstance(effect, Route):
+                    await self.ports.route(self.state, effect.applicant_id, effect.room_id)
+                elif isinstance(effect, Notify):
+                    if stale and effect.payload.get("type") in STALE_NOTICES:
+                        continue
+                    await self.ports.notify(self.state, effect)
+                elif isinstance(effect, SetStatus):
+                    statuses[(effect.round, effect.room_id)] = effect.status
+                elif isinstance(effect, Prompt):
+                    if effect.reminder and await self.ports.submitted(
+                        self.state, effect.applicant_id, effect.interviewer_id
+                    ):
+                        continue
+                    await self.ports.prompt(self.state, effect)
+            except Exception:
+                # One participant's failure must not stop the day for everyone else.
+                log.exception("effect %s failed", effect)
+        if statuses:
+            self.state = replace(self.state, statuses={**self.state.statuses, **statuses})
+            await self.store.set_statuses(statuses)
+
+    async def _save(self) -> None:
+        status = "ended" if self.state.ended else ("running" if self.state.started else "ready")
+        await self.store.save(self.state, status)
+
+    # --- what screens show ---------------------------------------------------------------
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        return snapshot(self.state, self.clock.now() if now is None else now)
+
+
+def _finite(value: float) -> float | None:
+    return value if value not in (float("inf"), float("-inf")) else None
+
+
+def snapshot(state: DayState, now: float) -> dict[str, Any]:
+    """Everything a screen needs to draw the day; times are server instants (seconds)."""
+    current = plans.phase_at(state.plan, now)
+    rounds = []
+    for phase in state.plan.phases:
+        if phase.kind in ("interview", "review", "break", "welcome", "closing"):
+            rounds.append(
+                {"kind": phase.kind, "round": phase.round, "start": phase.start, "end": phase.end}
+            )
+    return {
+        "session_id": state.session_id,
+        "mode": state.mode,
+        "manual": state.manual,
+        "started": state.started,
+        "ended": state.ended,
+        "paused": state.plan.paused,
+        "now": now,
+        "phase": {
+            "kind": current.kind,
+            "round": current.round,
+            "start": _finite(current.phase.start),
+            "end": _finite(current.phase.end),
+            "remaining": _finite(current.remaining),
+            "overtime": current.overtime,
+            "time_left_in_interview": current.time_left_in_interview,
+        },
+        "timeline": rounds,
+        "rounds": state.plan.rounds,
+        "rooms": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "interviewer_ids": list(r.interviewer_ids),
+                "external_url": r.external_url,
+            }
+            for r in state.rooms
+        ],
+        "slots": [
+            {
+                "round": r,
+                "room_id": room,
+                "applicant_id": who,
+                "name": state.names.get(who, ""),
+                "status": state.status(r, room),
+            }
+            for (r, room), who in sorted(state.slots.items())
+        ],
+        "no_shows": sorted(state.no_shows),
+        "held": state.held,
+        "removed": sorted(state.removed),
+    }
