@@ -59,6 +59,15 @@ def room_channel(room_key: str) -> str:
     return f"room:{room_key}"
 
 
+def console_channel(scope: str) -> str:
+    """Coordinators and observers only: everyone's presence and the full day."""
+    return f"console:{scope}"
+
+
+def staff_channel(scope: str) -> str:
+    return f"staff:{scope}"
+
+
 def person_channel(participant_id: str) -> str:
     return f"p:{participant_id}"
 
@@ -99,6 +108,10 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.save_session(sid, {"grant": grant})
         await self.enter_room(sid, scope_channel(grant.scope))
         await self.enter_room(sid, person_channel(grant.participant_id))
+        if grant.person_kind == "staff":
+            await self.enter_room(sid, staff_channel(grant.scope))
+        if grant.role in ("coordinator", "observer"):
+            await self.enter_room(sid, console_channel(grant.scope))
 
     async def _grant(self, sid: str) -> JoinGrant:
         session = await self.get_session(sid)
@@ -261,8 +274,11 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         scope: str | None = None,
         room_key: str | None = None,
         participant_id: str | None = None,
+        channel: str | None = None,
     ) -> None:
-        if participant_id is not None:
+        if channel is not None:
+            await self.emit(event, data, room=channel)
+        elif participant_id is not None:
             await self.emit(event, data, room=person_channel(participant_id))
         elif room_key is not None:
             await self.emit(event, data, room=room_channel(room_key))
@@ -309,7 +325,22 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _announce(self, member: Member) -> None:
         await self.emit("peer", member.public(), room=room_channel(member.room_key))
+        await self.emit("presence", self.describe(member), room=console_channel(member.grant.scope))
         self._notify(member)
+
+    def describe(self, member: Member) -> dict[str, Any]:
+        """What the console shows of one person."""
+        return {
+            **member.public(),
+            "room_key": member.room_key,
+            "room_name": member.room_name,
+            "person_kind": member.grant.person_kind,
+            "person_id": member.grant.person_id,
+            "last_seen": member.last_seen,
+        }
+
+    def roster(self, scope: str) -> list[dict[str, Any]]:
+        return [self.describe(m) for m in self.presence.in_scope(scope)]
 
     def _notify(self, member: Member) -> None:
         for listener in self.listeners:

@@ -17,7 +17,7 @@ from core.db import create_engine, create_session_factory
 from core.security import Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
-from web import keys
+from web import daytrack, keys
 from web.api.framework import Api
 from web.api.openapi import build_openapi
 from web.api.routes import build_api
@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_page_routes(app)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     build_socketio(app, _socketio_manager(settings))
+    daytrack.install(app)
     return app
 
 

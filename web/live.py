@@ -3,12 +3,11 @@ built into the app."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import socketio
 from aiohttp import web
 from pydantic import BaseModel, Field
-from signaling.ice import client_ice_servers
 
 from core.errors import Conflict, Forbidden, NotFound
 from core.scoping import ProgramScope
@@ -19,11 +18,14 @@ from rooms import itineraries
 from rooms.models import Interview, InterviewSession, MeetingRoom, Room, RoomInterviewer
 from signaling.grants import JoinGrant, issue_join_token
 from signaling.hub import NAMESPACE, LiveHub
+from signaling.ice import client_ice_servers
 from web.api.framework import Api, Call
 from web.keys import CLOCK, METRICS, SETTINGS, TOKENS
 
 api = Api()
 HUB = web.AppKey("hub", LiveHub)
+# Where TimeTrack says an applicant belongs now; set by the day registry when it runs.
+PLACEMENT: web.AppKey[Callable[[str, str], tuple[bool, str | None]]] = web.AppKey("placement")
 SIO = web.AppKey("sio", socketio.AsyncServer)
 
 
@@ -68,8 +70,15 @@ async def _first_room(
     return await scope.get(Room, first.room_id)
 
 
+Placement = Callable[[str, str], tuple[bool, str | None]]
+
+
 async def grant_for_session(
-    scope: ProgramScope, actor: Actor, session: InterviewSession, body: JoinIn
+    scope: ProgramScope,
+    actor: Actor,
+    session: InterviewSession,
+    body: JoinIn,
+    placement: Placement | None = None,
 ) -> tuple[JoinGrant, str | None]:
     """The role and first room of `actor` in `session`; raises when they have no place there."""
     if actor.kind == "applicant":
@@ -81,7 +90,11 @@ async def grant_for_session(
         )
         if not booked:
             raise Forbidden("You are not booked into this session.", code="not_booked")
-        room = await _first_room(scope, session, actor.id)
+        running, room_id = placement(session.id, actor.id) if placement else (False, None)
+        if running:
+            room = await scope.get(Room, room_id) if room_id else None
+        else:
+            room = await _first_room(scope, session, actor.id)
         key = room_key(session.id, room.id) if room else waiting_room_key(session.id, actor.id)
         name = room.name if room else "Waiting room"
         return JoinGrant(
@@ -148,7 +161,8 @@ async def join_session(call: Call) -> JoinOut:
     session = await call.scope.get(InterviewSession, call.path("session_id"), what="session")
     if session.mode == "scoring-only":
         raise Conflict("This session has no live rooms (scoring only).", code="no_live_rooms")
-    grant, external_url = await grant_for_session(call.scope, call.actor, session, call.body)
+    days = call.request.app.get(PLACEMENT)
+    grant, external_url = await grant_for_session(call.scope, call.actor, session, call.body, days)
     return _join_out(call, grant, session.mode, external_url)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from web import live
+from web import daytrack, live
 from web.api import (
     auth,
     bookings,
@@ -34,6 +34,7 @@ def build_api() -> Api:
         scores,
         ranks,
         rank_lists,
+        daytrack,
     ):
         api.include(module.api)
     return api

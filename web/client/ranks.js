@@ -161,10 +161,11 @@ export function mountRankList(list) {
       );
     } else if (grabbed === row && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
       event.preventDefault();
+      // The neighbour moves, not the row: moving a focused element would drop its focus.
       if (event.key === "ArrowUp" && row.previousElementSibling) {
-        list.insertBefore(row, row.previousElementSibling);
+        row.after(row.previousElementSibling);
       } else if (event.key === "ArrowDown" && row.nextElementSibling) {
-        row.nextElementSibling.after(row);
+        list.insertBefore(row.nextElementSibling, row);
       }
       row.focus();
       renumber();

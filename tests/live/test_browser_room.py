@@ -1,0 +1,210 @@
+"""Debian's Chromium with fake media in the room page: an applicant and an interviewer see each
+other; the server moves the applicant to the next room on the same peer connection.
+
+The join answer names the socket.io node (`url`, from `public_url`), so these tests run the live
+server on a port chosen up front and set `public_url` to it.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clock import FakeClock
+from core.settings import Settings
+from tests.conftest import make_settings
+from tests.factories import PASSWORD, World
+from tests.live.conftest import Day
+from tests.web.test_magic_link import issue_link
+from web.live import HUB, room_key
+
+pytestmark = pytest.mark.browser
+
+# A camera that shows solid magenta, so the applicant's page can tell, frame by frame, when
+# the new room's interviewer appears (Chromium's fake cameras all look alike).
+MAGENTA_CAMERA = """
+(() => {
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  const original = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = async (constraints) => {
+    if (!constraints || !constraints.video) return original(constraints);
+    const audio = constraints.audio ? (await original({ audio: constraints.audio })).getAudioTracks() : [];
+    const canvas = document.createElement("canvas");
+    canvas.width = 320;
+    canvas.height = 240;
+    const g = canvas.getContext("2d");
+    let n = 0;
+    setInterval(() => {
+      g.fillStyle = "rgb(255, 0, 255)";
+      g.fillRect(0, 0, 320, 240);
+      g.fillStyle = "rgb(120, 0, 120)";
+      g.fillRect((n += 4) % 300, 110, 20, 20);
+    }, 33);
+    return new MediaStream([...audio, ...canvas.captureStream(30).getVideoTracks()]);
+  };
+})();
+"""
+
+INBOUND_FRAMES = """async (slotIndex) => {
+  const pc = window.interviewday.pc;
+  const transceiver = pc.getTransceivers()[3 + 2 * slotIndex];
+  const stats = await transceiver.receiver.getStats();
+  for (const report of stats.values()) {
+    if (report.type === "inbound-rtp" && report.kind === "video") return report.framesDecoded || 0;
+  }
+  return 0;
+}"""
+
+TILE_PLAYING = """(id) => {
+  const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
+  return Boolean(video) && video.videoWidth > 0 && !video.paused;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def settings(sqlite_url: str, tmp_path: Path, live_port: int) -> Settings:
+    return make_settings(sqlite_url, tmp_path, public_url=f"http://127.0.0.1:{live_port}")
+
+
+@pytest.fixture
+async def live_server(aiohttp_server: Any, settings: Settings, clock: FakeClock, live_port: int) -> Any:
+    from web.app import create_app
+
+    return await aiohttp_server(create_app(settings, clock=clock), host="127.0.0.1", port=live_port)
+
+
+def base_url(live_server: Any) -> str:
+    return str(live_server.make_url("/")).rstrip("/")
+
+
+async def staff_page(browser: Any, live_server: Any, email: str, path: str, init: str = "") -> Any:
+    context = await browser.new_context()
+    if init:
+        await context.add_init_script(init)
+    page = await context.new_page()
+    await page.goto(f"{base_url(live_server)}/login?next={path}")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"**{path}")
+    return page
+
+
+async def applicant_page(browser: Any, live_server: Any, client: Any, applicant_id: str, path: str) -> Any:
+    context = await browser.new_context()
+    page = await context.new_page()
+    token = await issue_link(client, applicant_id)
+    await page.goto(f"{base_url(live_server)}/a/{token}")
+    await page.wait_for_url("**/applicant")
+    await page.goto(f"{base_url(live_server)}{path}")
+    return page
+
+
+async def wait_connected(page: Any) -> None:
+    await page.wait_for_function(
+        "window.interviewday && window.interviewday.state === 'connected'", timeout=10_000
+    )
+
+
+async def wait_sees(page: Any, participant_id: str, timeout: float = 10_000) -> None:
+    """The tile of `participant_id` plays video and its decoder keeps counting frames."""
+    await page.wait_for_function(TILE_PLAYING, arg=participant_id, timeout=timeout)
+    slot = int(
+        await page.get_attribute(f'.tile[data-participant-id="{participant_id}"]', "data-slot")
+    )
+    first = await page.evaluate(INBOUND_FRAMES, slot)
+    await page.wait_for_function(
+        f"async () => (await ({INBOUND_FRAMES})({slot})) > {first}", timeout=5_000
+    )
+
+
+def staff_pid(day: Day, staff_id: str) -> str:
+    return f"{day.session_id}/staff:{staff_id}"
+
+
+async def test_applicant_and_interviewer_see_each_other_then_the_applicant_moves(
+    browser: Any, live_server: Any, client: Any, world: World, day: Day, artifacts: Path
+) -> None:
+    path = f"/live/sessions/{day.session_id}"
+    applicant_pid = f"{day.session_id}/applicant:{day.applicant}"
+    interviewer = await staff_page(browser, live_server, world.a.interviewer_email, path)
+    applicant = await applicant_page(browser, live_server, client, day.applicant, path)
+    second = await staff_page(browser, live_server, "iv2@a.test", path, init=MAGENTA_CAMERA)
+    for page in (interviewer, applicant, second):
+        await wait_connected(page)
+
+    await wait_sees(applicant, staff_pid(day, day.interviewer1))
+    await wait_sees(interviewer, applicant_pid)
+    assert await applicant.inner_text("#room-name") == "Room 1"
+    assert "Int a" in await applicant.inner_text("#room-peers")
+    assert await interviewer.inner_text("#room-badge") == "Applicant joined"
+    assert await interviewer.locator("aside#side-panel").count() == 1
+    assert await second.inner_text("#room-badge") == "Waiting for applicant"
+    await applicant.screenshot(path=str(artifacts / "applicant-room1.png"))
+    await interviewer.screenshot(path=str(artifacts / "interviewer-room1.png"))
+
+    # Watch the slot that shows the first interviewer: its first magenta frame is the second.
+    await applicant.evaluate(
+        """(id) => {
+          window.__pcBefore = window.interviewday.pc;
+          window.interviewday.pc.__marker = "before-move";
+          window.__magentaAt = null;
+          window.__movedAt = null;
+          window.interviewday.connection.addEventListener("moved", () => {
+            window.__movedAt = performance.now();
+          });
+          const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
+          const canvas = document.createElement("canvas");
+          canvas.width = canvas.height = 8;
+          const g = canvas.getContext("2d", { willReadFrequently: true });
+          const onFrame = (now) => {
+            g.drawImage(video, 0, 0, 8, 8);
+            const [r, gr, b] = g.getImageData(0, 0, 1, 1).data;
+            if (r > 200 && gr < 80 && b > 200) { window.__magentaAt = now; return; }
+            video.requestVideoFrameCallback(onFrame);
+          };
+          video.requestVideoFrameCallback(onFrame);
+        }""",
+        staff_pid(day, day.interviewer1),
+    )
+    started = time.monotonic()
+    await live_server.app[HUB].move(
+        applicant_pid, room_key(day.session_id, day.room2), "Room 2"
+    )
+    await applicant.wait_for_function("window.__magentaAt !== null", timeout=3_000)
+    elapsed = time.monotonic() - started
+    in_page_ms = await applicant.evaluate("window.__magentaAt - window.__movedAt")
+    print(f"move → first frame of the new room: {elapsed * 1000:.0f} ms (test), "
+          f"{in_page_ms:.0f} ms after the `moved` event (requestVideoFrameCallback)")
+    assert elapsed < 1.0
+    assert await applicant.evaluate(
+        "window.interviewday.pc === window.__pcBefore && window.interviewday.pc.__marker === 'before-move'"
+    )
+    await wait_sees(applicant, staff_pid(day, day.interviewer2), timeout=1_000)
+    await applicant.wait_for_function(
+        "document.getElementById('room-name').textContent === 'Room 2'", timeout=1_000
+    )
+    assert "Second Interviewer" in await applicant.inner_text("#room-peers")
+    await second.wait_for_function(TILE_PLAYING, arg=applicant_pid, timeout=2_000)
+    await interviewer.wait_for_function(
+        "!document.getElementById('waiting').hidden", timeout=2_000
+    )
+    await applicant.screenshot(path=str(artifacts / "applicant-room2.png"))
+    await second.screenshot(path=str(artifacts / "interviewer2-room2.png"))

@@ -1,0 +1,140 @@
+// The stage: one tile per receive slot. A slot's <video> and <audio> keep their tracks for the
+// life of a peer connection; what the slot shows (whose name, mute state, hand, quality) follows
+// the server's `layout` and `peer` events.
+
+const QUALITY_TEXT = { degraded: "Unstable connection", bad: "Poor connection" };
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function flag(className, icon, text) {
+  const item = element("li", { class: `tile-flag ${className}` });
+  item.hidden = true;
+  item.append(element("span", { "aria-hidden": "true" }, icon), element("span", { class: "flag-text" }, text));
+  return item;
+}
+
+export function initials(name) {
+  return (name || "?")
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((part) => part[0].toUpperCase())
+    .join("");
+}
+
+class Tile {
+  constructor(index, audioHolder, onAudioBlocked) {
+    this.index = index;
+    this.onAudioBlocked = onAudioBlocked;
+    this.root = element("figure", { class: "tile", "data-slot": String(index) });
+    this.root.hidden = true;
+    this.video = element("video", { autoplay: "", playsinline: "" });
+    this.video.muted = true; // sound comes through the slot's <audio>
+    this.off = element("div", { class: "tile-off" });
+    this.off.hidden = true;
+    this.avatar = element("span", { class: "tile-avatar", "aria-hidden": "true" });
+    this.off.append(this.avatar, element("span", { class: "tile-off-text" }, "Camera off"));
+    this.name = element("figcaption", { class: "tile-name" });
+    this.flags = element("ul", { class: "tile-flags" });
+    this.muted = flag("flag-muted", "🔇", "Microphone off");
+    this.hand = flag("flag-hand", "✋", "Hand raised");
+    this.screen = flag("flag-screen", "🖥", "Sharing screen");
+    this.quality = flag("flag-quality", "📶", "");
+    this.flags.append(this.hand, this.muted, this.screen, this.quality);
+    this.root.append(this.video, this.off, this.name, this.flags);
+    this.audio = element("audio", { autoplay: "", "data-slot": String(index) });
+    audioHolder.append(this.audio);
+    this.participantId = null;
+  }
+
+  attach(slot, speakerId) {
+    this.videoMid = slot.videoMid;
+    this.audioMid = slot.audioMid;
+    this.video.srcObject = new MediaStream([slot.videoTrack]);
+    this.audio.srcObject = new MediaStream([slot.audioTrack]);
+    if (speakerId && typeof this.audio.setSinkId === "function") this.audio.setSinkId(speakerId).catch(() => {});
+    this.video.play().catch(() => {});
+    this.audio.play().catch(() => this.onAudioBlocked());
+  }
+
+  show(participantId, peer) {
+    this.participantId = participantId;
+    this.root.hidden = !participantId;
+    if (!participantId) {
+      this.root.removeAttribute("data-participant-id");
+      return;
+    }
+    this.root.dataset.participantId = participantId;
+    const name = (peer && peer.name) || "Joining…";
+    this.name.textContent = name;
+    this.root.setAttribute("aria-label", name);
+    this.avatar.textContent = initials(name);
+    const p = peer || {};
+    this.muted.hidden = p.audio !== false;
+    this.hand.hidden = !p.hand;
+    this.screen.hidden = !p.screen;
+    this.root.classList.toggle("is-hand", Boolean(p.hand));
+    const cameraOff = p.video === false && !p.screen;
+    this.off.hidden = !cameraOff;
+    this.video.classList.toggle("is-hidden", cameraOff);
+    const quality = QUALITY_TEXT[p.quality];
+    this.quality.hidden = !quality;
+    this.quality.querySelector(".flag-text").textContent = quality || "";
+    this.root.dataset.quality = p.quality || "good";
+  }
+}
+
+export class Stage {
+  constructor(stageElement, onAudioBlocked) {
+    this.stage = stageElement;
+    this.audioHolder = element("div", { class: "slot-audio", hidden: "" });
+    document.body.append(this.audioHolder);
+    this.onAudioBlocked = onAudioBlocked;
+    this.tiles = [];
+    this.speakerId = "";
+  }
+
+  setSlots(slots) {
+    while (this.tiles.length < slots.length) {
+      const tile = new Tile(this.tiles.length, this.audioHolder, this.onAudioBlocked);
+      this.tiles.push(tile);
+      this.stage.append(tile.root);
+    }
+    slots.forEach((slot, index) => this.tiles[index].attach(slot, this.speakerId));
+  }
+
+  // Shows whoever each slot carries; returns the participant ids on screen.
+  update(layout, peers) {
+    const shown = [];
+    for (const tile of this.tiles) {
+      const id = layout[tile.videoMid] || layout[tile.audioMid] || null;
+      tile.show(id, id ? peers.get(id) : null);
+      if (id) shown.push(id);
+    }
+    this.stage.dataset.count = String(shown.length);
+    return shown;
+  }
+
+  async setSpeaker(speakerId) {
+    this.speakerId = speakerId;
+    await Promise.all(
+      this.tiles
+        .filter((tile) => typeof tile.audio.setSinkId === "function")
+        .map((tile) => tile.audio.setSinkId(speakerId || "").catch(() => {})),
+    );
+  }
+
+  retryAudio() {
+    return Promise.all(this.tiles.map((tile) => tile.audio.play().catch(() => {})));
+  }
+
+  videoFor(participantId) {
+    const tile = this.tiles.find((t) => t.participantId === participantId);
+    return tile ? tile.video : null;
+  }
+}

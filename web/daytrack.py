@@ -1,0 +1,351 @@
+"""TimeTrack inside the app: building a day from the database, carrying its effects out
+through the live hub, one runner per session, and the REST calls of the console."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.errors import Conflict, Forbidden
+from core.scoping import ProgramScope
+from portal.permissions import allowed
+from rooms import itineraries
+from rooms.models import ConflictOfInterest, InterviewSession
+from rooms.sessions import interviewers_by_room, rooms_of, rounds_of
+from scoring.models import Score
+from signaling.hub import LiveHub, console_channel, staff_channel
+from timetrack.commands import Command
+from timetrack.effects import Notify, Prompt, where_now
+from timetrack.models import DayRun
+from timetrack.plan import DayPlan, PlanInput, build_plan
+from timetrack.runner import DayRunner
+from timetrack.state import DayState, RoomInfo
+from timetrack.store import DayStore
+from web.api.framework import Api, Call
+from web.keys import CLOCK, DB
+from web.live import HUB, PLACEMENT, room_key, waiting_room_key
+from web.session_data import applicant_names
+
+api = Api()
+MOVE_NOTICE_SECONDS = 10.0
+
+
+def participant(session_id: str, kind: str, person_id: str) -> str:
+    return f"{session_id}/{kind}:{person_id}"
+
+
+def plan_input(session: InterviewSession, rounds: list[Any], start: float) -> PlanInput:
+    return PlanInput(
+        start=start,
+        rounds=len(rounds),
+        interview_seconds=session.interview_minutes * 60.0,
+        review_seconds=session.review_minutes * 60.0,
+        breaks={
+            r.number: r.break_after_minutes * 60.0
+            for r in rounds
+            if r.break_after_minutes and r.number < len(rounds)
+        },
+        knock_seconds=session.knock_minutes * 60.0,
+        move_notice_seconds=MOVE_NOTICE_SECONDS if session.review_minutes else 0.0,
+    )
+
+
+async def build_day(scope: ProgramScope, session: InterviewSession) -> tuple[DayState, PlanInput]:
+    itinerary = await itineraries.current(scope, session.id)
+    if itinerary is None or itinerary.status != "published":
+        raise Conflict("Publish the itinerary before running the day.", code="not_published")
+    rows = await itineraries.interviews(scope, itinerary)
+    rounds = await rounds_of(scope, session.id)
+    staff = await interviewers_by_room(scope, session.id)
+    rooms = [
+        RoomInfo(r.id, r.name, tuple(sorted(staff.get(r.id, []))), r.external_url)
+        for r in await rooms_of(scope, session.id)
+    ]
+    names = await applicant_names(scope, list({r.applicant_id for r in rows}))
+    conflicts = await scope.all(ConflictOfInterest)
+    scheduled = datetime.combine(
+        session.date, session.start_time, tzinfo=ZoneInfo(session.timezone)
+    ).timestamp()
+    source = plan_input(session, rounds, scheduled)
+    state = DayState(
+        session_id=session.id,
+        mode=session.mode,
+        manual=session.manual_mode,
+        rooms=tuple(rooms),
+        names=names,
+        plan=build_plan(source),
+        slots={(r.round_number, r.room_id): r.applicant_id for r in rows},
+        exclusions=frozenset((c.applicant_id, c.staff_id) for c in conflicts),
+        original_rounds=len(rounds),
+    )
+    return state, source
+
+
+@dataclass
+class HubPorts:
+    """Carries the day's effects out through the live hub (and reads scores for reminders)."""
+
+    hub: LiveHub
+    sessions: async_sessionmaker[AsyncSession]
+    program_id: str
+
+    def _room(self, state: DayState, room_id: str | None, applicant_id: str) -> tuple[str, str]:
+        if room_id is None:
+            return waiting_room_key(state.session_id, applicant_id), "Waiting room"
+        return room_key(state.session_id, room_id), state.room(room_id).name
+
+    async def route(self, state: DayState, applicant_id: str, room_id: str | None) -> None:
+        pid = participant(state.session_id, "applicant", applicant_id)
+        key, name = self._room(state, room_id, applicant_id)
+        if state.mode == "external":
+            url = state.room(room_id).external_url if room_id else None
+            await self.hub.deliver(
+                "timetrack", {"type": "go_to", "room_name": name, "url": url}, participant_id=pid
+            )
+            return
+        await self.hub.move(pid, key, name)
+        await self.hub.deliver(
+            "timetrack",
+            {"type": "your_room", "room_name": name, "room_id": room_id},
+            participant_id=pid,
+        )
+
+    async def notify(self, state: DayState, notice: Notify) -> None:
+        sid = state.session_id
+        payload = dict(notice.payload)
+        if notice.target == "scope":
+            await self.hub.deliver("timetrack", payload, scope=sid)
+        elif notice.target == "room" and notice.target_id:
+            payload["room_name"] = state.room(notice.target_id).name
+            await self.hub.deliver("timetrack", payload, room_key=room_key(sid, notice.target_id))
+            # Interviewers hear the knock even if their socket is elsewhere (console, lobby).
+            for staff_id in state.room(notice.target_id).interviewer_ids:
+                await self.hub.deliver(
+                    "timetrack", payload, participant_id=participant(sid, "staff", staff_id)
+                )
+        elif notice.target == "applicant" and notice.target_id:
+            await self.hub.deliver(
+                "timetrack", payload, participant_id=participant(sid, "applicant", notice.target_id)
+            )
+        elif notice.target == "staff" and notice.target_id:
+            await self.hub.deliver(
+                "timetrack", payload, participant_id=participant(sid, "staff", notice.target_id)
+            )
+        await self.hub.deliver("timetrack", payload, channel=console_channel(sid))
+
+    async def prompt(self, state: DayState, prompt: Prompt) -> None:
+        payload = {
+            "type": "score_prompt",
+            "reminder": prompt.reminder,
+            "round": prompt.round,
+            "applicant_id": prompt.applicant_id,
+            "applicant_name": state.names.get(prompt.applicant_id, ""),
+            "room_id": prompt.room_id,
+            "url": f"/scoring/{state.session_id}/{prompt.applicant_id}",
+        }
+        await self.hub.deliver(
+            "timetrack",
+            payload,
+            participant_id=participant(state.session_id, "staff", prompt.interviewer_id),
+        )
+        await self.hub.deliver(
+            "timetrack",
+            {**payload, "interviewer_id": prompt.interviewer_id},
+            channel=console_channel(state.session_id),
+        )
+
+    async def submitted(self, state: DayState, applicant_id: str, interviewer_id: str) -> bool:
+        async with self.sessions() as db:
+            status = await db.scalar(
+                select(Score.status).where(
+                    Score.session_id == state.session_id,
+                    Score.applicant_id == applicant_id,
+                    Score.interviewer_id == interviewer_id,
+                )
+            )
+        return status == "submitted"
+
+    async def changed(self, state: DayState, snapshot: dict[str, Any]) -> None:
+        sid = state.session_id
+        await self.hub.deliver(
+            "timetrack", {"type": "clock", "day": snapshot}, channel=staff_channel(sid)
+        )
+        for applicant in state.applicants():
+            await self.hub.deliver(
+                "timetrack",
+                {"type": "clock", "day": personal_view(snapshot, applicant)},
+                participant_id=participant(sid, "applicant", applicant),
+            )
+
+
+def personal_view(snapshot: dict[str, Any], applicant_id: str) -> dict[str, Any]:
+    """An applicant sees the clock and their own itinerary, nobody else's name."""
+    return {
+        **{k: v for k, v in snapshot.items() if k not in ("slots", "no_shows", "held", "removed")},
+        "rooms": [
+            {"id": r["id"], "name": r["name"], "external_url": r["external_url"]}
+            for r in snapshot["rooms"]
+        ],
+        "slots": [s for s in snapshot["slots"] if s["applicant_id"] == applicant_id],
+    }
+
+
+@dataclass
+class DayRegistry:
+    """One runner per session on this node, built on first use and resumed at start-up."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    hub: LiveHub
+    clock: Clock
+    runners: dict[str, DayRunner] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self, scope: ProgramScope, session: InterviewSession) -> DayRunner:
+        async with self.lock:
+            runner = self.runners.get(session.id)
+            if runner is not None:
+                return runner
+            store = DayStore(self.sessions, scope.program_id, session.id)
+            loaded = await store.load()
+            fresh, source = await build_day(scope, session)
+            if loaded is not None:
+                state, fired = loaded.state, loaded.fired
+            else:
+                state, fired = fresh, frozenset()
+                await store.save(state, "ready")
+
+            def plan_at(start: float, source: PlanInput = source) -> DayPlan:
+                return build_plan(PlanInput(**{**vars(source), "start": start}))
+
+            runner = DayRunner(
+                state=state,
+                fired=fired,
+                store=store,
+                ports=HubPorts(self.hub, self.sessions, scope.program_id),
+                clock=self.clock,
+                plan_at=plan_at,
+            )
+            runner.start_ticker()
+            self.runners[session.id] = runner
+            return runner
+
+    async def resume_running(self) -> None:
+        async with self.sessions() as db:
+            runs = list(await db.scalars(select(DayRun).where(DayRun.state == "running")))
+            sessions = [(r.program_id, await db.get(InterviewSession, r.session_id)) for r in runs]
+        for program_id, session in sessions:
+            if session is None:
+                continue
+            async with self.sessions() as db:
+                await self.get(ProgramScope(db, program_id), session)
+
+    async def close(self) -> None:
+        for runner in self.runners.values():
+            await runner.stop()
+        self.runners.clear()
+
+    def placement(self, session_id: str, applicant_id: str) -> tuple[bool, str | None]:
+        """Where a joining applicant belongs now: (day is running, room id or None)."""
+        runner = self.runners.get(session_id)
+        if runner is None or not runner.state.started or runner.state.ended:
+            return False, None
+        from timetrack.commands import current_round
+
+        now = self.clock.now()
+        return True, where_now(runner.state, current_round(runner.state, now), applicant_id)
+
+
+DAYS = web.AppKey("days", DayRegistry)
+
+
+def install(app: web.Application) -> None:
+    app.cleanup_ctx.append(_registry)
+
+
+async def _registry(app: web.Application) -> AsyncIterator[None]:
+    registry = DayRegistry(app[DB], app[HUB], app[CLOCK])
+    app[DAYS] = registry
+    app[PLACEMENT] = registry.placement
+    await registry.resume_running()
+    yield
+    await registry.close()
+
+
+# --- REST -------------------------------------------------------------------------------------
+
+
+class CommandIn(BaseModel):
+    kind: str = Field(min_length=1, max_length=40)
+    args: dict[str, Any] = Field(default_factory=dict)
+    command_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
+
+
+class CommandOut(BaseModel):
+    ok: bool
+    kind: str | None = None
+    repeated: bool = False
+    error: dict[str, str] | None = None
+    day: dict[str, Any]
+
+
+class DayOut(BaseModel):
+    day: dict[str, Any]
+    presence: list[dict[str, Any]]
+
+
+async def _runner(call: Call) -> tuple[DayRunner, InterviewSession]:
+    session = await call.scope.get(InterviewSession, call.path("session_id"), what="session")
+    runner = await call.request.app[DAYS].get(call.scope, session)
+    return runner, session
+
+
+@api.route(
+    "GET",
+    "/sessions/{session_id}/day",
+    summary="The day's clock, itinerary and presence",
+    tags=("timetrack",),
+    permission="timetrack.room",
+    response=DayOut,
+)
+async def get_day(call: Call) -> DayOut:
+    runner, session = await _runner(call)
+    hub = call.request.app[HUB]
+    presence = hub.roster(session.id) if allowed(call.staff, "timetrack.console") else []
+    return DayOut(day=runner.snapshot(), presence=presence)
+
+
+@api.route(
+    "POST",
+    "/sessions/{session_id}/day/commands",
+    summary="A coordinator command",
+    tags=("timetrack",),
+    permission="timetrack.room",
+    body=CommandIn,
+    response=CommandOut,
+)
+async def day_command(call: Call) -> CommandOut:
+    body: CommandIn = call.body
+    actor = call.staff
+    runner, _ = await _runner(call)
+    if not allowed(actor, "timetrack.console"):
+        # Interviewers may only set the status of their own room (manual mode).
+        room_id = body.args.get("room_id")
+        mine = {r.id for r in runner.state.rooms if actor.id in r.interviewer_ids}
+        if body.kind != "set_status" or room_id not in mine:
+            raise Forbidden("Only coordinators can run the day.")
+    result = await runner.command(
+        f"{actor.id}:{body.command_id}",
+        Command(body.kind, body.args, actor_id=actor.id, actor_name=actor.name),
+    )
+    return CommandOut(**result, day=runner.snapshot())
