@@ -70,3 +70,18 @@ def strip_vp8_descriptor(payload: bytes) -> bytes:
     if size < 0:
         raise ValueError("truncated VP8 payload descriptor")
     return payload[size:]
+
+
+def vp8_packetize(frame: bytes, picture_id: int, max_size: int = 1300) -> list[bytes]:
+    """Split one VP8 frame into RTP payloads (like aiortc: 15-bit picture id, even split).
+
+    Every payload carries a descriptor with X=1, I=1 and the picture id; the first has S=1.
+    """
+    pid = bytes((0x80 | ((picture_id >> 8) & 0x7F), picture_id & 0xFF))
+    first = b"\x90\x80" + pid
+    rest = b"\x80\x80" + pid
+    room = max_size - len(first)
+    payloads = []
+    for pos in range(0, len(frame), room):
+        payloads.append((rest if pos else first) + frame[pos : pos + room])
+    return payloads

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock
 from core.errors import Conflict, Forbidden
 from core.scoping import ProgramScope
+from portal.models import Staff
 from portal.permissions import allowed
 from rooms import itineraries
 from rooms.models import ConflictOfInterest, InterviewSession
@@ -302,6 +303,8 @@ class CommandOut(BaseModel):
 class DayOut(BaseModel):
     day: dict[str, Any]
     presence: list[dict[str, Any]]
+    scores: list[dict[str, str]]
+    names: dict[str, str]
 
 
 async def _runner(call: Call) -> tuple[DayRunner, InterviewSession]:
@@ -321,8 +324,18 @@ async def _runner(call: Call) -> tuple[DayRunner, InterviewSession]:
 async def get_day(call: Call) -> DayOut:
     runner, session = await _runner(call)
     hub = call.request.app[HUB]
-    presence = hub.roster(session.id) if allowed(call.staff, "timetrack.console") else []
-    return DayOut(day=runner.snapshot(), presence=presence)
+    console = allowed(call.staff, "timetrack.console")
+    presence = hub.roster(session.id) if console else []
+    rows = await call.scope.all(Score, Score.session_id == session.id)
+    scores = [
+        {"applicant_id": s.applicant_id, "interviewer_id": s.interviewer_id, "status": s.status}
+        for s in rows
+        if console or s.interviewer_id == call.staff.id
+    ]
+    staff = await call.scope.all(Staff)
+    return DayOut(
+        day=runner.snapshot(), presence=presence, scores=scores, names={s.id: s.name for s in staff}
+    )
 
 
 @api.route(

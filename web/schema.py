@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import portal.models
+import portal.models_mail
 import rooms.models
 import scoring.models
 import timetrack.models

@@ -58,6 +58,28 @@ def header_extension_ids(transceiver: RTCRtpTransceiver) -> dict[str, int]:
     return {ext.uri: int(ext.id) for ext in transceiver._headerExtensions}
 
 
+class RembPacer:
+    """When to send a REMB: aiortc's estimator emits one per packet while it sees overuse.
+
+    Send at most every `interval_ms`, except a drop of 10% or more, which goes out at once:
+    the publisher must back off quickly, raising can wait.
+    """
+
+    __slots__ = ("_interval_ms", "_last_bitrate", "_last_ms")
+
+    def __init__(self, interval_ms: int = 200) -> None:
+        self._interval_ms = interval_ms
+        self._last_ms = -(1 << 62)
+        self._last_bitrate = 0
+
+    def __call__(self, bitrate: int, now_ms: int) -> bool:
+        if now_ms - self._last_ms < self._interval_ms and bitrate > 0.9 * self._last_bitrate:
+            return False
+        self._last_ms = now_ms
+        self._last_bitrate = bitrate
+        return True
+
+
 def tap_receiver(
     rtp_receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None], remb: bool = True
 ) -> None:
@@ -73,6 +95,9 @@ def tap_receiver(
     nack = receiver._RTCRtpReceiver__nack_generator
     estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator if remb else None
 
+    rtx_types: dict[int, bool] = {}
+    remb_due = RembPacer()
+
     def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
             return
@@ -84,7 +109,7 @@ def tap_receiver(
                 ssrc=packet.ssrc,
             )
             rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc
-            if rtcp_ssrc is not None and remb is not None:
+            if rtcp_ssrc is not None and remb is not None and remb_due(remb[0], arrival_time_ms):
                 remb_packet = RtcpPsfbPacket(
                     fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
                 )
@@ -96,7 +121,10 @@ def tap_receiver(
         if stats is None:
             stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
         stats.add(packet)
-        if is_rtx(codec):
+        rtx = rtx_types.get(packet.payload_type)
+        if rtx is None:  # aiortc's is_rtx() lowercases a derived string: once per type
+            rtx = rtx_types[packet.payload_type] = is_rtx(codec)
+        if rtx:
             original_ssrc = rtx_ssrc.get(packet.ssrc)
             apt = codec.parameters.get("apt")
             if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:

@@ -125,3 +125,14 @@ def test_direct_srtp_matches_pylibsrtp() -> None:
     # aiortc's own calls on the same sessions keep working in between.
     rtcp = bytes(RtcpByePacket(sources=[5]))
     assert rx.unprotect_rtcp(tx.protect_rtcp(rtcp)) == rtcp
+
+
+def test_remb_pacer_sends_drops_at_once_and_rises_slowly() -> None:
+    from media.fastpath.receive import RembPacer
+
+    due = RembPacer(interval_ms=200)
+    assert due(1_000_000, 0)
+    assert not due(1_000_000, 50)  # same value, too soon
+    assert not due(1_200_000, 100)  # a rise waits
+    assert due(800_000, 120)  # a 20% drop goes out at once
+    assert due(1_000_000, 400)

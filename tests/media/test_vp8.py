@@ -8,6 +8,7 @@ from media.vp8 import (
     strip_vp8_descriptor,
     vp8_descriptor_size,
     vp8_keyframe_size,
+    vp8_packetize,
 )
 
 KEY_FRAME_TAG = b"\x50\x02\x00"  # P bit (bit 0) clear: keyframe
@@ -50,3 +51,13 @@ def test_keyframe_size_from_real_encoder(video_clips: dict[str, EncodedClip]) ->
     assert vp8_keyframe_size(packet) == (clip.width, clip.height)
     assert vp8_keyframe_size(b"\x90\x80\x85\x01" + clip.frames[1]) is None
     assert strip_vp8_descriptor(packet) == clip.frames[0]
+
+
+def test_packetize_matches_aiortc(video_clips: dict[str, EncodedClip]) -> None:
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    for frame in (video_clips["a"].frames[0], b"tiny", b"x" * 2600):
+        ours = vp8_packetize(frame, 0x1234)
+        assert ours == Vp8Encoder._packetize(frame, 0x1234)
+        assert is_vp8_keyframe(ours[0]) == is_vp8_keyframe(b"\x10" + frame)
+        assert b"".join(strip_vp8_descriptor(p) for p in ours) == frame

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from pathlib import Path
@@ -67,7 +68,9 @@ async def test_drag_keyboard_revert_and_export(
     async with page.expect_download() as download_info:
         await page.get_by_role("link", name="Export CSV").click()
     download = await download_info.value
-    content = Path(await download.path()).read_text(encoding="utf-8-sig")
+    saved = artifacts / "rank-list.csv"
+    await download.save_as(str(saved))
+    content = await asyncio.to_thread(saved.read_text, encoding="utf-8-sig")
     exported = list(csv.reader(io.StringIO(content)))
     assert [row[:2] for row in exported[1:]] == [["1", "Bo Applicant a"], ["2", "Ann Applicant a"]]
     assert exported[2][3] == "12345678"

@@ -55,7 +55,9 @@ async def test_exclusion_and_override_need_a_reason_and_are_audited(
     exclusion = f"/api/v1/applicants/{applicant}/exclusions/{ids.second_interviewer_id}"
     response = await put(client, exclusion, csrf, {"reason": "  "})
     assert response.status == 422 and (await error_of(response))["field"] == "reason"
-    assert (await put(client, exclusion, csrf, {"reason": "Met the applicant before"})).status == 204
+    assert (
+        await put(client, exclusion, csrf, {"reason": "Met the applicant before"})
+    ).status == 204
     results = await (await client.get("/api/v1/ranks/results")).json()
     assert abs(results[0]["final"] - 10.0) < 1e-9
     assert results[0]["excluded"] == [ids.second_interviewer_id]

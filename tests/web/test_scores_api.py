@@ -89,9 +89,7 @@ async def post(client: Any, url: str, csrf: str, body: dict[str, Any]) -> Any:
     return await client.post(url, json=body, headers={"X-CSRF-Token": csrf})
 
 
-async def test_the_panel_shows_the_rooms_form_and_an_empty_draft(
-    client: Any, world: World
-) -> None:
+async def test_the_panel_shows_the_rooms_form_and_an_empty_draft(client: Any, world: World) -> None:
     ids = await set_up_scoring(client, world)
     await login(client, world.a.interviewer_email)
     response = await client.get(own_url(world))

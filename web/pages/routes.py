@@ -9,7 +9,18 @@ from aiohttp import web
 from core.errors import AppError
 from core.security import TokenError
 from web.keys import AUTH, DB, SETTINGS
-from web.pages import dashboard, forms, live, meetings, people, ranks, reports, scoring, sessions
+from web.pages import (
+    console,
+    dashboard,
+    forms,
+    live,
+    meetings,
+    people,
+    ranks,
+    reports,
+    scoring,
+    sessions,
+)
 from web.pages.common import staff_identity
 from web.render import render
 from web.session import clear_session_cookie, current, set_session_cookie
@@ -131,5 +142,5 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/a/{token}", magic_link)
     app.router.add_get("/applicant", dashboard.applicant_home)
     app.router.add_get("/dashboard", dashboard.dashboard)
-    for module in (people, forms, meetings, reports, sessions, ranks, scoring, live):
+    for module in (people, forms, meetings, reports, sessions, ranks, scoring, live, console):
         module.add_routes(app)

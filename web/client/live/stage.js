@@ -59,7 +59,11 @@ class Tile {
     this.audio.srcObject = new MediaStream([slot.audioTrack]);
     if (speakerId && typeof this.audio.setSinkId === "function") this.audio.setSinkId(speakerId).catch(() => {});
     this.video.play().catch(() => {});
-    this.audio.play().catch(() => this.onAudioBlocked());
+    // Only a refusal by the autoplay policy needs a click; other rejections (a newer load
+    // interrupted this one) heal by themselves.
+    this.audio.play().catch((error) => {
+      if (error && error.name === "NotAllowedError") this.onAudioBlocked();
+    });
   }
 
   show(participantId, peer) {

@@ -1,0 +1,198 @@
+// The coordinator's console: the day's grid, presence and commands, live over socket.io.
+import { io } from "socket.io-client";
+
+const root = document.getElementById("console");
+const sessionId = root.dataset.session;
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const grid = document.getElementById("console-grid");
+const statusLine = document.getElementById("console-status");
+const alertBox = document.getElementById("console-alert");
+const menu = document.getElementById("applicant-menu");
+const model = { day: null, presence: new Map(), scores: [], names: {}, offsetMs: 0, search: "", filter: "all" };
+let selected = null;
+let drawQueued = false;
+
+async function api(path, options = {}) {
+  const response = await fetch(`/api/v1${path}`, {
+    ...options,
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, ...(options.headers || {}) },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+  return body;
+}
+
+function serverNow() { return (Date.now() + model.offsetMs) / 1000; }
+
+function fmt(seconds) {
+  if (seconds == null || !isFinite(seconds)) return "--:--";
+  const s = Math.max(0, Math.round(seconds));
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function currentPhase(day) {
+  const now = serverNow();
+  return day.timeline.find((p) => p.start <= now && now < p.end) || null;
+}
+
+function roomStatus(day, roomId, round) {
+  const slot = day.slots.find((s) => s.room_id === roomId && s.round === round);
+  return slot ? slot.status : "empty";
+}
+
+function personDot(kind, id) {
+  const member = [...model.presence.values()].find((m) => m.person_kind === kind && m.person_id === id);
+  if (!member || !member.connected) {
+    const seen = member && member.last_seen ? ` (last seen ${new Date(member.last_seen * 1000).toLocaleTimeString()})` : "";
+    return `<span class="dot absent" role="img" aria-label="absent${seen}"></span>`;
+  }
+  return `<span class="dot ${member.quality}" role="img" aria-label="connected, ${member.quality}"></span>`;
+}
+
+function scoresIn(applicantId, interviewerIds) {
+  const done = interviewerIds.filter((i) => model.scores.some((s) => s.applicant_id === applicantId && s.interviewer_id === i && s.status === "submitted"));
+  return `${done.length}/${interviewerIds.length}`;
+}
+
+function draw() {
+  drawQueued = false;
+  const day = model.day;
+  if (!day) return;
+  const phase = currentPhase(day);
+  const round = phase && phase.round;
+  const label = day.ended ? "Day over" : !day.started ? "Not started" : day.paused ? "Paused" :
+    phase ? `${phase.kind[0].toUpperCase()}${phase.kind.slice(1)}${phase.round ? " · round " + phase.round : ""}` : "Before the day";
+  document.getElementById("phase-label").textContent = label;
+  const left = phase ? phase.end - serverNow() : null;
+  const overtime = day.phase.overtime > 0;
+  document.getElementById("time-left").textContent = overtime ? `+${fmt(day.phase.overtime)}` : fmt(left);
+  document.querySelector(".clock").classList.toggle("overtime", overtime);
+
+  const rounds = Array.from({ length: day.rounds }, (_, i) => i + 1);
+  let html = `<thead><tr><th scope="col">Room</th><th scope="col">Interviewers</th>${rounds.map((r) => `<th scope="col" class="${r === round ? "current" : ""}">R${r}</th>`).join("")}<th scope="col">Scores</th></tr></thead><tbody>`;
+  for (const room of day.rooms) {
+    const status = round ? roomStatus(day, room.id, round) : "empty";
+    const current = day.slots.find((s) => s.room_id === room.id && s.round === round);
+    const rowOvertime = overtime && current;
+    const show = model.filter === "all" || (model.filter === "overtime" ? rowOvertime : status === model.filter ||
+      (model.filter === "waiting" && status === "pending"));
+    html += `<tr class="${show ? "" : "hidden-row"} ${rowOvertime ? "overtime-row" : ""}" data-room="${room.id}"><th scope="row">${room.name}</th>`;
+    html += `<td>${room.interviewer_ids.map((i) => `${personDot("staff", i)}${model.names[i] || "Interviewer"}`).join(", ")}</td>`;
+    for (const r of rounds) {
+      const slot = day.slots.find((s) => s.room_id === room.id && s.round === r);
+      if (!slot) { html += `<td class="${r === round ? "current" : ""}">—</td>`; continue; }
+      const match = model.search && slot.name.toLowerCase().includes(model.search);
+      html += `<td tabindex="0" class="cell ${slot.status} ${r === round ? "current" : ""} ${match ? "match" : ""}" data-applicant="${slot.applicant_id}" data-name="${slot.name}">${r === round ? personDot("applicant", slot.applicant_id) : ""}${slot.name}</td>`;
+    }
+    html += `<td>${current ? scoresIn(current.applicant_id, room.interviewer_ids) : ""}</td></tr>`;
+  }
+  grid.innerHTML = `<caption class="sr-only">Rooms and rounds</caption>${html}</tbody>`;
+  drawTimeline(day);
+}
+
+function drawTimeline(day) {
+  const line = document.getElementById("timeline");
+  const parts = day.timeline.filter((p) => isFinite(p.start) && isFinite(p.end));
+  if (!parts.length) { line.innerHTML = ""; return; }
+  const start = parts[0].start;
+  const span = parts[parts.length - 1].end - start || 1;
+  line.innerHTML = parts.map((p) => `<div class="seg seg-${p.kind}" style="left:${(100 * (p.start - start)) / span}%;width:${(100 * (p.end - p.start)) / span}%">${p.kind === "interview" ? "R" + p.round : ""}</div>`).join("") +
+    `<div class="now" style="left:${Math.min(100, Math.max(0, (100 * (serverNow() - start)) / span))}%"></div>`;
+}
+
+function queueDraw() {
+  if (!drawQueued) { drawQueued = true; requestAnimationFrame(draw); }
+}
+
+async function command(kind, args = {}) {
+  alertBox.hidden = true;
+  try {
+    const result = await api(`/sessions/${sessionId}/day/commands`, {
+      method: "POST", body: JSON.stringify({ kind, args, command_id: crypto.randomUUID() }),
+    });
+    if (!result.ok) throw new Error(result.error.message);
+    model.day = result.day;
+    statusLine.textContent = `${kind.replace("_", " ")} done`;
+    queueDraw();
+  } catch (error) {
+    alertBox.textContent = error.message;
+    alertBox.hidden = false;
+  }
+}
+
+async function load() {
+  const state = await api(`/sessions/${sessionId}/day`);
+  model.day = state.day;
+  model.scores = state.scores;
+  model.names = state.names;
+  model.offsetMs = state.day.now * 1000 - Date.now();
+  for (const member of state.presence) model.presence.set(member.participant_id, member);
+  const target = document.getElementById("broadcast-target");
+  for (const room of state.day.rooms) target.insertAdjacentHTML("beforeend", `<option value="room:${room.id}">${room.name}</option>`);
+  queueDraw();
+}
+
+function connect() {
+  const socket = io("/live", {
+    transports: ["websocket"],
+    auth: async (callback) => {
+      try {
+        const join = await api(`/sessions/${sessionId}/join`, { method: "POST", body: "{}" });
+        callback({ token: join.token, scope: sessionId });
+      } catch { callback({}); }
+    },
+  });
+  socket.on("timetrack", (event) => {
+    if (event.type === "clock") { model.day = event.day; model.offsetMs = event.day.now * 1000 - Date.now(); }
+    if (event.type === "score_prompt" || event.type === "no_show") load();
+    if (["knock", "time_up", "broadcast", "paused", "resumed", "extended"].includes(event.type)) {
+      statusLine.textContent = event.type === "broadcast" ? `Broadcast sent: ${event.message}` : event.type.replace("_", " ");
+    }
+    queueDraw();
+  });
+  socket.on("presence", (member) => { model.presence.set(member.participant_id, member); queueDraw(); });
+  setInterval(() => socket.connected && socket.emit("heartbeat", { t: Date.now() }, (ack) => {
+    if (ack && ack.ok) model.offsetMs = ack.server_time - (ack.t + (Date.now() - ack.t) / 2);
+  }), 5000);
+}
+
+root.querySelectorAll("[data-command]").forEach((button) => button.addEventListener("click", () => {
+  if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+  const args = button.dataset.minutes ? { minutes: Number(button.dataset.minutes) } : {};
+  command(button.dataset.command, args);
+}));
+
+document.getElementById("console-search").addEventListener("input", (e) => { model.search = e.target.value.trim().toLowerCase(); queueDraw(); });
+document.getElementById("console-filter").addEventListener("change", (e) => { model.filter = e.target.value; queueDraw(); });
+
+function openMenu(cell) {
+  selected = cell.dataset.applicant;
+  document.getElementById("menu-title").textContent = cell.dataset.name;
+  menu.showModal();
+}
+grid.addEventListener("click", (e) => { const cell = e.target.closest("td.cell"); if (cell) openMenu(cell); });
+grid.addEventListener("keydown", (e) => {
+  const cell = e.target.closest("td.cell");
+  if (cell && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); openMenu(cell); }
+});
+menu.addEventListener("click", (e) => {
+  const button = e.target.closest("[data-action]");
+  if (!button) return;
+  const action = button.dataset.action;
+  menu.close();
+  if (action === "close") return;
+  if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+  command(action, { applicant_id: selected });
+});
+
+document.getElementById("broadcast-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const target = document.getElementById("broadcast-target").value;
+  const message = document.getElementById("broadcast-message").value;
+  const args = target === "all" ? { target: "all", message } : { target: "room", room_id: target.split(":")[1], message };
+  command("broadcast", args);
+  document.getElementById("broadcast-message").value = "";
+});
+
+setInterval(queueDraw, 1000);
+load().then(connect).catch((error) => { alertBox.textContent = error.message; alertBox.hidden = false; });
