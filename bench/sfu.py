@@ -29,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from media.pacer import Pacer  # noqa: E402
 from media.synthetic import (  # noqa: E402
     EncodedClip,
     SyntheticParticipant,
@@ -241,6 +242,9 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
     server = Server("sfu", args.coalesce_ms)
     await server.open()
     rooms = args.rooms
+    # Bots publish through one pacer (one timer, the SFU's own send path): aiortc's sender
+    # would make the bots, not the server, the bottleneck.
+    pacer = Pacer()
     bots: dict[str, SyntheticParticipant] = {}
     join_ms: list[float] = []
     join_marks: list[tuple[str, str, float]] = []  # bot, mid, join start
@@ -250,7 +254,7 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
         members = [(f"int{r}-{k}", INTERVIEWER_SIZES[r % 3]) for k in range(3)]
         members.append((f"app{r}", APPLICANT_SIZES[r % 3]))
         for pid, size in members:
-            bot = SyntheticParticipant(clips[size], audio, slots=3, labels=labels)
+            bot = SyntheticParticipant(clips[size], audio, slots=3, labels=labels, pacer=pacer)
             started = time.monotonic()
             offer = await bot.create_offer()
             reply = await server.call("add", id=pid, room=f"room{r}", sdp=offer)
@@ -311,6 +315,7 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
 
     for bot in bots.values():
         await bot.close()
+    await pacer.close()
     await server.stop()
     return window, consumers, pairs, join_ms, switch_ms
 
@@ -318,7 +323,8 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
 async def run_baseline(args: argparse.Namespace, clip: EncodedClip, audio: EncodedClip):
     server = Server("baseline")
     await server.open()
-    publisher = SyntheticParticipant(clip, audio, slots=0)
+    pacer = Pacer()
+    publisher = SyntheticParticipant(clip, audio, slots=0, pacer=pacer)
     reply = await server.call("add", sdp=await publisher.create_offer(), publish=True)
     await publisher.accept_answer(reply["sdp"])
     await asyncio.sleep(1)
@@ -337,6 +343,7 @@ async def run_baseline(args: argparse.Namespace, clip: EncodedClip, audio: Encod
     )
     for bot in [publisher, *subscribers]:
         await bot.close()
+    await pacer.close()
     await server.stop()
     return window
 

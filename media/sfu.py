@@ -14,7 +14,6 @@ Moving a participant to another room is `route()` again: no renegotiation, no ne
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
@@ -24,7 +23,6 @@ from itertools import zip_longest
 from typing import Any
 
 from aiortc import (
-    MediaStreamTrack,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -35,6 +33,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from . import fastpath
 from .forwarder import OutSlot, Source
 from .layout import assign_slots
+from .pacer import SilentTrack
 from .stats import ParticipantStats, rate_bps
 
 logger = logging.getLogger(__name__)
@@ -63,20 +62,6 @@ def _rtc_ice_server(server: IceServer | Mapping[str, Any]) -> RTCIceServer:
     return RTCIceServer(
         urls=server["urls"], username=server.get("username"), credential=server.get("credential")
     )
-
-
-class _IdleTrack(MediaStreamTrack):
-    """Feeds a slot's sender nothing: aiortc's send loop parks on recv() instead of polling.
-
-    Media for the slot is written by the forwarder, beside aiortc's send loop.
-    """
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-
-    async def recv(self) -> Any:
-        await asyncio.get_running_loop().create_future()
 
 
 @dataclass(eq=False)
@@ -264,7 +249,7 @@ class Sfu:
             offered = fastpath.offered_direction(transceiver)
             if offered == "sendonly":  # the client receives here: a slot
                 transceiver.direction = "sendonly"
-                transceiver.sender.replaceTrack(_IdleTrack(kind))
+                transceiver.sender.replaceTrack(SilentTrack(kind))
                 slot_transceivers[kind].append((transceiver, payload_type))
             elif offered in ("recvonly", "sendrecv") and kind not in uplink:
                 transceiver.direction = "recvonly"

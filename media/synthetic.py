@@ -36,6 +36,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 
 from . import fastpath
+from .pacer import PacedStream, Pacer, SilentTrack
 from .vp8 import is_vp8_keyframe, strip_vp8_descriptor, vp8_keyframe_size
 
 VIDEO_CLOCK = 90000
@@ -303,6 +304,7 @@ class SyntheticParticipant:
         labels: Mapping[tuple[int, int], str] | None = None,
         capture: bool = False,
         ice_servers: Sequence[Mapping[str, Any]] = (),
+        pacer: Pacer | None = None,
     ) -> None:
         servers = [
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
@@ -312,11 +314,18 @@ class SyntheticParticipant:
         self.pc = RTCPeerConnection(
             RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
+        self.pacer = pacer
+        self.streams: list[PacedStream] = []
+        self._clips = {"audio": audio, "video": video}
         self.video = SyntheticVideoTrack(video) if video is not None else None
         self.audio = SyntheticAudioTrack(audio) if audio is not None else None
         for track in (self.audio, self.video):
-            if track is not None:
+            if track is None:
+                continue
+            if pacer is None:
                 track.bind(self.pc.addTransceiver(track, direction="sendonly").sender)
+            else:  # the pacer writes the packets: aiortc's send loop only idles
+                self.pc.addTransceiver(SilentTrack(track.kind), direction="sendonly")
         for _ in range(slots):
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
@@ -332,9 +341,34 @@ class SyntheticParticipant:
 
     async def accept_answer(self, answer_sdp: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+        if self.pacer is None:
+            return
+        transceivers = [t for t in self.pc.getTransceivers() if t.direction == "sendonly"]
+        if not transceivers:
+            return
+        downlink = fastpath.Downlink(transceivers[0].sender.transport)
+        for t in transceivers:
+            clip = self._clips[t.kind]
+            if clip is None:
+                continue
+            history = 128 if t.kind == "video" else 0
+            stream = PacedStream(
+                t.kind,
+                clip,
+                t.sender,
+                fastpath.SlotOutput(t.sender, downlink, history),
+                fastpath.negotiated_payload_type(t),
+                str(t.mid),
+                fastpath.header_extension_ids(t),
+            )
+            self.streams.append(stream)
+            self.pacer.add(stream)
 
     async def connect(self, exchange: Callable[[str], Awaitable[str]]) -> None:
         await self.accept_answer(await exchange(await self.create_offer()))
 
     async def close(self) -> None:
+        if self.pacer is not None:
+            for stream in self.streams:
+                self.pacer.remove(stream)
         await self.pc.close()

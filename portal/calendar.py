@@ -46,7 +46,8 @@ def ics(event: CalendarEvent, *, method: Method = "PUBLISH", stamp: datetime) ->
     item.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     calendar.add_component(item)
     calendar.add_missing_timezones()
-    return calendar.to_ical().decode()
+    text: str = calendar.to_ical().decode()
+    return text
 
 
 def event_timezone(text: str) -> str | None:

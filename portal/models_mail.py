@@ -90,9 +90,7 @@ class SessionChoice(IdMixin, ProgramOwned, Base):
     __tablename__ = "session_choices"
     __table_args__ = (UniqueConstraint("applicant_id", "session_id"),)
     applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
-    session_id: Mapped[str] = mapped_column(
-        ForeignKey("interview_sessions.id", ondelete="CASCADE")
-    )
+    session_id: Mapped[str] = mapped_column(ForeignKey("interview_sessions.id", ondelete="CASCADE"))
     rank: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

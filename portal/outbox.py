@@ -59,7 +59,10 @@ def applicant_recipient(applicant: Applicant) -> Recipient:
 
 
 async def find(scope: ProgramScope, key: str) -> OutboxMessage | None:
-    return await scope.db.scalar(scope.select(OutboxMessage, OutboxMessage.idempotency_key == key))
+    found: OutboxMessage | None = await scope.db.scalar(
+        scope.select(OutboxMessage, OutboxMessage.idempotency_key == key)
+    )
+    return found
 
 
 async def enqueue(
@@ -117,7 +120,8 @@ async def retry(scope: ProgramScope, message_id: str, now: datetime) -> OutboxMe
 
 
 class Transport(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def send(self, message: EmailMessage) -> None: ...
 
@@ -199,12 +203,13 @@ class DeliveryReport:
 
 
 async def next_due_at(db: AsyncSession) -> datetime | None:
-    return await db.scalar(
+    found: datetime | None = await db.scalar(
         select(OutboxMessage.next_attempt_at)
         .where(OutboxMessage.status == "pending")
         .order_by(OutboxMessage.next_attempt_at)
         .limit(1)
     )
+    return found
 
 
 async def deliver_due(

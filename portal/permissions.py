@@ -37,7 +37,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "forms.write": _MANAGE,
     "scores.own": _ANY_STAFF,
     "scores.read_all": _MANAGE,
-    "scores.adjust": _DIRECTOR,
+    "scores.adjust": _MANAGE,
     "scores.lock": _MANAGE,
     "ranks.read": _MANAGE,
     "ranks.write": _DIRECTOR | {"coordinator"},

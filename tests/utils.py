@@ -13,6 +13,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from media.pacer import Pacer
 from media.sfu import Sfu
 from media.synthetic import EncodedClip, FrameCounter, SyntheticParticipant
 
@@ -54,9 +55,15 @@ async def connect_client(
     slots: int = 3,
     labels: dict[tuple[int, int], str] | None = None,
     capture: bool = False,
+    pacer: Pacer | None = None,
 ) -> Client:
-    """Offer own audio+video (sendonly) plus `slots` recvonly audio+video pairs; connect."""
-    bot = SyntheticParticipant(video_clip, audio_clip, slots=slots, labels=labels, capture=capture)
+    """Offer own audio+video (sendonly) plus `slots` recvonly audio+video pairs; connect.
+
+    With a `pacer` the client publishes through the fast path instead of aiortc's sender.
+    """
+    bot = SyntheticParticipant(
+        video_clip, audio_clip, slots=slots, labels=labels, capture=capture, pacer=pacer
+    )
 
     async def exchange(offer: str) -> str:
         return await sfu.add_participant(participant_id, offer, room_id)

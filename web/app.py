@@ -22,6 +22,7 @@ from web.api.framework import Api
 from web.api.openapi import build_openapi
 from web.api.routes import build_api
 from web.errors import error_middleware
+from web.jobs import background_jobs
 from web.live import build_socketio
 from web.metrics import Metrics
 from web.middleware import metrics_middleware, security_headers_middleware
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.METRICS] = Metrics()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_bus)
+    app.cleanup_ctx.append(background_jobs)
 
     env = aiohttp_jinja2.setup(
         app,

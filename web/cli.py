@@ -43,8 +43,29 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--program", required=True, help="program slug (created if missing)")
     create.add_argument("--password", help="read from INTERVIEWDAY_PASSWORD or a prompt if absent")
+    bot = sub.add_parser(
+        "bot",
+        help="a headless participant: joins with a token, publishes "
+        "synthetic audio and video, counts what it receives",
+    )
+    bot.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8080")
+    bot.add_argument("--token", required=True, help="a join token (POST …/join)")
+    bot.add_argument("--seconds", type=float, default=10)
+    bot.add_argument("--slots", type=int, default=3)
+    load = sub.add_parser("loadtest", help="rooms of bots in worker processes")
+    load.add_argument("--rooms", type=int, required=True)
+    load.add_argument("--per-room", type=int, required=True)
+    load.add_argument("--seconds", type=float, default=10)
+    load.add_argument("--workers", type=int, default=1)
+    load.add_argument("--url", help="an existing server (needs --secret-key); default: start one")
+    load.add_argument("--secret-key", help="the server's INTERVIEWDAY_SECRET_KEY")
+    load.add_argument("--width", type=int, default=320)
+    load.add_argument("--height", type=int, default=240)
+    load.add_argument("--fps", type=int, default=15)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command in ("bot", "loadtest"):
+        return _media_command(args)
     try:
         settings = load_settings(os.environ)
         if args.command == "serve":
@@ -65,6 +86,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interviewday: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def _media_command(args: argparse.Namespace) -> int:
+    from signaling.bot import BotError
+    from web import loadtest
+
+    try:
+        if args.command == "bot":
+            result = loadtest.bot_main(args.url, args.token, args.seconds, args.slots)
+        else:
+            if args.rooms < 1 or args.per_room < 1 or args.seconds <= 0:
+                raise CliError("--rooms, --per-room and --seconds must be positive")
+            if args.url and not args.secret_key:
+                raise CliError("--url needs --secret-key to mint join tokens")
+            result = loadtest.loadtest(
+                args.rooms,
+                args.per_room,
+                args.seconds,
+                url=args.url,
+                secret_key=args.secret_key,
+                workers=max(1, args.workers),
+                width=args.width,
+                height=args.height,
+                fps=args.fps,
+            )
+    except (CliError, BotError) as exc:
+        print(f"interviewday: {exc}", file=sys.stderr)
+        return 2
+    loadtest.print_json(result)
+    return 0
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

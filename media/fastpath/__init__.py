@@ -36,6 +36,7 @@ from aiortc.rtp import RtpPacket
 from .receive import (
     fast_receive,
     header_extension_ids,
+    negotiated_payload_type,
     offered_direction,
     receiver_loss,
     request_keyframe,
@@ -59,6 +60,7 @@ __all__ = [
     "fast_receive",
     "header_extension_ids",
     "missing_internals",
+    "negotiated_payload_type",
     "offered_direction",
     "on_sender_keyframe_request",
     "receiver_loss",

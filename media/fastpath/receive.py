@@ -47,6 +47,12 @@ def restrict_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> int:
     return int(base.payloadType)
 
 
+def negotiated_payload_type(transceiver: RTCRtpTransceiver) -> int:
+    """Payload type of the first negotiated codec (what aiortc's sender would send)."""
+    codec: Any = transceiver._codecs[0]
+    return int(codec.payloadType)
+
+
 def offered_direction(transceiver: RTCRtpTransceiver) -> str | None:
     """The direction the remote offer asks of us for this transceiver ("sendonly" = a slot)."""
     direction: str | None = transceiver._offerDirection

@@ -20,7 +20,7 @@ from tests.conftest import make_settings
 from tests.factories import PASSWORD, World
 from tests.live.conftest import Day
 from tests.web.test_magic_link import issue_link
-from web.live import HUB, room_key
+from web.live import HUB, SIO, room_key
 
 pytestmark = pytest.mark.browser
 
@@ -211,3 +211,60 @@ async def test_applicant_and_interviewer_see_each_other_then_the_applicant_moves
     await interviewer.wait_for_function("!document.getElementById('waiting').hidden", timeout=2_000)
     await applicant.screenshot(path=str(artifacts / "applicant-room2.png"))
     await second.screenshot(path=str(artifacts / "interviewer2-room2.png"))
+
+
+async def test_the_room_comes_back_after_the_media_or_the_socket_drops(
+    browser: Any, live_server: Any, client: Any, world: World, day: Day, artifacts: Path
+) -> None:
+    path = f"/live/sessions/{day.session_id}"
+    applicant_pid = f"{day.session_id}/applicant:{day.applicant}"
+    interviewer_pid = staff_pid(day, day.interviewer1)
+    hub = live_server.app[HUB]
+    interviewer = await staff_page(browser, live_server, world.a.interviewer_email, path)
+    applicant = await applicant_page(browser, live_server, client, day.applicant, path)
+    joins: list[str] = []
+    applicant.on("request", lambda r: joins.append(r.url) if r.url.endswith("/join") else None)
+    for page in (interviewer, applicant):
+        await wait_connected(page)
+    await wait_sees(applicant, interviewer_pid)
+    await applicant.evaluate(
+        """() => {
+          window.__states = [];
+          window.interviewday.connection.addEventListener("status", (e) => {
+            window.__states.push(e.detail.state);
+          });
+          window.__pcBefore = window.interviewday.pc;
+        }"""
+    )
+
+    # The server lost our media: a new peer connection on the same socket, same room.
+    await hub.deliver("media_failed", {"state": "failed"}, participant_id=applicant_pid)
+    await applicant.wait_for_function(
+        "window.interviewday.pc !== window.__pcBefore && window.interviewday.state === 'connected'",
+        timeout=10_000,
+    )
+    await wait_sees(applicant, interviewer_pid)
+    await wait_sees(interviewer, applicant_pid)
+    assert "reconnecting" in await applicant.evaluate("window.__states")
+    assert await applicant.locator(".live-left:visible").count() == 0  # no full-screen overlay
+
+    # The socket drops after a move: a fresh join token, a new peer connection, and the
+    # server puts us back where we were (Room 2), not where the token first said.
+    await hub.move(applicant_pid, room_key(day.session_id, day.room2), "Room 2")
+    await applicant.wait_for_function(
+        "document.getElementById('room-name').textContent === 'Room 2'", timeout=2_000
+    )
+    joins_before = len(joins)
+    await applicant.evaluate("window.__pcBefore = window.interviewday.pc")
+    member = hub.presence.get(applicant_pid)
+    await live_server.app[SIO].disconnect(member.sid, namespace="/live")
+    await applicant.wait_for_function(
+        "window.interviewday.pc !== window.__pcBefore && window.interviewday.state === 'connected'",
+        timeout=10_000,
+    )
+    assert len(joins) > joins_before
+    assert await applicant.text_content("#room-name") == "Room 2"
+    assert hub.presence.get(applicant_pid).room_key == room_key(day.session_id, day.room2)
+    await hub.move(applicant_pid, room_key(day.session_id, day.room1), "Room 1")
+    await wait_sees(applicant, interviewer_pid)
+    await applicant.screenshot(path=str(artifacts / "applicant-after-reconnects.png"))

@@ -9,6 +9,7 @@ import aiortc.rtcrtpreceiver
 import pytest
 
 from media import fastpath
+from media.pacer import Pacer
 from media.sfu import Sfu
 from media.synthetic import EncodedClip
 from tests.utils import Client, connect_client, track_layouts, wait_for
@@ -28,12 +29,21 @@ async def connect_all(
     audio_clip: EncodedClip,
     labels: dict[tuple[int, int], str],
     capture: bool = False,
+    pacer: Pacer | None = None,
+    paced: frozenset[str] = frozenset(),
 ) -> dict[str, Client]:
     clients: dict[str, Client] = {}
     track_layouts(sfu, clients)
     for name, room in rooms.items():
         clients[name] = await connect_client(
-            sfu, name, room, video_clips[name], audio_clip, labels=labels, capture=capture
+            sfu,
+            name,
+            room,
+            video_clips[name],
+            audio_clip,
+            labels=labels,
+            capture=capture,
+            pacer=pacer if name in paced else None,
         )
     await wait_for(lambda: all(c.pc.connectionState == "connected" for c in clients.values()), 5)
     return clients
@@ -51,8 +61,16 @@ def sources_seen(client: Client) -> set[str]:
 async def test_three_participants_receive_each_other_at_frame_rate(
     sfu: Sfu, video_clips: dict[str, EncodedClip], audio_clip: EncodedClip, labels: dict
 ) -> None:
+    # c publishes through the pacer (the load-test path), a and b through aiortc's sender.
+    pacer = Pacer()
     clients = await connect_all(
-        sfu, {"a": "r1", "b": "r1", "c": "r1"}, video_clips, audio_clip, labels
+        sfu,
+        {"a": "r1", "b": "r1", "c": "r1"},
+        video_clips,
+        audio_clip,
+        labels,
+        pacer=pacer,
+        paced=frozenset({"c"}),
     )
     try:
         await wait_for(lambda: all(len(sources_seen(c)) == 2 for c in clients.values()), 3)
@@ -73,8 +91,10 @@ async def test_three_participants_receive_each_other_at_frame_rate(
             assert stats.frames_out > 0 and stats.frames_in > 0 and stats.packets_out > 0
             assert stats.round_trip_time_s is None or stats.round_trip_time_s < 0.5
         assert set(sfu.all_stats()) == {"a", "b", "c"}
+        assert clients["c"].bot.streams[1].keyframe_requests >= 1  # answered a PLI
     finally:
         await close_all(clients)
+        await pacer.close()
 
 
 async def test_move_to_another_room_without_reconnecting(

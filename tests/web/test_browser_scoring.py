@@ -28,7 +28,8 @@ async def logged_in_page(context: Any, base: str, email: str) -> Any:
 
 async def stored_score(client: Any) -> Score | None:
     async with client.app[DB]() as db:
-        return (await db.scalars(select(Score))).first()
+        found: Score | None = (await db.scalars(select(Score))).first()
+        return found
 
 
 async def wait_saved(page: Any) -> None:

@@ -16,6 +16,7 @@ MENU: tuple[tuple[str, str, str], ...] = (
     ("Meeting Rooms", "/meeting-rooms", "sessions.read"),
     ("Staff", "/staff", "staff.read"),
     ("Reports", "/reports", "reports.read"),
+    ("My scores", "/scoring", "scores.own"),
 )
 
 

@@ -11,10 +11,23 @@ function element(tag, attributes = {}, text = "") {
   return node;
 }
 
-function flag(className, icon, text) {
+const SVG = "http://www.w3.org/2000/svg";
+
+// An icon from the page's sprite (web/templates/live/_icons.html).
+function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const use = document.createElementNS(SVG, "use");
+  use.setAttribute("href", `#i-${name}`);
+  svg.append(use);
+  return svg;
+}
+
+function flag(className, iconName, text) {
   const item = element("li", { class: `tile-flag ${className}` });
   item.hidden = true;
-  item.append(element("span", { "aria-hidden": "true" }, icon), element("span", { class: "flag-text" }, text));
+  item.append(icon(iconName), element("span", { class: "flag-text" }, text));
   return item;
 }
 
@@ -41,10 +54,10 @@ class Tile {
     this.off.append(this.avatar, element("span", { class: "tile-off-text" }, "Camera off"));
     this.name = element("figcaption", { class: "tile-name" });
     this.flags = element("ul", { class: "tile-flags" });
-    this.muted = flag("flag-muted", "🔇", "Microphone off");
-    this.hand = flag("flag-hand", "✋", "Hand raised");
-    this.screen = flag("flag-screen", "🖥", "Sharing screen");
-    this.quality = flag("flag-quality", "📶", "");
+    this.muted = flag("flag-muted", "mic-off", "Microphone off");
+    this.hand = flag("flag-hand", "hand", "Hand raised");
+    this.screen = flag("flag-screen", "screen", "Sharing screen");
+    this.quality = flag("flag-quality", "signal", "");
     this.flags.append(this.hand, this.muted, this.screen, this.quality);
     this.root.append(this.video, this.off, this.name, this.flags);
     this.audio = element("audio", { autoplay: "", "data-slot": String(index) });

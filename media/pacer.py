@@ -1,0 +1,164 @@
+"""Pre-encoded clips sent as RTP straight through the fast path, many streams on one timer.
+
+aiortc's sender path costs a task wake-up per frame, an RTP object and four awaits per packet.
+For load tests that is the bottleneck, not the SFU: a `Pacer` sends the due frames of every
+registered stream from one periodic task, packetizing (VP8) and protecting them with the
+same synchronous path the SFU forwards with. Keyframe requests (PLI/FIR) restart the clip at
+its keyframe; NACKs are answered from the stream's history. Same wire format as aiortc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiortc import MediaStreamTrack, RTCRtpSender
+
+from .fastpath import SlotOutput, tap_sender
+from .forwarder import MID_URI, build_extension_block, ntp_time
+from .vp8 import vp8_packetize
+
+if TYPE_CHECKING:
+    from .synthetic import EncodedClip
+
+logger = logging.getLogger(__name__)
+
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+_HEADER = struct.Struct("!BBHII")
+
+
+class SilentTrack(MediaStreamTrack):
+    """A track whose recv() never returns: aiortc's send loop parks instead of polling.
+
+    For senders whose packets are written beside aiortc (SFU slots, paced streams).
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    async def recv(self) -> Any:
+        await asyncio.get_running_loop().create_future()
+
+
+class PacedStream:
+    """One synthetic outgoing stream (a clip looped at its frame rate)."""
+
+    def __init__(
+        self,
+        kind: str,
+        clip: EncodedClip,
+        sender: RTCRtpSender,
+        output: SlotOutput,
+        payload_type: int,
+        mid: str,
+        extension_ids: dict[str, int],
+    ) -> None:
+        rng = random.Random()
+        self.kind = kind
+        self.clip = clip
+        self.output = output
+        self.payload_type = payload_type
+        self.frames_sent = 0
+        self.keyframe_requests = 0
+        self._is_video = kind == "video"
+        self._period = 1.0 / clip.fps
+        self._step = round((90000 if self._is_video else 48000) / clip.fps)
+        self._seq = rng.randrange(1 << 15)
+        self._ts_origin = rng.randrange(1 << 32)
+        self._picture_id = rng.randrange(1 << 15)
+        self._position = 0
+        self._keyframe_wanted = False
+        self._next: float | None = None
+        mid_id = extension_ids.get(MID_URI)
+        self._mid = [(mid_id, mid.encode())] if mid_id else []
+        self._abs_id = extension_ids.get(ABS_SEND_TIME_URI, 0) if self._is_video else 0
+        self._ext = build_extension_block(self._mid)
+        tap_sender(sender, self.request_keyframe, self.on_nack)
+
+    def request_keyframe(self) -> None:
+        if self._is_video:
+            self.keyframe_requests += 1
+            self._keyframe_wanted = True
+
+    def on_nack(self, lost: list[int]) -> None:
+        for seq in lost:
+            self.output.retransmit(seq)
+
+    def tick(self, now: float) -> None:
+        """Send every frame that is due by `now` (none ahead of time)."""
+        if self._next is None or now - self._next > 1.0:
+            self._next = now  # first tick, or stalled: resume without a burst
+        while now >= self._next:
+            self._send_frame()
+            self._next += self._period
+
+    def _send_frame(self) -> None:
+        if self._keyframe_wanted:
+            self._keyframe_wanted = False
+            self._position = 0
+        frame = self.clip.frames[self._position]
+        self._position = (self._position + 1) % len(self.clip.frames)
+        timestamp = (self._ts_origin + self.frames_sent * self._step) & 0xFFFFFFFF
+        self.frames_sent += 1
+        if not frame:
+            return
+        wall = time.time()
+        ntp = ntp_time(wall)
+        ext = self._ext
+        if self._is_video:
+            payloads = vp8_packetize(frame, self._picture_id)
+            self._picture_id = (self._picture_id + 1) & 0x7FFF
+            if self._abs_id:
+                abs_send_time = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+                ext = build_extension_block([*self._mid, (self._abs_id, abs_send_time)])
+        else:
+            payloads = [frame]
+        last = len(payloads) - 1
+        for i, payload in enumerate(payloads):
+            seq = self._seq
+            self._seq = (seq + 1) & 0xFFFF
+            marker = 0x80 if i == last else 0
+            header = _HEADER.pack(
+                0x90 if ext else 0x80, marker | self.payload_type, seq, timestamp, self.output.ssrc
+            )
+            self.output.send(header + ext + payload, seq, timestamp, ntp, len(payload))
+
+
+class Pacer:
+    """Drives many `PacedStream`s from one task ticking every `tick` seconds."""
+
+    def __init__(self, tick: float = 0.01) -> None:
+        self.tick = tick
+        self._streams: list[PacedStream] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, stream: PacedStream) -> None:
+        self._streams.append(stream)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    def remove(self, stream: PacedStream) -> None:
+        if stream in self._streams:
+            self._streams.remove(stream)
+
+    async def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            for stream in list(self._streams):
+                try:
+                    stream.tick(now)
+                except Exception:  # one broken stream must not stop the others
+                    logger.exception("paced stream failed")
+                    self.remove(stream)
+            await asyncio.sleep(self.tick)
+
+    async def close(self) -> None:
+        self._streams.clear()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
