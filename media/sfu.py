@@ -103,6 +103,7 @@ class Sfu:
     ) -> None:
         self._ice_servers = [_rtc_ice_server(s) for s in ice_servers]
         self._participants: dict[str, _Participant] = {}
+        self._adding: dict[str, object] = {}  # participant id -> token of the latest add
         # Room -> members in the order they entered (a dict as an ordered set).
         self._rooms: dict[str, dict[str, None]] = {}
         self._keyframe_interval = keyframe_interval
@@ -127,16 +128,20 @@ class Sfu:
     async def add_participant(self, participant_id: str, offer_sdp: str, room_id: str) -> str:
         """Accept a participant's offer, route it to `room_id`; return the answer SDP.
 
-        A participant id that is already connected is replaced (a reconnect). Raises
-        ValueError for an offer we cannot serve (no VP8/Opus, malformed SDP).
+        A participant id that is already connected is replaced (a reconnect); of two adds
+        racing for one id the later wins. Raises ValueError for an offer we cannot serve (no
+        VP8/Opus, malformed SDP), ConnectionAbortedError if `remove()` or a newer add for the
+        same id came while this one was negotiating.
         """
-        if participant_id in self._participants:
-            await self.remove(participant_id)
+        token = object()
+        self._adding[participant_id] = token
+        await self._discard(participant_id)
         pc = RTCPeerConnection(
             RTCConfiguration(
                 iceServers=list(self._ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
             )
         )
+        pc.on("connectionstatechange", lambda: self._on_connection_state(participant_id, pc))
         try:
             participant = await self._negotiate(participant_id, pc, offer_sdp, room_id)
         except Exception as exc:
@@ -144,13 +149,14 @@ class Sfu:
             if isinstance(exc, ValueError):
                 raise
             raise ValueError(f"cannot answer offer: {exc}") from exc
+        if self._adding.get(participant_id) is not token:
+            await pc.close()
+            raise ConnectionAbortedError(f"{participant_id} was removed or re-added meanwhile")
+        del self._adding[participant_id]
         self._participants[participant_id] = participant
-
-        @pc.on("connectionstatechange")
-        def on_state() -> None:
-            self._on_connection_state(participant, pc.connectionState)
-
         self._enter(participant, room_id)
+        if pc.connectionState != "new":  # changed before we were listening for it
+            self._on_connection_state(participant_id, pc)
         answer: str = pc.localDescription.sdp
         return answer
 
@@ -162,21 +168,12 @@ class Sfu:
         self._enter(participant, room_id)
 
     async def remove(self, participant_id: str) -> None:
-        """Disconnect a participant and re-layout whoever was watching it."""
-        participant = self._participants.pop(participant_id, None)
-        if participant is None:
-            return
-        affected = self._leave(participant)
-        for source in participant.sources.values():
-            source.close()
-        for slot in participant.slots():
-            slot.detach()
-        participant.downlink.close()
-        for other_id in affected:
-            self._relayout(self._participants[other_id])
-        await participant.pc.close()
+        """Disconnect a participant (or abort its pending add); re-layout its watchers."""
+        self._adding.pop(participant_id, None)
+        await self._discard(participant_id)
 
     async def close(self) -> None:
+        self._adding.clear()
         for participant_id in list(self._participants):
             await self.remove(participant_id)
 
@@ -227,7 +224,7 @@ class Sfu:
             ),
             round_trip_time_s=sum(rtts) / len(rtts) if rtts else None,
             keyframes_requested=sum(s.keyframes_requested for s in sources),
-            packets_dropped=sum(s.dropped for s in slots) + participant.downlink.dropped,
+            packets_dropped=sum(s.dropped for s in slots),
         )
 
     def all_stats(self) -> dict[str, ParticipantStats]:
@@ -313,6 +310,20 @@ class Sfu:
 
     # --- routing -------------------------------------------------------------------------
 
+    async def _discard(self, participant_id: str) -> None:
+        participant = self._participants.pop(participant_id, None)
+        if participant is None:
+            return
+        affected = self._leave(participant)
+        for source in participant.sources.values():
+            source.close()
+        for slot in participant.slots():
+            slot.detach()
+        participant.downlink.close()
+        for other_id in affected:
+            self._relayout(self._participants[other_id])
+        await participant.pc.close()
+
     def _get(self, participant_id: str) -> _Participant:
         try:
             return self._participants[participant_id]
@@ -358,9 +369,13 @@ class Sfu:
             except Exception:
                 logger.exception("on_layout callback failed")
 
-    def _on_connection_state(self, participant: _Participant, state: str) -> None:
-        if self._participants.get(participant.id) is not participant:
-            return  # removed or replaced: signaling already knows
+    def _on_connection_state(self, participant_id: str, pc: RTCPeerConnection) -> None:
+        participant = self._participants.get(participant_id)
+        if participant is None or participant.pc is not pc:
+            return  # still negotiating (reported once added), removed, or replaced
+        state: str = pc.connectionState
+        if state == participant.state:
+            return
         participant.state = state
         if state == "connected":
             # Media to this participant was held back until DTLS was up: start at keyframes.

@@ -35,6 +35,8 @@ def build_api() -> Api:
         ranks,
         rank_lists,
         daytrack,
+        invitations,
+        scheduling,
     ):
         api.include(module.api)
     return api

@@ -14,6 +14,7 @@ MENU: tuple[tuple[str, str, str], ...] = (
     ("Applicants", "/applicants", "applicants.read"),
     ("Scores & Ranks", "/ranks", "ranks.read"),
     ("Meeting Rooms", "/meeting-rooms", "sessions.read"),
+    ("Conflicts", "/conflicts", "conflicts.read"),
     ("Staff", "/staff", "staff.read"),
     ("Reports", "/reports", "reports.read"),
     ("My scores", "/scoring", "scores.own"),

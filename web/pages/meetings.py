@@ -21,7 +21,6 @@ from portal.permissions import allowed
 from rooms import meetings
 from rooms.models import InterviewSession, MeetingRoom
 from web.keys import DB
-from web.pages import conflicts
 from web.pages.common import shell_context, staff_identity
 from web.render import render
 from web.session import Identity
@@ -226,5 +225,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/meeting-rooms/{room_id}", edit_page)
     app.router.add_post("/meeting-rooms/{room_id}", update)
     app.router.add_post("/meeting-rooms/{room_id}/delete", delete)
-    # The conflicts page rides along until web/pages/routes.py lists `conflicts` itself.
-    conflicts.add_routes(app)

@@ -10,6 +10,7 @@ from core.errors import AppError
 from core.security import TokenError
 from web.keys import AUTH, DB, SETTINGS
 from web.pages import (
+    conflicts,
     console,
     dashboard,
     forms,
@@ -142,5 +143,16 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/a/{token}", magic_link)
     app.router.add_get("/applicant", dashboard.applicant_home)
     app.router.add_get("/dashboard", dashboard.dashboard)
-    for module in (people, forms, meetings, reports, sessions, ranks, scoring, live, console):
+    for module in (
+        people,
+        forms,
+        meetings,
+        conflicts,
+        reports,
+        sessions,
+        ranks,
+        scoring,
+        live,
+        console,
+    ):
         module.add_routes(app)
