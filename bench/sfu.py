@@ -247,41 +247,62 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
     pacer = Pacer()
     bots: dict[str, SyntheticParticipant] = {}
     join_ms: list[float] = []
-    join_marks: list[tuple[str, str, float]] = []  # bot, mid, join start
 
-    log(f"joining {rooms} rooms x 4 participants")
-    for r in range(rooms):
-        members = [(f"int{r}-{k}", INTERVIEWER_SIZES[r % 3]) for k in range(3)]
-        members.append((f"app{r}", APPLICANT_SIZES[r % 3]))
-        for pid, size in members:
-            bot = SyntheticParticipant(clips[size], audio, slots=3, labels=labels, pacer=pacer)
-            started = time.monotonic()
-            offer = await bot.create_offer()
-            reply = await server.call("add", id=pid, room=f"room{r}", sdp=offer)
-            await bot.accept_answer(reply["sdp"])
-            bots[pid] = bot
-            for mid, source in reply["layout"].items():
-                if source is not None and bot.counter.slots[mid].kind == "video":
-                    join_marks.append((pid, mid, started))
-    await asyncio.sleep(3)
-    for pid, mid, started in join_marks:
-        changes = bots[pid].counter.slots[mid].changes
-        if changes:
-            join_ms.append((changes[0][0] - started) * 1000)
-    connected = sum(1 for b in bots.values() if b.pc.connectionState == "connected")
-    log(
-        f"{connected}/{len(bots)} connected; join-to-first-frame p95 {p95(join_ms):.0f} ms "
-        f"(n={len(join_ms)}, missing {len(join_marks) - len(join_ms)})"
-    )
+    async def join(first: int, last: int) -> None:
+        log(f"joining rooms {first}..{last - 1} (4 participants each)")
+        marks: list[tuple[str, str, float]] = []  # bot, mid, join start
+        for r in range(first, last):
+            members = [(f"int{r}-{k}", INTERVIEWER_SIZES[r % 3]) for k in range(3)]
+            members.append((f"app{r}", APPLICANT_SIZES[r % 3]))
+            for pid, size in members:
+                bot = SyntheticParticipant(clips[size], audio, slots=3, labels=labels, pacer=pacer)
+                started = time.monotonic()
+                offer = await bot.create_offer()
+                reply = await server.call("add", id=pid, room=f"room{r}", sdp=offer)
+                await bot.accept_answer(reply["sdp"])
+                bots[pid] = bot
+                for mid, source in reply["layout"].items():
+                    if source is not None and bot.counter.slots[mid].kind == "video":
+                        marks.append((pid, mid, started))
+        await asyncio.sleep(3)
+        seen = [bots[pid].counter.slots[mid].changes for pid, mid, _ in marks]
+        join_ms.extend(
+            (changes[0][0] - started) * 1000
+            for changes, (_, _, started) in zip(seen, marks, strict=True)
+            if changes
+        )
+        connected = sum(1 for b in bots.values() if b.pc.connectionState == "connected")
+        log(
+            f"{connected}/{len(bots)} connected; join-to-first-frame p95 {p95(join_ms):.0f} ms "
+            f"(n={len(join_ms)}, never: {sum(1 for c in seen if not c)})"
+        )
 
-    log(f"steady state: measuring {args.seconds} s")
+    def report(window: Window, bot_core: float) -> None:
+        log(
+            f"server {window.core_fraction:.1%} of a core, {window.packets / window.wall:.0f} "
+            f"forwarded packets/s, {window.us_per_packet:.1f} us/packet; "
+            f"bots {bot_core:.1%} of a core"
+        )
+
+    # Two load levels: the difference gives the marginal cost, free of fixed costs.
+    light = max(3, rooms // 3 // 3 * 3) if rooms > 3 else 0
+    light_window = None
+    if light:
+        await join(0, light)
+        log(f"light load ({light} rooms): measuring {args.seconds / 2:.0f} s")
+        light_window, bot_core = await measure(server, args.seconds / 2)
+        report(light_window, bot_core)
+    await join(light, rooms)
+    log(f"full load ({rooms} rooms): measuring {args.seconds:.0f} s")
     window, bot_core = await measure(server, args.seconds)
+    report(window, bot_core)
     pairs = rooms * 12  # (subscriber, publisher) pairs: 4 members x 3 others
     consumers = pairs * 2  # one audio and one video stream each
-    log(
-        f"server {window.core_fraction:.1%} of a core, {window.packets / window.wall:.0f} "
-        f"forwarded packets/s, {window.us_per_packet:.1f} us/packet; bots {bot_core:.1%} core"
-    )
+    if light_window is not None:
+        extra_cpu = window.core_fraction - light_window.core_fraction
+        extra_packets = window.packets / window.wall - light_window.packets / light_window.wall
+        if extra_packets > 0:
+            log(f"marginal cost: {extra_cpu / extra_packets * 1e6:.1f} us per forwarded packet")
     fps = []
     for bot in bots.values():
         for count in bot.counter.slots.values():

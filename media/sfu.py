@@ -192,12 +192,11 @@ class Sfu:
         bytes_out = sum(s.bytes_out for s in slots)
         now = time.monotonic()
         then, before_in, before_out = participant.sample
-        if now - then >= 1.0:
-            if then > 0:
-                participant.rates = (
-                    rate_bps(bytes_in, before_in, now - then),
-                    rate_bps(bytes_out, before_out, now - then),
-                )
+        if now - then >= 1.0:  # rates over the last second or more (since join at first)
+            participant.rates = (
+                rate_bps(bytes_in, before_in, now - then),
+                rate_bps(bytes_out, before_out, now - then),
+            )
             participant.sample = (now, bytes_in, bytes_out)
         expected = lost = 0
         for receiver in participant.receivers:
@@ -293,6 +292,12 @@ class Sfu:
                 )
                 slots[kind].append(slot)
         pairs = list(zip_longest(slots["audio"], slots["video"]))
+        for index, pair in enumerate(pairs):
+            # One MediaStream per pair in the answer's msid: the browser lip-syncs a pair's
+            # audio with its video (one person), never one slot with another.
+            for slot in pair:
+                if slot is not None:
+                    fastpath.set_stream_id(slot.output.sender, f"slot{index}")
 
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
@@ -306,6 +311,7 @@ class Sfu:
             pairs=pairs,
             shown=[None] * len(pairs),
             receivers=receivers,
+            sample=(time.monotonic(), 0, 0),
         )
 
     # --- routing -------------------------------------------------------------------------

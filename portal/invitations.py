@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from core.errors import Conflict, ValidationFailed
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Conflict, TooManyRequests, ValidationFailed
 from core.scoping import ProgramScope
-from portal import outbox
+from portal import calendar, mail, outbox
 from portal.audit import record
-from portal.models import Applicant, Booking, Invitation, Program
+from portal.models import Applicant, Booking, Invitation, LoginAttempt, Program
+from portal.models_mail import OutboxMessage
 from portal.people import applicants_by_id, set_status
 from portal.permissions import Actor
 
@@ -75,15 +80,18 @@ async def send(
     request_key: str,
     now: datetime,
     release_at: datetime | None = None,
-    deadline: str = "",
+    deadline_at: datetime | None = None,
 ) -> SendResult:
     """Queues one invitation per allowed applicant. The same `request_key` again (a double
     click, a retried request) finds the same invitations and sends nothing new."""
     if not request_key or len(request_key) > MAX_KEY:
         raise ValidationFailed("A request key of 1-80 characters is needed.", field="request_key")
     check_release(release_at, now)
+    if deadline_at is not None and (deadline_at.tzinfo is None or deadline_at <= now):
+        raise ValidationFailed("The answer-by date must be in the future.", field="deadline_at")
     program = await scope.db.get(Program, scope.program_id)
     assert program is not None
+    deadline, ics = _deadline(program, deadline_at, now)
     applicants = await applicants_by_id(scope, applicant_ids)
     allowed, refused = split_selection(applicants)
     queued: list[Invitation] = []
@@ -112,8 +120,9 @@ async def send(
             key=key,
             kind="invitation",
             recipient=outbox.applicant_recipient(applicant),
-            context={"program": program.name, "deadline": deadline or "the date on your page"},
+            context={"program": program.name, "deadline": deadline},
             now=now,
+            ics=ics,
             release_at=release_at,
             invitation_id=invitation.id,
         )
@@ -129,6 +138,24 @@ async def send(
         release_at=release_at.isoformat() if release_at else None,
     )
     return SendResult(tuple(queued), tuple(already), tuple(refused))
+
+
+def _deadline(
+    program: Program, deadline_at: datetime | None, now: datetime
+) -> tuple[str, str | None]:
+    """The deadline as words for the email, and as a calendar entry so it is not missed."""
+    if deadline_at is None:
+        return "the date on your page", None
+    zone = ZoneInfo(program.timezone)
+    event = calendar.CalendarEvent(
+        uid=f"invitation-deadline-{program.id}-{int(deadline_at.timestamp())}@interviewday",
+        summary=f"Choose your interview date with {program.name}",
+        starts_at=deadline_at - timedelta(minutes=30),
+        ends_at=deadline_at,
+        timezone=program.timezone,
+    )
+    words = mail.format_when(deadline_at.astimezone(zone), program.timezone)
+    return words, calendar.ics(event, stamp=now)
 
 
 async def of_applicant(scope: ProgramScope, applicant_id: str) -> list[Invitation]:
@@ -168,3 +195,60 @@ async def respond(
     invitation.responded_at = now
     record(scope.db, actor, f"invitation.{answer}", "invitation", invitation.id)
     return invitation
+
+
+# A fresh link on request ------------------------------------------------------------------
+
+LINK_STATUSES = frozenset({"invited", "scheduled", "waitlist", "interviewed", "no_show"})
+LINKS_PER_ADDRESS_PER_HOUR = 3
+LINK_REQUESTS_PER_CLIENT_PER_HOUR = 20
+
+
+async def request_new_link(db: AsyncSession, email: str, client: str, now: datetime) -> int:
+    """Queues a fresh sign-in link for every program where this address is an invited
+    applicant; returns how many. At most a few per address and per client an hour, so the form
+    cannot be used to flood someone's mailbox."""
+    hour_ago = now - timedelta(hours=1)
+    client_key = f"link:{client}"
+    recent = await db.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.key == client_key, LoginAttempt.at > hour_ago)
+    )
+    if (recent or 0) >= LINK_REQUESTS_PER_CLIENT_PER_HOUR:
+        raise TooManyRequests("Too many link requests from here. Wait an hour and try again.")
+    db.add(LoginAttempt(key=client_key, at=now))
+    address = email.strip().lower()
+    program_ids = list(
+        await db.scalars(select(Applicant.program_id).where(func.lower(Applicant.email) == address))
+    )
+    queued = 0
+    for program_id in program_ids:
+        scope = ProgramScope(db, program_id)
+        applicant = await scope.db.scalar(
+            scope.select(Applicant, func.lower(Applicant.email) == address)
+        )
+        if applicant is None or applicant.status not in LINK_STATUSES:
+            continue
+        sent = await scope.db.scalar(
+            scope.select(OutboxMessage)
+            .with_only_columns(func.count())
+            .where(
+                OutboxMessage.applicant_id == applicant.id,
+                OutboxMessage.kind == "new_link",
+                OutboxMessage.created_at > hour_ago,
+            )
+        )
+        if (sent or 0) >= LINKS_PER_ADDRESS_PER_HOUR:
+            continue
+        program = await db.get(Program, program_id)
+        await outbox.enqueue(
+            scope,
+            key=f"new_link:{applicant.id}:{int(now.timestamp())}",
+            kind="new_link",
+            recipient=outbox.applicant_recipient(applicant),
+            context={"program": program.name if program else ""},
+            now=now,
+        )
+        queued += 1
+    return queued

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -53,6 +53,9 @@ class Loop:
     run: Run
     poll: timedelta = POLL
     woken: asyncio.Event | None = None
+    # One pass at a time per process: a caller of `once` waits for a pass already running,
+    # so when it returns everything due has been done.
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def wake(self) -> None:
         if self.woken is not None:
@@ -60,6 +63,10 @@ class Loop:
 
     async def once(self) -> datetime:
         """Does what is due now; returns when to look again."""
+        async with self.busy:
+            return await self._pass()
+
+    async def _pass(self) -> datetime:
         now = to_datetime(self.clock.now())
         timers = await self.collect(now)
         kinds = due(timers, now)

@@ -32,6 +32,8 @@ class LiveBot:
     ice_servers: Sequence[Mapping[str, Any]] = ()
     labels: Mapping[tuple[int, int], str] | None = None
     events: list[tuple[str, Any]] = field(default_factory=list)
+    event_times: list[float] = field(default_factory=list)
+    """time.monotonic() at which each of `events` arrived."""
     layouts: list[dict[str, str | None]] = field(default_factory=list)
     participant_id: str = ""
     room: dict[str, Any] = field(default_factory=dict)
@@ -59,6 +61,7 @@ class LiveBot:
     def _recorder(self, name: str) -> Any:
         async def record(data: Any) -> None:
             self.events.append((name, data))
+            self.event_times.append(time.monotonic())
             if name == "layout":
                 self.layouts.append(dict(data))
             elif name == "moved":

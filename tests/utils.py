@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from media.pacer import Pacer
 from media.sfu import Sfu
@@ -43,6 +44,13 @@ class Client:
 
     async def close(self) -> None:
         await self.bot.close()
+
+
+def new_client_pc() -> RTCPeerConnection:
+    """A bare client connection (no ICE servers: aiortc's default is a public STUN server)."""
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
 
 
 async def connect_client(

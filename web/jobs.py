@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import Select, event, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, to_datetime
@@ -170,22 +171,25 @@ class Jobs:
 
     async def expire_offers(self, now: datetime) -> None:
         async with self.factory() as db:
-            programs = list(
-                await db.scalars(
-                    select(WaitlistOffer.program_id)
+            rows = (
+                await db.execute(
+                    select(WaitlistOffer.program_id, WaitlistOffer.session_id)
                     .where(WaitlistOffer.status == "open", WaitlistOffer.expires_at <= now)
                     .distinct()
                 )
-            )
-        for program_id in programs:
+            ).tuples()
+            by_program: dict[str, list[str]] = {}
+            for program_id, session_id in rows:
+                by_program.setdefault(program_id, []).append(session_id)
+        for program_id, session_ids in by_program.items():
             async with self.factory() as db, db.begin():
                 scope = ProgramScope(db, program_id)
+                # Locked first, so two workers cannot both pass the same seat on.
+                locked = await lock_sessions(scope, session_ids)
                 rules = await program_rules(scope)
                 for session_id in await waitlists.expire(scope, now):
-                    session = await scope.find(InterviewSession, session_id)
-                    if session is not None:
-                        locked = await lock_sessions(scope, [session.id])
-                        await waitlists.seat_opened(scope, locked[session.id], rules, now)
+                    if session_id in locked:
+                        await waitlists.seat_opened(scope, locked[session_id], rules, now)
 
     # Reminders --------------------------------------------------------------------------
 
@@ -230,31 +234,36 @@ class Jobs:
                 if at <= now
             ]
         for program_id, session_id in due:
-            async with self.factory() as db, db.begin():
-                scope = ProgramScope(db, program_id)
-                session = await scope.get(InterviewSession, session_id, what="session")
-                info = await session_info(scope, session)
-                rules = await program_rules(scope)
-                reminder_at = info.starts_at - timedelta(hours=rules.reminder_hours)
-                rows = await db.execute(
-                    scope.select(Booking)
-                    .join(Applicant, Applicant.id == Booking.applicant_id)
-                    .where(Booking.session_id == session_id, Booking.status == "scheduled")
-                    .with_only_columns(Booking, Applicant)
+            with contextlib.suppress(IntegrityError):  # another worker did it meanwhile
+                await self._remind(program_id, session_id, now)
+
+    async def _remind(self, program_id: str, session_id: str, now: datetime) -> None:
+        async with self.factory() as db, db.begin():
+            scope = ProgramScope(db, program_id)
+            scope.add(MailMark(key=f"reminders:{session_id}", created_at=now))
+            await db.flush()
+            session = await scope.get(InterviewSession, session_id, what="session")
+            info = await session_info(scope, session)
+            rules = await program_rules(scope)
+            reminder_at = info.starts_at - timedelta(hours=rules.reminder_hours)
+            rows = await db.execute(
+                scope.select(Booking)
+                .join(Applicant, Applicant.id == Booking.applicant_id)
+                .where(Booking.session_id == session_id, Booking.status == "scheduled")
+                .with_only_columns(Booking, Applicant)
+            )
+            for booking, applicant in rows.tuples():
+                if booking.created_at > reminder_at:
+                    continue  # booked after the reminder time: the confirmation was enough
+                await scheduling.notify(
+                    scope,
+                    applicant,
+                    "reminder",
+                    f"reminder:{session_id}:{applicant.id}",
+                    info,
+                    now,
+                    ics=scheduling.session_ics(info, applicant.id, now, cancel=False),
                 )
-                for booking, applicant in rows.tuples():
-                    if booking.created_at > reminder_at:
-                        continue  # booked after the reminder time: the confirmation was enough
-                    await scheduling.notify(
-                        scope,
-                        applicant,
-                        "reminder",
-                        f"reminder:{session_id}:{applicant.id}",
-                        info,
-                        now,
-                        ics=scheduling.session_ics(info, applicant.id, now, cancel=False),
-                    )
-                scope.add(MailMark(key=f"reminders:{session_id}", created_at=now))
 
     # Schedule changes -------------------------------------------------------------------
 
@@ -270,6 +279,10 @@ class Jobs:
         )
 
     async def send_change_emails(self, now: datetime) -> None:
+        with contextlib.suppress(IntegrityError):  # another worker sent them meanwhile
+            await self._send_change_emails(now)
+
+    async def _send_change_emails(self, now: datetime) -> None:
         async with self.factory() as db, db.begin():
             changes = list(
                 await db.scalars(

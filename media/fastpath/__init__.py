@@ -50,6 +50,7 @@ from .send import (
     on_sender_keyframe_request,
     sender_has_encoder,
     sender_rtt,
+    set_stream_id,
     tap_sender,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "restrict_codecs",
     "sender_has_encoder",
     "sender_rtt",
+    "set_stream_id",
     "srtp_processor",
     "tap_receiver",
     "tap_sender",
@@ -95,6 +97,7 @@ _RECEIVER_METHODS = (
 )
 _SENDER_FIELDS = (
     "_ssrc",
+    "_stream_id",
     "_RTCRtpSender__packet_count",
     "_RTCRtpSender__octet_count",
     "_RTCRtpSender__rtp_timestamp",

@@ -65,6 +65,12 @@ def tap_sender(
     target._handle_rtcp_packet = handle_rtcp_packet
 
 
+def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
+    """The MediaStream id the answer's msid gives this sender's track (aiortc: one per pc)."""
+    target: Any = sender
+    target._stream_id = stream_id
+
+
 def sender_rtt(sender: RTCRtpSender) -> float | None:
     """Smoothed round-trip time aiortc computed from the subscriber's receiver reports."""
     target: Any = sender

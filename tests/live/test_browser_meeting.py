@@ -71,9 +71,9 @@ async def test_hand_and_screen_sharing_in_a_meeting_room(
     )
     assert await share.get_attribute("aria-pressed") == "true"
     await applicant.wait_for_function(TILE_ASPECT, arg=[director_pid, True], timeout=5_000)
-    await applicant.locator(
-        f'.tile[data-participant-id="{director_pid}"] .flag-screen'
-    ).wait_for(state="visible", timeout=2_000)
+    await applicant.locator(f'.tile[data-participant-id="{director_pid}"] .flag-screen').wait_for(
+        state="visible", timeout=2_000
+    )
     await applicant.screenshot(path=str(artifacts / "applicant-sees-screen.png"))
     assert await director.evaluate("window.interviewday.pc === window.__pcBefore")
     assert await director.evaluate("window.interviewday.pc.localDescription.sdp") == offer_before
@@ -81,5 +81,7 @@ async def test_hand_and_screen_sharing_in_a_meeting_room(
     # Stopping brings the camera back on the same sender.
     await share.click()
     await applicant.wait_for_function(TILE_ASPECT, arg=[director_pid, False], timeout=5_000)
-    label = await director.evaluate("window.interviewday.pc.getTransceivers()[1].sender.track.label")
+    label = await director.evaluate(
+        "window.interviewday.pc.getTransceivers()[1].sender.track.label"
+    )
     assert not label.startswith("screen")

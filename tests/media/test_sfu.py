@@ -7,12 +7,13 @@ import time
 
 import aiortc.rtcrtpreceiver
 import pytest
+from aiortc import RTCRtpSender
 
 from media import fastpath
 from media.pacer import Pacer
 from media.sfu import Sfu
-from media.synthetic import EncodedClip
-from tests.utils import Client, connect_client, track_layouts, wait_for
+from media.synthetic import EncodedClip, SyntheticParticipant
+from tests.utils import Client, connect_client, new_client_pc, track_layouts, wait_for
 
 
 @pytest.fixture
@@ -194,3 +195,73 @@ async def test_forwarding_never_decodes_or_encodes(
                 assert not fastpath.sender_has_encoder(sender)
     finally:
         await close_all(clients)
+
+
+async def test_bad_offers_are_refused_cleanly(sfu: Sfu) -> None:
+    with pytest.raises(ValueError):
+        await sfu.add_participant("x", "not an sdp", "r1")
+    pc = new_client_pc()
+    transceiver = pc.addTransceiver("video", direction="sendonly")
+    h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "H264"]
+    transceiver.setCodecPreferences(h264)
+    await pc.setLocalDescription(await pc.createOffer())
+    with pytest.raises(ValueError, match="VP8"):
+        await sfu.add_participant("x", pc.localDescription.sdp, "r1")
+    await pc.close()
+    assert sfu.participant_ids == []
+
+
+async def test_remove_while_negotiating_aborts_the_add(
+    sfu: Sfu, video_clips: dict[str, EncodedClip], audio_clip: EncodedClip
+) -> None:
+    bot = SyntheticParticipant(video_clips["a"], audio_clip, slots=1)
+    offer = await bot.create_offer()
+    adding = asyncio.ensure_future(sfu.add_participant("a", offer, "r1"))
+    await asyncio.sleep(0)
+    await sfu.remove("a")
+    with pytest.raises(ConnectionAbortedError):
+        await adding
+    assert sfu.participant_ids == []
+    await bot.close()
+
+
+async def test_connection_state_mute_and_stats(
+    sfu: Sfu, video_clips: dict[str, EncodedClip], audio_clip: EncodedClip, labels: dict
+) -> None:
+    states: list[tuple[str, str]] = []
+    sfu.on_connection_state = lambda pid, state: states.append((pid, state))
+    clients = await connect_all(sfu, {"a": "r1", "b": "r1"}, video_clips, audio_clip, labels)
+    try:
+        await wait_for(lambda: {("a", "connected"), ("b", "connected")} <= set(states), 2)
+        assert states.index(("a", "connecting")) < states.index(("a", "connected"))
+        mid = clients["b"].mid_showing("a")
+        assert mid is not None
+        await wait_for(lambda: clients["b"].counter.slots[mid].frames > 5, 3)
+        sfu.set_muted("a", "video", True)
+        await asyncio.sleep(0.2)
+        frozen = clients["b"].counter.slots[mid].frames
+        await asyncio.sleep(0.4)
+        assert clients["b"].counter.slots[mid].frames == frozen
+        sfu.set_muted("a", "video", False)
+        await wait_for(lambda: clients["b"].counter.slots[mid].frames > frozen + 5, 2)
+        with pytest.raises(ValueError):
+            sfu.set_muted("a", "screen", True)
+        with pytest.raises(KeyError):
+            sfu.stats("nobody")
+        await asyncio.sleep(1.1)
+        stats = sfu.stats("b")
+        assert stats.bitrate_in_bps > 0 and stats.bitrate_out_bps > 0
+        assert stats.packet_loss_in == 0.0 and stats.frames_out > 0
+    finally:
+        await close_all(clients)
+
+
+async def test_answer_pairs_each_slot_into_its_own_stream(
+    sfu: Sfu, video_clips: dict[str, EncodedClip], audio_clip: EncodedClip
+) -> None:
+    bot = SyntheticParticipant(video_clips["a"], audio_clip, slots=2)
+    answer = await sfu.add_participant("a", await bot.create_offer(), "r1")
+    msids = [line.split()[0] for line in answer.splitlines() if line.startswith("a=msid:")]
+    # Own audio/video (received by the SFU), then pair 0 (audio, video), pair 1 (audio, video).
+    assert msids[2:] == ["a=msid:slot0", "a=msid:slot0", "a=msid:slot1", "a=msid:slot1"]
+    await bot.close()

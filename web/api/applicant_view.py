@@ -137,19 +137,21 @@ async def applicant_view(scope: ProgramScope, applicant_id: str, now: datetime) 
     for session_id, info in infos.items():
         booking = mine.get(session_id)
         left = await scheduling.seats_left(scope, info, now, for_applicant=applicant.id)
+        # The program's time for a session is the one it was set in: the session's zone.
+        session_zone = zone_of(info.timezone) or program_zone
         session_rows[session_id] = SessionRow(
             id=info.id,
             name=info.name,
             starts_at=info.starts_at,
             ends_at=info.ends_at,
             timezone=info.timezone,
-            program_time=clock_time(info.starts_at, program_zone),
+            program_time=clock_time(info.starts_at, session_zone),
             applicant_time=clock_time(info.starts_at, own_zone) if own_zone else None,
             capacity=info.capacity,
             seats_left=left,
             full=left <= 0,
             closed=scheduling.closed_reason(rules, info, now),
-            deadline=clock_time(scheduling.deadline_of(rules, info), program_zone),
+            deadline=clock_time(scheduling.deadline_of(rules, info), session_zone),
             waitlist_mode=rules.mode_for(info.id),
             waitlist_length=counts[session_id].waitlisted,
             my_status=booking.status if booking else None,
@@ -162,10 +164,11 @@ async def applicant_view(scope: ProgramScope, applicant_id: str, now: datetime) 
         if booking.status != "scheduled" or session_id not in session_rows:
             continue
         schedule = schedules.get(session_id)
+        session_zone = zone_of(session_rows[session_id].timezone) or program_zone
         lines = [
             LineOut(
                 round=line.round,
-                program_time=clock_time(line.starts_at, program_zone),
+                program_time=clock_time(line.starts_at, session_zone),
                 applicant_time=clock_time(line.starts_at, own_zone) if own_zone else None,
                 room=line.room,
             )

@@ -172,7 +172,7 @@ async def post_preview(call: Call) -> PreviewOut:
 class SendIn(BaseModel):
     applicant_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
     release_at: datetime | None = None
-    deadline: str = Field(default="", max_length=200)
+    deadline_at: datetime | None = None
     request_key: str | None = Field(default=None, min_length=1, max_length=80)
 
 
@@ -253,7 +253,7 @@ async def post_invitations(call: Call) -> SendOut:
         request_key=key,
         now=now_of(call.request.app),
         release_at=call.body.release_at,
-        deadline=call.body.deadline,
+        deadline_at=call.body.deadline_at,
     )
     return send_out(key, result)
 

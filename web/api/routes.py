@@ -8,11 +8,13 @@ from web.api import (
     bookings,
     conflicts,
     forms,
+    invitations,
     meetings,
     people,
     rank_lists,
     ranks,
     reports,
+    scheduling,
     scores,
     sessions,
 )

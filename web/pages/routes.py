@@ -8,12 +8,16 @@ from aiohttp import web
 
 from core.errors import AppError
 from core.security import TokenError
+from portal import invitations as invitations_portal
+from web.jobs import now_of, wake
 from web.keys import AUTH, DB, SETTINGS
 from web.pages import (
+    applicant,
     conflicts,
     console,
     dashboard,
     forms,
+    invitations,
     live,
     meetings,
     people,
@@ -128,6 +132,18 @@ async def request_link_page(request: web.Request) -> web.StreamResponse:
 
 async def request_link_submit(request: web.Request) -> web.StreamResponse:
     _check_same_origin(request)
+    form = await request.post()
+    email = str(form.get("email", ""))[:254]
+    try:
+        async with request.app[DB]() as db, db.begin():
+            queued = await invitations_portal.request_new_link(
+                db, email, request.remote or "", now_of(request.app)
+            )
+    except AppError as exc:
+        context = {"reason": exc.message, "sent": False}
+        return render(request, "link_error.html", context, status=exc.status)
+    if queued:
+        wake(request.app)
     # The answer is the same whether or not the address is known, so it reveals nothing.
     return render(request, "link_error.html", {"reason": None, "sent": True})
 
@@ -141,9 +157,10 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/a/request-link", request_link_page)
     app.router.add_post("/a/request-link", request_link_submit)
     app.router.add_get("/a/{token}", magic_link)
-    app.router.add_get("/applicant", dashboard.applicant_home)
     app.router.add_get("/dashboard", dashboard.dashboard)
     for module in (
+        applicant,
+        invitations,
         people,
         forms,
         meetings,
