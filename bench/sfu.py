@@ -310,6 +310,8 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
                 recent = [t for t in count.frame_times if t >= time.monotonic() - 2]
                 fps.append(len(recent) / 2)
     log(f"received video fps per slot: median {statistics.median(fps):.1f}, min {min(fps):.1f}")
+    if statistics.median(fps) < 0.8 * FPS:
+        log("WARNING: bots did not keep up (busy machine?): numbers below are not meaningful")
 
     switch_ms: list[float] = []
     for rotation in range(1, args.rotations + 1):

@@ -286,6 +286,16 @@ class FrameCounter:
     def frames_since(self, mid: str, since: float) -> int:
         return sum(1 for t in self.slots[mid].frame_times if t >= since)
 
+    def fps(self, window: float = 2.0) -> dict[str, float]:
+        """Frames per second over the last `window` s per video source (label), audio by mid."""
+        since = time.monotonic() - window
+        result: dict[str, float] = {}
+        for mid, count in self.slots.items():
+            key = count.label if count.kind == "video" else f"audio:{mid}"
+            if key is not None and count.frames:
+                result[key] = result.get(key, 0.0) + self.frames_since(mid, since) / window
+        return result
+
     def labels_seen(self) -> dict[str, str | None]:
         return {mid: c.label for mid, c in self.slots.items() if c.kind == "video"}
 

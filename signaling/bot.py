@@ -99,7 +99,7 @@ class LiveBot:
         await self.media.connect(exchange)
         self.join_seconds = time.monotonic() - started
 
-    async def call(self, event: str, data: Any = None, wait: float = 15) -> dict[str, Any]:
+    async def call(self, event: str, data: Any = None, wait: float = 30) -> dict[str, Any]:
         ack = await self.sio.call(event, data, namespace=NAMESPACE, timeout=wait)
         if not isinstance(ack, dict) or not ack.get("ok"):
             error = (ack or {}).get("error", {}) if isinstance(ack, dict) else {}

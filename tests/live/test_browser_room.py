@@ -128,9 +128,31 @@ async def wait_connected(page: Any) -> None:
     )
 
 
+DEBUG_STATE = """async () => {
+  const d = window.interviewday;
+  const stats = [];
+  for (const r of (await d.pc.getStats()).values()) {
+    if (r.type === "inbound-rtp" || r.type === "outbound-rtp")
+      stats.push([r.type, r.kind, r.mid, r.framesDecoded ?? r.framesEncoded, r.packetsReceived ?? r.packetsSent, r.keyFramesDecoded]);
+  }
+  const tiles = [...document.querySelectorAll(".tile")].map((t) => [
+    t.dataset.slot, t.dataset.participantId, t.hidden, t.querySelector("video").videoWidth,
+    t.querySelector("video").paused, t.querySelector("video").readyState]);
+  return JSON.stringify({ state: d.state, pc: d.pc.connectionState, layout: d.layout,
+    peers: d.room.peers.map((p) => p.participant_id), tiles, stats });
+}"""
+
+
 async def wait_sees(page: Any, participant_id: str, timeout: float = 10_000) -> None:
     """The tile of `participant_id` plays video and its decoder keeps counting frames."""
-    await page.wait_for_function(TILE_PLAYING, arg=participant_id, timeout=timeout)
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        await page.wait_for_function(TILE_PLAYING, arg=participant_id, timeout=timeout)
+    except PlaywrightTimeout:
+        raise AssertionError(
+            f"{participant_id} not seen: {await page.evaluate(DEBUG_STATE)}"
+        ) from None
     slot = int(
         await page.get_attribute(f'.tile[data-participant-id="{participant_id}"]', "data-slot")
     )

@@ -81,6 +81,8 @@ async def test_three_participants_receive_each_other_at_frame_rate(
         for name, client in clients.items():
             others = sorted(set(clients) - {name})
             assert sorted(sources_seen(client)) == others
+            rates = client.counter.fps(window=end - start)
+            assert all(rates[other] >= 0.7 * 30 for other in others), rates
             for mid, count in client.counter.slots.items():
                 frames = sum(1 for t in count.frame_times if start <= t < end)
                 if count.kind == "video" and count.label:

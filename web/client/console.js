@@ -135,6 +135,7 @@ async function load() {
 function connect() {
   const socket = io("/live", {
     transports: ["websocket"],
+    query: { scope: sessionId },
     auth: async (callback) => {
       try {
         const join = await api(`/sessions/${sessionId}/join`, { method: "POST", body: "{}" });
