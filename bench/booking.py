@@ -10,15 +10,18 @@ line: `{"claims": 500, "seats": 50, "booked": ..., "overbooked": 0, "claims_per_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import date
 from datetime import time as clock_time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -45,15 +48,40 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def settings_for(folder: Path, port: int) -> Settings:
+def settings_for(folder: Path, port: int, database_url: str | None) -> Settings:
     env = {
         "INTERVIEWDAY_VAR_DIR": str(folder),
         "INTERVIEWDAY_SECRET_KEY": "bench-secret-key-0123456789",
         "INTERVIEWDAY_PORT": str(port),
     }
-    if os.environ.get("DATABASE_URL"):
-        env["INTERVIEWDAY_DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if database_url:
+        env["INTERVIEWDAY_DATABASE_URL"] = database_url
     return load_settings(env)
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database() -> AsyncIterator[str | None]:
+    """With DATABASE_URL (PostgreSQL), a throwaway database beside it; else None (SQLite)."""
+    admin = os.environ.get("DATABASE_URL")
+    if not admin:
+        yield None
+        return
+    name = f"bench_booking_{os.getpid()}"
+    await _admin(admin, f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+    finally:
+        await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def seed(app: web.Application) -> tuple[str, list[str]]:
@@ -112,38 +140,41 @@ async def claim(client: aiohttp.ClientSession, csrf: str, base: str, session_id:
 
 async def main() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        settings = settings_for(Path(folder), port)
-        await upgrade_async(settings.database_url)
-        app = create_app(settings)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        base = f"http://127.0.0.1:{port}"
-        clients: list[tuple[aiohttp.ClientSession, str]] = []
-        try:
-            session_id, tokens = await seed(app)
-            for start in range(0, len(tokens), 50):  # sign-ins in batches, before the rush
-                clients += await asyncio.gather(
-                    *(sign_in(base, t) for t in tokens[start : start + 50])
+        async with scratch_database() as database_url:
+            return await run(Path(folder), database_url)
+
+
+async def run(folder: Path, database_url: str | None) -> dict[str, object]:
+    port = free_port()
+    settings = settings_for(folder, port, database_url)
+    await upgrade_async(settings.database_url)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    clients: list[tuple[aiohttp.ClientSession, str]] = []
+    try:
+        session_id, tokens = await seed(app)
+        for start in range(0, len(tokens), 50):  # sign-ins in batches, before the rush
+            clients += await asyncio.gather(*(sign_in(base, t) for t in tokens[start : start + 50]))
+        started = time.perf_counter()
+        statuses = await asyncio.gather(
+            *(claim(client, csrf, base, session_id) for client, csrf in clients)
+        )
+        elapsed = time.perf_counter() - started
+        async with app[DB]() as db:
+            booked = int(
+                await db.scalar(
+                    select(func.count())
+                    .select_from(Booking)
+                    .where(Booking.session_id == session_id, Booking.status == "scheduled")
                 )
-            started = time.perf_counter()
-            statuses = await asyncio.gather(
-                *(claim(client, csrf, base, session_id) for client, csrf in clients)
+                or 0
             )
-            elapsed = time.perf_counter() - started
-            async with app[DB]() as db:
-                booked = int(
-                    await db.scalar(
-                        select(func.count())
-                        .select_from(Booking)
-                        .where(Booking.session_id == session_id, Booking.status == "scheduled")
-                    )
-                    or 0
-                )
-        finally:
-            await asyncio.gather(*(client.close() for client, _ in clients))
-            await runner.cleanup()
+    finally:
+        await asyncio.gather(*(client.close() for client, _ in clients))
+        await runner.cleanup()
     by_status = {str(s): statuses.count(s) for s in sorted(set(statuses))}
     database = "postgresql" if "postgresql" in settings.database_url else "sqlite"
     print(f"database: {database}; {CLAIMS} claims for {SEATS} seats in {elapsed:.2f} s")

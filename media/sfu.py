@@ -154,7 +154,7 @@ class Sfu:
             raise ConnectionAbortedError(f"{participant_id} was removed or re-added meanwhile")
         del self._adding[participant_id]
         self._participants[participant_id] = participant
-        self._enter(participant, room_id)
+        self._enter(participant, room_id, announce=True)
         if pc.connectionState != "new":  # changed before we were listening for it
             self._on_connection_state(participant_id, pc)
         answer: str = pc.localDescription.sdp
@@ -336,13 +336,15 @@ class Sfu:
         except KeyError:
             raise KeyError(f"unknown participant {participant_id!r}") from None
 
-    def _enter(self, participant: _Participant, room_id: str) -> None:
+    def _enter(self, participant: _Participant, room_id: str, announce: bool = False) -> None:
         affected = self._leave(participant)
         participant.room_id = room_id
         members = self._rooms.setdefault(room_id, {})
         members[participant.id] = None
-        for member_id in dict.fromkeys([participant.id, *members, *affected]):
-            self._relayout(self._participants[member_id])
+        self._relayout(participant, announce)
+        for member_id in dict.fromkeys([*members, *affected]):
+            if member_id != participant.id:
+                self._relayout(self._participants[member_id])
 
     def _leave(self, participant: _Participant) -> list[str]:
         """Take a participant out of its room; return who stays there."""
@@ -354,11 +356,12 @@ class Sfu:
             del self._rooms[participant.room_id]
         return [m for m in members if m in self._participants]
 
-    def _relayout(self, participant: _Participant) -> None:
+    def _relayout(self, participant: _Participant, announce: bool = False) -> None:
+        """Re-decide what the participant's slots show; tell `on_layout` if it changed."""
         members = self._rooms.get(participant.room_id, {})
         desired = [m for m in members if m != participant.id]
         shown = assign_slots(participant.shown, desired)
-        if shown == participant.shown:
+        if shown == participant.shown and not announce:
             return
         for pair, before, after in zip(participant.pairs, participant.shown, shown, strict=True):
             if before == after:

@@ -6,7 +6,9 @@ Private fields of aiortc 1.16 / aioice 0.13 / pylibsrtp 1.0: see `media.fastpath
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -28,6 +30,7 @@ NTP_EPOCH_OFFSET = 2208988800  # aiortc's millisecond clock counts from 1900
 SYNC_HANDLER = "_interviewday_handle_rtp"  # our synchronous handler, set on a tapped receiver
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+RECEIVE_BUFFER = 1 << 20
 
 
 def restrict_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> int:
@@ -270,10 +273,22 @@ def fast_receive(pc: RTCPeerConnection) -> None:
     # RTP and RTCP never look like STUN (first byte 128-191): skip aioice's STUN parse attempt.
     for protocol in connection._protocols:
         if type(protocol) is StunProtocol:
+            _grow_receive_buffer(protocol)
             target: Any = protocol
             target.datagram_received = _datagram_shortcut(
                 protocol, data_received, protocol.local_candidate.component
             )
+
+
+def _grow_receive_buffer(protocol: StunProtocol, size: int = RECEIVE_BUFFER) -> None:
+    """Room for keyframe bursts from several publishers at once (the default is ~200 KB).
+
+    Best effort: the kernel caps it at net.core.rmem_max.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        protocol.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF, size
+        )
 
 
 def _datagram_shortcut(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from core.errors import Conflict, ValidationFailed
 from core.scoping import ProgramScope
 from portal import allocation, invitations, scheduling, waitlists
+from portal.bookings import booked_count
 from portal.models import Applicant, Booking, Program
 from portal.models_mail import AllocationRun, SessionChoice, WaitlistOffer
 from portal.permissions import Actor
@@ -50,6 +51,20 @@ async def book(scope: ProgramScope, actor: Actor, session_id: str, now: datetime
         raise Conflict(
             "The coordinator assigns sessions in this program; send your choices instead.",
             code="self_scheduling_off",
+        )
+    # Without the lock first: once a session is full, a rush of late claims is answered
+    # at once instead of queueing on the session's row lock only to hear the same.
+    session = await scope.find(InterviewSession, session_id)
+    visible = session is not None and session.visible and session.capacity > 0
+    if (
+        session is not None
+        and visible
+        and await booked_count(scope, session_id) >= session.capacity
+    ):
+        raise Conflict(
+            f"{session.name} is full. Join its waitlist or choose another session.",
+            field="session_id",
+            code="session_full",
         )
     locked = await lock_sessions(scope, [session_id])
     return await scheduling.book_self(
