@@ -12,13 +12,13 @@ import pytest
 from core.clock import FakeClock
 from core.db import create_engine, create_session_factory
 from rooms import solver
+from tests.factories import World
 from timetrack.commands import Command
 from timetrack.effects import Notify, Prompt
 from timetrack.plan import PlanInput, build_plan
 from timetrack.runner import DayRunner
 from timetrack.state import DayState, RoomInfo
 from timetrack.store import DayStore
-from tests.factories import World
 
 MIN = 60.0
 ROOMS = ("r1", "r2", "r3", "r4")
