@@ -219,8 +219,6 @@ class OutSlot:
         "packets_out",
         "payload_type",
         "pending",
-        "remote_fraction_lost",
-        "remote_packets_lost",
         "requested_at",
         "rewriter",
         "ssrc",
@@ -265,8 +263,6 @@ class OutSlot:
         self.frames_out = 0
         self.dropped = 0
         self.errors = 0
-        self.remote_packets_lost = 0
-        self.remote_fraction_lost = 0.0
 
     # --- routing -------------------------------------------------------------------------
 
@@ -401,7 +397,3 @@ class OutSlot:
     def on_nack(self, lost: list[int]) -> None:
         for seq in lost:
             self.output.retransmit(seq)
-
-    def on_report(self, packets_lost: int, fraction_lost: float) -> None:
-        self.remote_packets_lost = packets_lost
-        self.remote_fraction_lost = fraction_lost

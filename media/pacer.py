@@ -1,5 +1,7 @@
 """Pre-encoded clips sent as RTP straight through the fast path, many streams on one timer.
 
+The timer also sends each peer's RTCP sender reports (one compound packet per peer).
+
 aiortc's sender path costs a task wake-up per frame, an RTP object and four awaits per packet.
 For load tests that is the bottleneck, not the SFU: a `Pacer` sends the due frames of every
 registered stream from one periodic task, packetizing (VP8) and protecting them with the
@@ -14,11 +16,11 @@ import logging
 import random
 import struct
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from aiortc import MediaStreamTrack, RTCRtpSender
+from aiortc import RTCRtpSender
 
-from .fastpath import SlotOutput, tap_sender
+from .fastpath import Downlink, SlotOutput, send_sender_reports, tap_sender
 from .forwarder import MID_URI, build_extension_block, ntp_time
 from .vp8 import vp8_packetize
 
@@ -29,20 +31,7 @@ logger = logging.getLogger(__name__)
 
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 _HEADER = struct.Struct("!BBHII")
-
-
-class SilentTrack(MediaStreamTrack):
-    """A track whose recv() never returns: aiortc's send loop parks instead of polling.
-
-    For senders whose packets are written beside aiortc (SFU slots, paced streams).
-    """
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-
-    async def recv(self) -> Any:
-        await asyncio.get_running_loop().create_future()
+REPORT_INTERVAL = 1.0  # seconds between RTCP sender reports
 
 
 class PacedStream:
@@ -57,8 +46,12 @@ class PacedStream:
         payload_type: int,
         mid: str,
         extension_ids: dict[str, int],
+        downlink: Downlink,
+        cname: str,
     ) -> None:
         rng = random.Random()
+        self.downlink = downlink
+        self.cname = cname
         self.kind = kind
         self.clip = clip
         self.output = output
@@ -78,7 +71,7 @@ class PacedStream:
         self._mid = [(mid_id, mid.encode())] if mid_id else []
         self._abs_id = extension_ids.get(ABS_SEND_TIME_URI, 0) if self._is_video else 0
         self._ext = build_extension_block(self._mid)
-        tap_sender(sender, self.request_keyframe, self.on_nack)
+        tap_sender(sender, self.request_keyframe, self.on_nack, output.on_report)
 
     def request_keyframe(self) -> None:
         if self._is_video:
@@ -147,6 +140,7 @@ class Pacer:
             self._streams.remove(stream)
 
     async def _run(self) -> None:
+        next_reports = time.monotonic() + REPORT_INTERVAL
         while True:
             now = time.monotonic()
             for stream in list(self._streams):
@@ -155,7 +149,21 @@ class Pacer:
                 except Exception:  # one broken stream must not stop the others
                     logger.exception("paced stream failed")
                     self.remove(stream)
+            if now >= next_reports:
+                next_reports = now + REPORT_INTERVAL
+                self._send_reports()
             await asyncio.sleep(self.tick)
+
+    def _send_reports(self) -> None:
+        peers: dict[int, list[PacedStream]] = {}
+        for stream in self._streams:
+            peers.setdefault(id(stream.downlink), []).append(stream)
+        for streams in peers.values():
+            try:
+                outputs = [s.output for s in streams]
+                send_sender_reports(streams[0].downlink, outputs, streams[0].cname)
+            except Exception:
+                logger.exception("sender reports failed")
 
     async def close(self) -> None:
         self._streams.clear()

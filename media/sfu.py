@@ -14,8 +14,11 @@ Moving a participant to another room is `route()` again: no renegotiation, no ne
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,12 +36,12 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from . import fastpath
 from .forwarder import OutSlot, Source
 from .layout import assign_slots
-from .pacer import SilentTrack
 from .stats import ParticipantStats, rate_bps
 
 logger = logging.getLogger(__name__)
 
 CODEC_BY_KIND = {"audio": ("audio/opus", 48000), "video": ("video/VP8", 90000)}
+RTCP_INTERVAL = 1.0  # seconds between sender reports (randomized +-25%, RFC 3550 6.2)
 NACK_HISTORY = 128  # video packets kept per slot for retransmission: ~2 s at 60 pkt/s, ~150 KB
 
 LayoutCallback = Callable[[str, dict[str, str | None]], None]
@@ -77,6 +80,7 @@ class _Participant:
     sample: tuple[float, int, int] = (0.0, 0, 0)
     rates: tuple[float, float] = (0.0, 0.0)
     receivers: list[Any] = field(default_factory=list)
+    cname: str = ""
 
     def slots(self) -> list[OutSlot]:
         return [s for pair in self.pairs for s in pair if s is not None]
@@ -104,6 +108,7 @@ class Sfu:
         self._ice_servers = [_rtc_ice_server(s) for s in ice_servers]
         self._participants: dict[str, _Participant] = {}
         self._adding: dict[str, object] = {}  # participant id -> token of the latest add
+        self._rtcp_task: asyncio.Future[None] | None = None
         # Room -> members in the order they entered (a dict as an ordered set).
         self._rooms: dict[str, dict[str, None]] = {}
         self._keyframe_interval = keyframe_interval
@@ -154,6 +159,8 @@ class Sfu:
             raise ConnectionAbortedError(f"{participant_id} was removed or re-added meanwhile")
         del self._adding[participant_id]
         self._participants[participant_id] = participant
+        if self._rtcp_task is None:
+            self._rtcp_task = asyncio.ensure_future(self._send_reports())
         self._enter(participant, room_id, announce=True)
         if pc.connectionState != "new":  # changed before we were listening for it
             self._on_connection_state(participant_id, pc)
@@ -176,6 +183,9 @@ class Sfu:
         self._adding.clear()
         for participant_id in list(self._participants):
             await self.remove(participant_id)
+        if self._rtcp_task is not None:
+            self._rtcp_task.cancel()
+            self._rtcp_task = None
 
     def set_muted(self, participant_id: str, kind: str, muted: bool) -> None:
         """Stop (or resume) forwarding one kind of a participant's uplink to everyone."""
@@ -203,8 +213,8 @@ class Sfu:
             e, lo = fastpath.receiver_loss(receiver)
             expected += e
             lost += lo
-        active = [s for s in slots if s.current is not None]
-        rtts = [r for s in slots if (r := fastpath.sender_rtt(s.output.sender)) is not None]
+        active = [s.output for s in slots if s.current is not None]
+        rtts = [s.output.rtt for s in slots if s.output.rtt is not None]
         return ParticipantStats(
             participant_id=participant.id,
             room_id=participant.room_id,
@@ -218,9 +228,7 @@ class Sfu:
             frames_in=sum(s.frames_in for s in sources),
             frames_out=sum(s.frames_out for s in slots),
             packet_loss_in=lost / expected if expected else 0.0,
-            packet_loss_out=(
-                sum(s.remote_fraction_lost for s in active) / len(active) if active else 0.0
-            ),
+            packet_loss_out=(sum(o.fraction_lost for o in active) / len(active) if active else 0.0),
             round_trip_time_s=sum(rtts) / len(rtts) if rtts else None,
             keyframes_requested=sum(s.keyframes_requested for s in sources),
             packets_dropped=sum(s.dropped for s in slots),
@@ -245,7 +253,7 @@ class Sfu:
             offered = fastpath.offered_direction(transceiver)
             if offered == "sendonly":  # the client receives here: a slot
                 transceiver.direction = "sendonly"
-                transceiver.sender.replaceTrack(SilentTrack(kind))
+                fastpath.detach_sender(transceiver.sender)  # we write its packets and SRs
                 slot_transceivers[kind].append((transceiver, payload_type))
             elif offered in ("recvonly", "sendrecv") and kind not in uplink:
                 transceiver.direction = "recvonly"
@@ -288,7 +296,7 @@ class Sfu:
                     fastpath.header_extension_ids(transceiver),
                 )
                 fastpath.tap_sender(
-                    transceiver.sender, slot.on_keyframe_request, slot.on_nack, slot.on_report
+                    transceiver.sender, slot.on_keyframe_request, slot.on_nack, output.on_report
                 )
                 slots[kind].append(slot)
         pairs = list(zip_longest(slots["audio"], slots["video"]))
@@ -302,6 +310,7 @@ class Sfu:
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
         fastpath.fast_receive(pc)
+        cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", pc.localDescription.sdp, re.MULTILINE)
         return _Participant(
             id=participant_id,
             pc=pc,
@@ -312,6 +321,7 @@ class Sfu:
             shown=[None] * len(pairs),
             receivers=receivers,
             sample=(time.monotonic(), 0, 0),
+            cname=cname.group(1) if cname else participant_id,
         )
 
     # --- routing -------------------------------------------------------------------------
@@ -377,6 +387,24 @@ class Sfu:
                 self.on_layout(participant.id, participant.layout())
             except Exception:
                 logger.exception("on_layout callback failed")
+
+    async def _send_reports(self) -> None:
+        """Sender reports for every slot of every participant, from one timer.
+
+        aiortc would run a task and a timer per sender (2K per participant), each waking
+        about once a second; here each participant gets one compound packet per round.
+        """
+        while True:
+            await asyncio.sleep(RTCP_INTERVAL * (0.75 + 0.5 * random.random()))
+            for participant in list(self._participants.values()):
+                try:
+                    fastpath.send_sender_reports(
+                        participant.downlink,
+                        [slot.output for slot in participant.slots()],
+                        participant.cname,
+                    )
+                except Exception:  # one peer's failure must not stop the reports
+                    logger.exception("sender reports to %s failed", participant.id)
 
     def _on_connection_state(self, participant_id: str, pc: RTCPeerConnection) -> None:
         participant = self._participants.get(participant_id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import struct
 import time
 from collections import deque
@@ -41,7 +42,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 
 from . import fastpath
-from .pacer import PacedStream, Pacer, SilentTrack
+from .pacer import PacedStream, Pacer
 from .vp8 import is_vp8_keyframe, strip_vp8_descriptor, vp8_keyframe_size
 
 VIDEO_CLOCK = 90000
@@ -337,8 +338,9 @@ class SyntheticParticipant:
                 continue
             if pacer is None:
                 track.bind(self.pc.addTransceiver(track, direction="sendonly").sender)
-            else:  # the pacer writes the packets: aiortc's send loop only idles
-                self.pc.addTransceiver(SilentTrack(track.kind), direction="sendonly")
+            else:  # the pacer writes the packets and sender reports, not aiortc
+                sender = self.pc.addTransceiver(track.kind, direction="sendonly").sender
+                fastpath.detach_sender(sender)
         for _ in range(slots):
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
@@ -360,6 +362,7 @@ class SyntheticParticipant:
         if not transceivers:
             return
         downlink = fastpath.Downlink(transceivers[0].sender.transport)
+        cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", self.pc.localDescription.sdp, re.MULTILINE)
         for t in transceivers:
             clip = self._clips[t.kind]
             if clip is None:
@@ -373,6 +376,8 @@ class SyntheticParticipant:
                 fastpath.negotiated_payload_type(t),
                 str(t.mid),
                 fastpath.header_extension_ids(t),
+                downlink,
+                cname.group(1) if cname else "bot",
             )
             self.streams.append(stream)
             self.pacer.add(stream)

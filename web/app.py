@@ -14,6 +14,7 @@ from aiohttp import web
 from core.bus import InMemoryBus, RedisBus
 from core.clock import Clock, SystemClock
 from core.db import create_engine, create_session_factory
+from core.lease import LocalLeases, RedisLeases
 from core.security import Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
@@ -118,8 +119,10 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
         client = aioredis.from_url(settings.redis_url)
         app[keys.REDIS] = client
         app[keys.BUS] = RedisBus(client)
+        app[keys.LEASES] = RedisLeases(client)
     else:
         app[keys.REDIS] = None  # type: ignore[misc]
         app[keys.BUS] = InMemoryBus()
+        app[keys.LEASES] = LocalLeases()
     yield
     await app[keys.BUS].close()

@@ -4,6 +4,8 @@ through the live hub, one runner per session, and the REST calls of the console.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.errors import Conflict, Forbidden
+from core.lease import Leases
 from core.scoping import ProgramScope
 from portal.models import Staff
 from portal.permissions import allowed
@@ -34,11 +37,12 @@ from timetrack.runner import DayRunner
 from timetrack.state import DayState, RoomInfo
 from timetrack.store import DayStore
 from web.api.framework import Api, Call
-from web.keys import CLOCK, DB
+from web.keys import CLOCK, DB, LEASES, SETTINGS
 from web.live import HUB, PLACEMENT, room_key, waiting_room_key
 from web.session_data import applicant_names
 
 api = Api()
+log = logging.getLogger("interviewday.timetrack")
 MOVE_NOTICE_SECONDS = 10.0
 
 
@@ -202,13 +206,24 @@ def personal_view(snapshot: dict[str, Any], applicant_id: str) -> dict[str, Any]
     }
 
 
+LEASE_MS = 15_000
+RENEW_SECONDS = 5.0
+
+
 @dataclass
 class DayRegistry:
-    """One runner per session on this node, built on first use and resumed at start-up."""
+    """One runner per session on this node, built on first use and resumed at start-up.
+
+    Across nodes a lease (Redis) makes sure a session has one ticker: the node holding it runs
+    the day and renews it; a node that stops renewing loses it, and another node resumes the
+    day from the database.
+    """
 
     sessions: async_sessionmaker[AsyncSession]
     hub: LiveHub
     clock: Clock
+    leases: Leases
+    node_id: str
     runners: dict[str, DayRunner] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -217,6 +232,11 @@ class DayRegistry:
             runner = self.runners.get(session.id)
             if runner is not None:
                 return runner
+            if not await self.leases.acquire(f"day:{session.id}", self.node_id, LEASE_MS):
+                holder = await self.leases.holder(f"day:{session.id}")
+                raise Conflict(
+                    f"This session's day runs on node {holder}.", code="session_elsewhere"
+                )
             store = DayStore(self.sessions, scope.program_id, session.id)
             loaded = await store.load()
             fresh, source = await build_day(scope, session)
@@ -246,14 +266,24 @@ class DayRegistry:
             runs = list(await db.scalars(select(DayRun).where(DayRun.state == "running")))
             sessions = [(r.program_id, await db.get(InterviewSession, r.session_id)) for r in runs]
         for program_id, session in sessions:
-            if session is None:
+            if session is None or session.id in self.runners:
                 continue
             async with self.sessions() as db:
-                await self.get(ProgramScope(db, program_id), session)
+                with contextlib.suppress(Conflict):
+                    await self.get(ProgramScope(db, program_id), session)
+
+    async def maintain(self) -> None:
+        """Renews this node's leases (dropping days it lost) and takes over orphaned days."""
+        for session_id in list(self.runners):
+            if not await self.leases.renew(f"day:{session_id}", self.node_id, LEASE_MS):
+                runner = self.runners.pop(session_id)
+                await runner.stop()
+        await self.resume_running()
 
     async def close(self) -> None:
-        for runner in self.runners.values():
+        for session_id, runner in self.runners.items():
             await runner.stop()
+            await self.leases.release(f"day:{session_id}", self.node_id)
         self.runners.clear()
 
     def placement(self, session_id: str, applicant_id: str) -> tuple[bool, str | None]:
@@ -275,11 +305,24 @@ def install(app: web.Application) -> None:
 
 
 async def _registry(app: web.Application) -> AsyncIterator[None]:
-    registry = DayRegistry(app[DB], app[HUB], app[CLOCK])
+    registry = DayRegistry(app[DB], app[HUB], app[CLOCK], app[LEASES], app[SETTINGS].node_id)
     app[DAYS] = registry
     app[PLACEMENT] = registry.placement
     await registry.resume_running()
+
+    async def maintain() -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await registry.maintain()
+            except Exception:
+                log.exception("day registry maintenance failed")
+
+    task = asyncio.create_task(maintain())
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     await registry.close()
 
 

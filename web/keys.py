@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.bus import EventBus
 from core.clock import Clock
+from core.lease import Leases
 from core.security import Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
@@ -23,3 +24,4 @@ AUTH = web.AppKey("auth", Auth)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", aioredis.Redis | None)  # type: ignore[arg-type]
+LEASES = web.AppKey("leases", Leases)

@@ -14,8 +14,8 @@ What the fast path does, and why:
   decoder thread is stopped as soon as it starts.
 - subscriber side (`SlotOutput`, `Downlink`): a forwarded packet is protected with the
   subscriber's SRTP session and written synchronously to the nominated ICE pair's UDP socket:
-  no task, no await, no per-packet queue. The sender's sender-report counters are kept
-  current so aiortc's own RTCP loop sends consistent SRs.
+  no task, no await, no per-packet queue. aiortc's senders are detached (no send or RTCP
+  task each); `send_sender_reports` sends all of a peer's SRs in one compound packet.
 - `tap_sender`: PLI/FIR and NACK from a subscriber go to the forwarder (keyframe request to
   the source, retransmission from our history) instead of aiortc's encoder-side handling.
 
@@ -25,6 +25,7 @@ Only the event-loop thread may touch SRTP sessions (libsrtp is not thread-safe).
 from __future__ import annotations
 
 import importlib.metadata
+from typing import Any
 
 import pylibsrtp
 from aioice.ice import CandidatePair, StunProtocol
@@ -47,9 +48,10 @@ from .receive import (
 from .send import (
     Downlink,
     SlotOutput,
+    detach_sender,
     on_sender_keyframe_request,
+    send_sender_reports,
     sender_has_encoder,
-    sender_rtt,
     set_stream_id,
     tap_sender,
 )
@@ -58,6 +60,7 @@ __all__ = [
     "PINNED_VERSIONS",
     "Downlink",
     "SlotOutput",
+    "detach_sender",
     "fast_receive",
     "header_extension_ids",
     "missing_internals",
@@ -67,8 +70,8 @@ __all__ = [
     "receiver_loss",
     "request_keyframe",
     "restrict_codecs",
+    "send_sender_reports",
     "sender_has_encoder",
-    "sender_rtt",
     "set_stream_id",
     "srtp_processor",
     "tap_receiver",
@@ -95,19 +98,11 @@ _RECEIVER_METHODS = (
     "_RTCRtpReceiver__stop_decoder",
     "receive",
 )
-_SENDER_FIELDS = (
-    "_ssrc",
-    "_stream_id",
-    "_RTCRtpSender__packet_count",
-    "_RTCRtpSender__octet_count",
-    "_RTCRtpSender__rtp_timestamp",
-    "_RTCRtpSender__ntp_timestamp",
-    "_RTCRtpSender__rtt",
-    "_RTCRtpSender__encoder",
-)
-_SENDER_METHODS = ("_handle_rtcp_packet",)
+_SENDER_FIELDS = ("_ssrc", "_stream_id", "_RTCRtpSender__encoder")
+_SENDER_METHODS = ("_handle_rtcp_packet", "send")
 _TRANSCEIVER_FIELDS = ("_codecs", "_headerExtensions", "_offerDirection")
 _DTLS_FIELDS = (
+    "_register_rtp_sender",
     "_tx_srtp",
     "_rx_srtp",
     "_state",
@@ -141,6 +136,11 @@ async def missing_internals() -> list[str]:
     connection = transceiver.sender.transport.transport._connection
     checks.append(("aioice.Connection", connection, _CONNECTION_FIELDS))
     checks.append(("RtpRouter", transceiver.sender.transport._rtp_router, ("route_rtp",)))
+    receiver: Any = transceiver.receiver
+    estimator = getattr(receiver, "_RTCRtpReceiver__remote_bitrate_estimator", None)
+    checks.append(("RemoteBitrateEstimator", estimator, ("incoming_bitrate",)))
+    counter = getattr(estimator, "incoming_bitrate", None)
+    checks.append(("RateCounter", counter, ("add", "rate", "reset")))
     stream = StreamStatistics(90000)
     stream.add(RtpPacket(sequence_number=1))
     checks.append(("StreamStatistics", stream, _STREAM_STATS_FIELDS))

@@ -1,4 +1,4 @@
-"""Subscriber side of the fast path: synchronous SRTP sends, SR counters, RTCP feedback.
+"""Subscriber side of the fast path: synchronous SRTP sends, sender reports, RTCP feedback.
 
 Private fields of aiortc 1.16 / aioice 0.13 / pylibsrtp 1.0: see `media.fastpath`.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +21,12 @@ from aiortc.rtp import (
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpPsfbPacket,
+    RtcpReceiverInfo,
     RtcpRrPacket,
     RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
     RtcpSrPacket,
 )
 
@@ -34,14 +39,13 @@ def tap_sender(
     sender: RTCRtpSender,
     on_keyframe_request: Callable[[], None],
     on_nack: Callable[[list[int]], None] | None = None,
-    on_report: Callable[[int, float], None] | None = None,
+    on_report: Callable[[RtcpReceiverInfo], None] | None = None,
 ) -> None:
     """Intercept RTCP addressed to `sender`.
 
-    PLI/FIR -> `on_keyframe_request`; NACK -> `on_nack(lost seqs)` when given (else aiortc
-    retransmits from its own history); receiver reports reach aiortc (round-trip time) and
-    `on_report(cumulative lost, fraction lost)`. REMB is dropped: a forwarded stream has no
-    encoder whose bitrate we could set.
+    PLI/FIR -> `on_keyframe_request`; NACK -> `on_nack(lost seqs)`; the subscriber's report
+    block about this SSRC -> `on_report`. Without a handler aiortc keeps the packet. REMB is
+    dropped: a forwarded stream has no encoder whose bitrate we could set.
     """
     target: Any = sender
     original = target._handle_rtcp_packet
@@ -59,23 +63,33 @@ def tap_sender(
         elif isinstance(packet, RtcpRrPacket | RtcpSrPacket) and on_report is not None:
             for report in packet.reports:
                 if report.ssrc == ssrc:
-                    on_report(report.packets_lost, report.fraction_lost / 256.0)
+                    on_report(report)
+            return
         await original(packet)
 
     target._handle_rtcp_packet = handle_rtcp_packet
+
+
+def detach_sender(sender: RTCRtpSender) -> None:
+    """Keep aiortc from running this sender: no send loop, no RTCP loop of its own.
+
+    When the connection comes up aiortc calls `sender.send()`; instead of starting two tasks
+    per sender it then only registers the sender for RTCP routing (PLI, NACK, RR reach
+    `tap_sender`'s handler). Media goes out through `SlotOutput`, sender reports through
+    `send_sender_reports`, for all of a participant's slots in one compound packet.
+    """
+    target: Any = sender
+
+    async def send(parameters: Any) -> None:
+        target.transport._register_rtp_sender(target, parameters)
+
+    target.send = send
 
 
 def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
     """The MediaStream id the answer's msid gives this sender's track (aiortc: one per pc)."""
     target: Any = sender
     target._stream_id = stream_id
-
-
-def sender_rtt(sender: RTCRtpSender) -> float | None:
-    """Smoothed round-trip time aiortc computed from the subscriber's receiver reports."""
-    target: Any = sender
-    rtt: float | None = target._RTCRtpSender__rtt
-    return rtt
 
 
 def sender_has_encoder(sender: RTCRtpSender) -> bool:
@@ -101,6 +115,7 @@ class Downlink:
         "_dtls",
         "_pair",
         "_protect",
+        "_protect_rtcp",
         "_queue",
         "_sock",
         "_wakeup",
@@ -115,6 +130,7 @@ class Downlink:
         self._sock: socket.socket | None = None
         self._addr: tuple[str, int] = ("", 0)
         self._protect: Callable[[bytes], bytes] | None = None
+        self._protect_rtcp: Callable[[bytes], bytes] | None = None
         self._queue: deque[bytes] = deque(maxlen=max_queue)
         self._wakeup: asyncio.Event | None = None
         self._drain_task: asyncio.Task[None] | None = None
@@ -130,6 +146,12 @@ class Downlink:
         protect = self._protect
         if protect is None:
             protect = self._protect = srtp_processor(self._dtls._tx_srtp)
+        return protect(plain)
+
+    def protect_rtcp(self, plain: bytes) -> bytes:
+        protect = self._protect_rtcp
+        if protect is None:
+            protect = self._protect_rtcp = srtp_processor(self._dtls._tx_srtp, rtcp=True)
         return protect(plain)
 
     def send(self, data: bytes) -> bool:
@@ -202,17 +224,34 @@ class Downlink:
 
 
 class SlotOutput:
-    """One outgoing RTP stream (a subscriber's receive slot): SRTP, send, SR counters, history.
+    """One outgoing RTP stream (a subscriber's receive slot): SRTP, send, history, reports.
 
     The history keeps the protected datagrams of the last `history` packets, so a NACK is
     answered by re-sending the exact bytes: no second protect, which libsrtp would refuse as
-    a replay.
+    a replay. The counters feed our sender reports; the subscriber's receiver reports give
+    round-trip time and loss.
     """
 
-    __slots__ = ("_downlink", "_hist_data", "_hist_seq", "_mask", "_sender", "ssrc")
+    __slots__ = (
+        "_downlink",
+        "_hist_data",
+        "_hist_seq",
+        "_lsr",
+        "_lsr_time",
+        "_mask",
+        "fraction_lost",
+        "last_ntp",
+        "last_timestamp",
+        "octets",
+        "packets",
+        "packets_lost",
+        "rtt",
+        "sender",
+        "ssrc",
+    )
 
     def __init__(self, sender: RTCRtpSender, downlink: Downlink, history: int = 0) -> None:
-        self._sender: Any = sender
+        self.sender = sender
         self._downlink = downlink
         self.ssrc: int = sender._ssrc
         size = 1
@@ -221,15 +260,19 @@ class SlotOutput:
         self._mask = size - 1 if history else -1
         self._hist_seq: list[int] = [-1] * size if history else []
         self._hist_data: list[bytes] = [b""] * size if history else []
+        self.packets = 0
+        self.octets = 0
+        self.last_timestamp = 0
+        self.last_ntp = 0
+        self._lsr = -1
+        self._lsr_time = 0.0
+        self.rtt: float | None = None
+        self.packets_lost = 0
+        self.fraction_lost = 0.0
 
     @property
     def ready(self) -> bool:
         return self._downlink.ready
-
-    @property
-    def sender(self) -> RTCRtpSender:
-        result: RTCRtpSender = self._sender
-        return result
 
     def send(self, plain: bytes, seq: int, timestamp: int, ntp: int, payload_size: int) -> bool:
         """Protect and send one RTP packet; False if it could not go out."""
@@ -242,11 +285,10 @@ class SlotOutput:
             i = seq & mask
             self._hist_seq[i] = seq
             self._hist_data[i] = data
-        sender = self._sender
-        sender._RTCRtpSender__packet_count += 1
-        sender._RTCRtpSender__octet_count += payload_size
-        sender._RTCRtpSender__rtp_timestamp = timestamp
-        sender._RTCRtpSender__ntp_timestamp = ntp
+        self.packets += 1
+        self.octets += payload_size
+        self.last_timestamp = timestamp
+        self.last_ntp = ntp
         return downlink.send(data)
 
     def retransmit(self, seq: int) -> bool:
@@ -254,6 +296,48 @@ class SlotOutput:
         if mask < 0 or self._hist_seq[seq & mask] != seq:
             return False
         return self._downlink.send(self._hist_data[seq & mask])
+
+    def sender_report(self, now: float) -> RtcpSrPacket | None:
+        """The SR for this stream (None before its first packet); remembered for RTT."""
+        if not self.packets:
+            return None
+        self._lsr = (self.last_ntp >> 16) & 0xFFFFFFFF
+        self._lsr_time = now
+        return RtcpSrPacket(
+            ssrc=self.ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=self.last_ntp,
+                rtp_timestamp=self.last_timestamp,
+                packet_count=self.packets & 0xFFFFFFFF,
+                octet_count=self.octets & 0xFFFFFFFF,
+            ),
+        )
+
+    def on_report(self, report: RtcpReceiverInfo) -> None:
+        """A receiver report block about this stream (RFC 3550 6.4.1 round-trip time)."""
+        self.packets_lost = report.packets_lost
+        self.fraction_lost = report.fraction_lost / 256.0
+        if report.lsr == self._lsr and report.dlsr:
+            rtt = time.time() - self._lsr_time - report.dlsr / 65536
+            if rtt >= 0:
+                self.rtt = rtt if self.rtt is None else 0.85 * self.rtt + 0.15 * rtt
+
+
+def send_sender_reports(downlink: Downlink, outputs: list[SlotOutput], cname: str) -> bool:
+    """One compound RTCP packet (SR per active stream + SDES) for one peer; False if none.
+
+    Replaces one aiortc task and timer per sender with one datagram per peer per round.
+    """
+    if not downlink.ready:
+        return False
+    now = time.time()
+    reports = [r for r in (o.sender_report(now) for o in outputs) if r is not None]
+    if not reports:
+        return False
+    items = [(1, cname.encode())]
+    sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=r.ssrc, items=items) for r in reports])
+    compound = b"".join(bytes(r) for r in reports) + bytes(sdes)
+    return downlink.send(downlink.protect_rtcp(compound))
 
 
 def on_sender_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

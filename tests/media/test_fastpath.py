@@ -10,7 +10,14 @@ import pytest
 from aioice.candidate import Candidate
 from aioice.ice import CandidatePair, StunProtocol
 from aiortc.rtcdtlstransport import State
-from aiortc.rtp import RtcpByePacket, RtpPacket
+from aiortc.rtp import (
+    RtcpByePacket,
+    RtcpPacket,
+    RtcpReceiverInfo,
+    RtcpSdesPacket,
+    RtcpSrPacket,
+    RtpPacket,
+)
 from pylibsrtp import Policy, Session
 
 from media import fastpath
@@ -71,6 +78,7 @@ def make_downlink(udp: FakeUdp) -> fastpath.Downlink:
     )
     downlink = fastpath.Downlink(dtls)  # type: ignore[arg-type]
     downlink._protect = FakeSrtp().protect
+    downlink._protect_rtcp = FakeSrtp().protect
     return downlink
 
 
@@ -86,27 +94,53 @@ async def test_blocked_subscriber_drops_instead_of_buffering() -> None:
     assert blocked_udp.sock.sent == [] and blocked.dropped == 10_000 and blocked.queued() == 0
 
 
+class FakeSender:
+    _ssrc = 42
+
+
 async def test_slot_output_keeps_bounded_history_for_nack() -> None:
     udp = FakeUdp()
     downlink = make_downlink(udp)
-
-    class FakeSender:
-        _ssrc = 42
-        _RTCRtpSender__packet_count = 0
-        _RTCRtpSender__octet_count = 0
-        _RTCRtpSender__rtp_timestamp = 0
-        _RTCRtpSender__ntp_timestamp = 0
-
-    sender = FakeSender()
-    output = fastpath.SlotOutput(sender, downlink, history=8)  # type: ignore[arg-type]
+    output = fastpath.SlotOutput(FakeSender(), downlink, history=8)  # type: ignore[arg-type]
     for seq in range(100):
         output.send(b"pkt%d" % seq, seq, seq * 10, 1, 4)
-    assert sender._RTCRtpSender__packet_count == 100
-    assert sender._RTCRtpSender__rtp_timestamp == 990
+    assert output.packets == 100 and output.octets == 400 and output.last_timestamp == 990
     assert output.retransmit(99) and udp.sock.sent[-1] == b"srtp:pkt99"
     assert output.retransmit(92)
     assert not output.retransmit(91)  # older than the history: nothing resent
     assert len(output._hist_data) == 8
+
+
+async def test_sender_reports_are_one_compound_packet_and_give_rtt() -> None:
+    udp = FakeUdp()
+    downlink = make_downlink(udp)
+    downlink._protect_rtcp = lambda data: data  # plain, to parse it back
+    active = fastpath.SlotOutput(FakeSender(), downlink)  # type: ignore[arg-type]
+    idle = fastpath.SlotOutput(type("S", (), {"_ssrc": 43})(), downlink)  # type: ignore[arg-type]
+    ntp = (3_900_000_000 << 32) | (1 << 31)
+    active.send(b"rtp", 7, 123_456, ntp, 3)
+    assert fastpath.send_sender_reports(downlink, [active, idle], "cname-x")
+    packets = RtcpPacket.parse(udp.sock.sent[-1])
+    assert [type(p) for p in packets] == [RtcpSrPacket, RtcpSdesPacket]  # no SR for idle
+    sr = packets[0]
+    assert sr.ssrc == 42 and sr.sender_info.rtp_timestamp == 123_456
+    assert sr.sender_info.packet_count == 1 and sr.sender_info.octet_count == 3
+    # The subscriber answers 50 ms later, having held the SR for 20 ms.
+    lsr = (ntp >> 16) & 0xFFFFFFFF
+    active._lsr_time -= 0.05
+    report = RtcpReceiverInfo(
+        ssrc=42,
+        fraction_lost=64,
+        packets_lost=3,
+        highest_sequence=7,
+        jitter=0,
+        lsr=lsr,
+        dlsr=int(0.02 * 65536),
+    )
+    active.on_report(report)
+    assert active.rtt is not None and 0.025 < active.rtt < 0.04
+    assert active.fraction_lost == 0.25 and active.packets_lost == 3
+    assert not fastpath.send_sender_reports(downlink, [idle], "cname-x")
 
 
 def test_direct_srtp_matches_pylibsrtp() -> None:
@@ -136,3 +170,25 @@ def test_remb_pacer_sends_drops_at_once_and_rises_slowly() -> None:
     assert not due(1_200_000, 100)  # a rise waits
     assert due(800_000, 120)  # a 20% drop goes out at once
     assert due(1_000_000, 400)
+
+
+def test_fast_rate_counter_matches_aiortc() -> None:
+    import random
+
+    from aiortc.rate import RateCounter
+
+    from media.fastpath.receive import FastRateCounter
+
+    rng = random.Random(7)
+    ours, theirs = FastRateCounter(1000, 8000), RateCounter(1000, 8000)
+    now = 5_000
+    for step in range(5000):
+        now += rng.choice([0, 1, 3, 16, 33, 200, 1500]) if step % 500 else 4000
+        if rng.random() < 0.01:
+            ours.reset()
+            theirs.reset()
+        assert ours.rate(now) == theirs.rate(now)
+        size = rng.randrange(100, 1300)
+        ours.add(size, now)
+        theirs.add(size, now)
+    assert ours.rate(now) == theirs.rate(now) is not None

@@ -31,6 +31,9 @@ class FakeOutput:
     def retransmit(self, seq: int) -> bool:
         return False
 
+    def on_report(self, report: Any) -> None:
+        pass
+
 
 async def test_paced_video_is_aiortc_wire_format_and_answers_pli(
     video_clips: dict[str, EncodedClip],
@@ -38,7 +41,7 @@ async def test_paced_video_is_aiortc_wire_format_and_answers_pli(
     clip = video_clips["a"]
     sender, output = FakeSender(), FakeOutput()
     ids = {MID_URI: 1, ABS_SEND_TIME_URI: 3}
-    stream = PacedStream("video", clip, sender, output, 96, "1", ids)  # type: ignore[arg-type]
+    stream = PacedStream("video", clip, sender, output, 96, "1", ids, None, "x")  # type: ignore[arg-type]
     stream.tick(100.0)  # first tick: one frame
     stream.tick(100.0 + 2.5 / clip.fps)  # two more are due
     assert stream.frames_sent == 3
@@ -62,7 +65,7 @@ async def test_paced_video_is_aiortc_wire_format_and_answers_pli(
 
 async def test_stalled_stream_resumes_without_a_burst(audio_clip: EncodedClip) -> None:
     output = FakeOutput()
-    stream = PacedStream("audio", audio_clip, FakeSender(), output, 111, "0", {})  # type: ignore[arg-type]
+    stream = PacedStream("audio", audio_clip, FakeSender(), output, 111, "0", {}, None, "x")  # type: ignore[arg-type]
     stream.tick(10.0)
     stream.tick(15.0)  # 5 s late: one frame, not 250
     assert len(output.sent) == 2

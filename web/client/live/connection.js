@@ -245,10 +245,14 @@ export class LiveConnection extends EventTarget {
       if (this.socket.connected) this._restartMedia((ack && ack.error && ack.error.message) || "join failed");
       return;
     }
-    await pc.setRemoteDescription({ type: "answer", sdp: ack.answer });
-    if (generation !== this.generation) return;
+    // Room and layout first, before anything awaits: `peer` and `layout` events that arrive
+    // after the ack are newer than its snapshot and must not be overwritten by it.
     this.participantId = ack.participant_id;
     this.clock.add(sentAt, rtt, ack.server_time);
+    this._applyRoom(ack.room);
+    this._applyLayout(ack.layout || {});
+    await pc.setRemoteDescription({ type: "answer", sdp: ack.answer });
+    if (generation !== this.generation) return;
     const transceivers = pc.getTransceivers();
     this.slots = [];
     for (let i = 0; i < this.slotCount; i += 1) {
@@ -263,8 +267,6 @@ export class LiveConnection extends EventTarget {
       });
     }
     this._fire("slots", { slots: this.slots });
-    this._applyRoom(ack.room);
-    this._applyLayout(ack.layout || {});
     // The server starts everyone unmuted: tell it how we really are.
     this._emit("media", { ...this.mediaState });
     if (this.hand) this._emit("hand", { raised: true });
