@@ -328,6 +328,19 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
                     hit = [t for t, lab in count.changes if t >= t_switch and lab == label]
                     if hit:
                         switch_ms.append((hit[0] - t_switch) * 1000)
+        if os.environ.get("BENCH_DEBUG"):
+            kf = {
+                pid: [st.keyframe_requests for st in bots[pid].streams if st.kind == "video"]
+                for pid in (f"app{rooms - 1}", f"app{rooms - 2}", "int0-0", "int0-1")
+            }
+            log(f"debug keyframe requests seen by bots: {kf}")
+            for pid in (f"app{rooms - 1}", "int0-0"):
+                changes = {
+                    mid: [(round((t - t_switch) * 1000), lab) for t, lab in c.changes[-3:]]
+                    for mid, c in bots[pid].counter.slots.items()
+                    if c.kind == "video"
+                }
+                log(f"debug {pid}: {changes}")
         log(
             f"rotation {rotation}: switch-to-first-frame p95 so far {p95(switch_ms):.0f} ms "
             f"(n={len(switch_ms)})"

@@ -26,6 +26,10 @@ from tests.live.test_browser_room import (
 pytestmark = pytest.mark.browser
 __all__ = ["live_port", "live_server", "settings"]  # the fixtures this module reuses
 
+SENDING_SCREEN = """() => {
+  const track = window.interviewday.pc.getTransceivers()[1].sender.track;
+  return Boolean(track) && track.label.startsWith("screen");
+}"""
 TILE_ASPECT = """([id, wide]) => {
   const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
   if (!video || !video.videoHeight) return false;
@@ -49,6 +53,29 @@ async def test_hand_and_screen_sharing_in_a_meeting_room(
     await wait_sees(director, applicant_pid)
     assert await director.evaluate("window.interviewday.pc.getTransceivers().length") == 2 + 2 * 8
 
+    # M mutes, and the other side sees it; typing in a text field never toggles anything.
+    mic = applicant.get_by_role("button", name="Microphone")
+    await applicant.locator("body").press("m")
+    assert await mic.get_attribute("aria-pressed") == "false"
+    assert await applicant.locator("#self-muted").is_visible()
+    muted = director.locator(f'.tile[data-participant-id="{applicant_pid}"] .flag-muted')
+    await muted.wait_for(state="visible", timeout=2_000)
+    await applicant.evaluate(
+        "document.getElementById('main').append(Object.assign("
+        "document.createElement('textarea'), {id: 'notes', ariaLabel: 'Notes'}))"
+    )
+    await applicant.get_by_label("Notes").press_sequentially("mv?")
+    assert await mic.get_attribute("aria-pressed") == "false"
+    assert await applicant.input_value("#notes") == "mv?"
+    assert not await applicant.locator("#shortcuts-dialog").is_visible()
+    await applicant.evaluate("document.activeElement.blur()")  # out of the text field
+    await applicant.locator("body").press("?")
+    await applicant.get_by_role("dialog", name="Keyboard shortcuts").wait_for(timeout=2_000)
+    await applicant.keyboard.press("Escape")
+    await applicant.locator("body").press("m")
+    assert await mic.get_attribute("aria-pressed") == "true"
+    await muted.wait_for(state="hidden", timeout=2_000)
+
     # A raised hand shows on the other person's tile and on the button itself.
     hand = applicant.get_by_role("button", name="Raise hand")
     await hand.click()
@@ -65,10 +92,7 @@ async def test_hand_and_screen_sharing_in_a_meeting_room(
     offer_before = await director.evaluate("window.interviewday.pc.localDescription.sdp")
     share = director.get_by_role("button", name="Share screen")
     await share.click()
-    await director.wait_for_function(
-        "(window.interviewday.pc.getTransceivers()[1].sender.track || {}).label?.startsWith('screen')",
-        timeout=3_000,
-    )
+    await director.wait_for_function(SENDING_SCREEN, timeout=3_000)
     assert await share.get_attribute("aria-pressed") == "true"
     await applicant.wait_for_function(TILE_ASPECT, arg=[director_pid, True], timeout=5_000)
     await applicant.locator(f'.tile[data-participant-id="{director_pid}"] .flag-screen').wait_for(

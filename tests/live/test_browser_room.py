@@ -33,7 +33,9 @@ MAGENTA_CAMERA = """
   const original = devices.getUserMedia.bind(devices);
   devices.getUserMedia = async (constraints) => {
     if (!constraints || !constraints.video) return original(constraints);
-    const audio = constraints.audio ? (await original({ audio: constraints.audio })).getAudioTracks() : [];
+    const audio = constraints.audio
+      ? (await original({ audio: constraints.audio })).getAudioTracks()
+      : [];
     const canvas = document.createElement("canvas");
     canvas.width = 320;
     canvas.height = 240;
@@ -133,7 +135,8 @@ DEBUG_STATE = """async () => {
   const stats = [];
   for (const r of (await d.pc.getStats()).values()) {
     if (r.type === "inbound-rtp" || r.type === "outbound-rtp")
-      stats.push([r.type, r.kind, r.mid, r.framesDecoded ?? r.framesEncoded, r.packetsReceived ?? r.packetsSent, r.keyFramesDecoded]);
+      stats.push([r.type, r.kind, r.mid, r.framesDecoded ?? r.framesEncoded,
+                  r.packetsReceived ?? r.packetsSent, r.keyFramesDecoded]);
   }
   const tiles = [...document.querySelectorAll(".tile")].map((t) => [
     t.dataset.slot, t.dataset.participantId, t.hidden, t.querySelector("video").videoWidth,
@@ -143,12 +146,12 @@ DEBUG_STATE = """async () => {
 }"""
 
 
-async def wait_sees(page: Any, participant_id: str, timeout: float = 10_000) -> None:
+async def wait_sees(page: Any, participant_id: str, within_ms: float = 10_000) -> None:
     """The tile of `participant_id` plays video and its decoder keeps counting frames."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     try:
-        await page.wait_for_function(TILE_PLAYING, arg=participant_id, timeout=timeout)
+        await page.wait_for_function(TILE_PLAYING, arg=participant_id, timeout=within_ms)
     except PlaywrightTimeout:
         raise AssertionError(
             f"{participant_id} not seen: {await page.evaluate(DEBUG_STATE)}"
@@ -221,10 +224,11 @@ async def test_applicant_and_interviewer_see_each_other_then_the_applicant_moves
         f"{in_page_ms:.0f} ms after the `moved` event (requestVideoFrameCallback)"
     )
     assert elapsed < 1.0
-    assert await applicant.evaluate(
-        "window.interviewday.pc === window.__pcBefore && window.interviewday.pc.__marker === 'before-move'"
+    same_pc = await applicant.evaluate(
+        "[window.interviewday.pc === window.__pcBefore, window.interviewday.pc.__marker]"
     )
-    await wait_sees(applicant, staff_pid(day, day.interviewer2), timeout=1_000)
+    assert same_pc == [True, "before-move"]
+    await wait_sees(applicant, staff_pid(day, day.interviewer2), within_ms=1_000)
     await applicant.wait_for_function(
         "document.getElementById('room-name').textContent === 'Room 2'", timeout=1_000
     )
@@ -290,3 +294,66 @@ async def test_the_room_comes_back_after_the_media_or_the_socket_drops(
     await hub.move(applicant_pid, room_key(day.session_id, day.room1), "Room 1")
     await wait_sees(applicant, interviewer_pid)
     await applicant.screenshot(path=str(artifacts / "applicant-after-reconnects.png"))
+
+
+async def test_notices_quality_waiting_and_the_clock_offset(
+    browser: Any,
+    live_server: Any,
+    client: Any,
+    world: World,
+    day: Day,
+    clock: FakeClock,
+    artifacts: Path,
+) -> None:
+    path = f"/live/sessions/{day.session_id}"
+    applicant_pid = f"{day.session_id}/applicant:{day.applicant}"
+    interviewer_pid = staff_pid(day, day.interviewer1)
+    hub = live_server.app[HUB]
+    interviewer = await staff_page(browser, live_server, world.a.interviewer_email, path)
+    applicant = await applicant_page(browser, live_server, client, day.applicant, path)
+    for page in (interviewer, applicant):
+        await wait_connected(page)
+    await wait_sees(applicant, interviewer_pid)
+
+    # The quality icon appears only while quality is down.
+    member = hub.presence.get(interviewer_pid)
+    room1 = room_key(day.session_id, day.room1)
+    await hub.deliver("peer", {**member.public(), "quality": "degraded"}, room_key=room1)
+    quality = applicant.locator(f'.tile[data-participant-id="{interviewer_pid}"] .flag-quality')
+    await quality.wait_for(state="visible", timeout=2_000)
+    assert await quality.inner_text() == "Unstable connection"
+    await hub.deliver("peer", member.public(), room_key=room1)
+    await quality.wait_for(state="hidden", timeout=2_000)
+
+    # A coordinator's broadcast stays until dismissed; a move is announced before it happens.
+    notice = {"type": "broadcast", "message": "Lunch is at noon.", "from": "Coord a"}
+    await hub.deliver("timetrack", notice, participant_id=applicant_pid)
+    banner = applicant.locator("#live-notice")
+    await banner.wait_for(state="visible", timeout=2_000)
+    assert "Coord a: Lunch is at noon." in await banner.inner_text()
+    moving = {"type": "moving", "round": 2, "room_name": "Room 2", "in_seconds": 10}
+    await hub.deliver("timetrack", moving, participant_id=applicant_pid)
+    await applicant.wait_for_function(
+        "document.getElementById('live-banner').textContent === 'Moving you to Room 2 in 10 s'",
+        timeout=2_000,
+    )
+    await applicant.get_by_role("button", name="Dismiss").click()
+    assert not await banner.is_visible()
+
+    # Alone in the next room: the applicant is told the interviewer will let them in.
+    await hub.move(applicant_pid, room_key(day.session_id, day.room2), "Room 2")
+    waiting = applicant.locator("#waiting")
+    await waiting.wait_for(state="visible", timeout=2_000)
+    assert await waiting.inner_text() == "Your interviewer will let you in shortly."
+    assert await applicant.inner_text("#room-peers") == "No one else is here yet"
+    assert await applicant.inner_text("#live-banner") == "Moving you to Room 2"
+    # "Connected" was said once and went quiet; no toast while all is well.
+    await applicant.locator("#connection-status.is-quiet").wait_for(state="attached", timeout=3_000)
+    await applicant.screenshot(path=str(artifacts / "applicant-waiting.png"))
+
+    # Heartbeats every 2 s give the offset to the server's (fake) clock.
+    await applicant.wait_for_function(
+        "window.interviewday.connection.clock.samples.length >= 2", timeout=6_000
+    )
+    offset, now_ms = await applicant.evaluate("[window.interviewday.clockOffsetMs, Date.now()]")
+    assert abs(offset - (clock.now() * 1000 - now_ms)) < 500

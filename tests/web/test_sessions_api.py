@@ -271,3 +271,28 @@ async def test_interviewer_cannot_change_sessions(client: TestClient, world: Wor
     csrf = await login(client, world.a.interviewer_email)
     assert (await create(client, csrf)).status == 403
     assert (await client.get("/api/v1/sessions")).status == 200
+
+
+async def test_a_finalized_sessions_bookings_are_locked(client: TestClient, world: World) -> None:
+    from datetime import UTC, datetime
+
+    from rooms.models import InterviewSession
+
+    csrf = await login(client, world.a.coordinator_email)
+    headers = {"X-CSRF-Token": csrf}
+    session = await (await create(client, csrf)).json()
+    (booked,) = await book(client, world.a.program_id, session["id"], 1)
+    async with client.app[DB]() as db, db.begin():
+        row = await db.get(InterviewSession, session["id"])
+        assert row is not None
+        row.finalized_at = datetime.now(UTC)
+    more = await client.post(
+        f"/api/v1/sessions/{session['id']}/bookings",
+        json={"applicant_ids": [world.a.applicant_id]},
+        headers=headers,
+    )
+    assert more.status == 409
+    assert (await error_of(more))["code"] == "session_finalized"
+    listed = await (await client.get(f"/api/v1/applicants/{booked}/bookings")).json()
+    gone = await client.delete(f"/api/v1/bookings/{listed[0]['id']}", headers=headers)
+    assert gone.status == 409

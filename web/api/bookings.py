@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.scoping import ProgramScope
 from portal import bookings
 from portal.bookings import SessionSeats
@@ -35,6 +35,18 @@ async def seats_of(scope: ProgramScope, session_id: str, *, lock: bool = False) 
     if session is None:
         raise NotFound(f"No session with id {session_id!r}", field="session_id")
     return SessionSeats(session.id, session.name, session.capacity)
+
+
+async def refuse_if_finalized(scope: ProgramScope, *session_ids: str) -> None:
+    """A finalized session's bookings are locked: its itinerary was built from them."""
+    for session_id in session_ids:
+        session = await scope.find(InterviewSession, session_id)
+        if session is not None and session.finalized_at is not None:
+            raise Conflict(
+                f"{session.name} is finalized: its bookings are locked.",
+                field="session_id",
+                code="session_finalized",
+            )
 
 
 async def all_seats(scope: ProgramScope) -> list[tuple[InterviewSession, SessionSeats]]:
@@ -147,6 +159,7 @@ async def session_bookings(call: Call) -> SessionBookingsOut:
     status=201,
 )
 async def book(call: Call) -> list[BookingOut]:
+    await refuse_if_finalized(call.scope, call.path("session_id"))
     seats = await seats_of(call.scope, call.path("session_id"), lock=True)
     made = await bookings.book(call.scope, call.staff, seats, call.body.applicant_ids)
     return [booking_out(b) for b in made]
@@ -177,6 +190,7 @@ async def applicant_bookings(call: Call) -> list[BookingOut]:
 )
 async def move(call: Call) -> BookingOut:
     booking = await call.scope.get(Booking, call.path("booking_id"), what="booking")
+    await refuse_if_finalized(call.scope, booking.session_id, call.body.session_id)
     seats = await seats_of(call.scope, call.body.session_id, lock=True)
     return booking_out(await bookings.move(call.scope, call.staff, booking.id, seats))
 
@@ -189,4 +203,6 @@ async def move(call: Call) -> BookingOut:
     permission="bookings.write",
 )
 async def remove(call: Call) -> None:
-    await bookings.remove(call.scope, call.staff, call.path("booking_id"))
+    booking = await call.scope.get(Booking, call.path("booking_id"), what="booking")
+    await refuse_if_finalized(call.scope, booking.session_id)
+    await bookings.remove(call.scope, call.staff, booking.id)

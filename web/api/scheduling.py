@@ -55,10 +55,10 @@ async def book(scope: ProgramScope, actor: Actor, session_id: str, now: datetime
     # Without the lock first: once a session is full, a rush of late claims is answered
     # at once instead of queueing on the session's row lock only to hear the same.
     session = await scope.find(InterviewSession, session_id)
-    visible = session is not None and session.visible and session.capacity > 0
     if (
         session is not None
-        and visible
+        and session.visible
+        and session.capacity > 0
         and await booked_count(scope, session_id) >= session.capacity
     ):
         raise Conflict(

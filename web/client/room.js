@@ -161,13 +161,28 @@ class RoomPage {
     });
     connection.addEventListener("layout", () => this._renderRoom());
     connection.addEventListener("room", () => this._renderRoom());
+    connection.addEventListener("timetrack", (event) => this._onTimetrack(event.detail));
     connection.addEventListener("moved", (event) => {
       this.lastMove = event.detail;
       this.showBanner(`Moving you to ${event.detail.name}`);
     });
   }
 
+  // The banners of the day; the countdown itself belongs to the timer module.
+  _onTimetrack(payload) {
+    if (payload.type === "moving" && payload.room_name) {
+      const seconds = Math.max(0, Math.round(payload.in_seconds || 0));
+      this.showBanner(`Moving you to ${payload.room_name} in ${seconds} s`, (seconds + 2) * 1000);
+    } else if ((payload.type === "broadcast" || payload.type === "chat") && payload.message) {
+      setText($("live-notice-from"), payload.from ? `${payload.from}:` : "Message:");
+      setText($("live-notice-text"), payload.message);
+      $("live-notice").hidden = false;
+    }
+  }
+
   _onStatus({ state, message }) {
+    if (state === this.lastState && state !== "reconnecting") return; // announce changes only
+    this.lastState = state;
     const toast = $("connection-status");
     toast.dataset.state = state;
     if (state === "fatal") {
@@ -278,6 +293,7 @@ class RoomPage {
     $("ctl-devices").addEventListener("click", () => this.openDevicesDialog());
     $("ctl-help").addEventListener("click", () => $("help-dialog").showModal());
     $("ctl-leave").addEventListener("click", () => this.leave());
+    $("live-notice-dismiss").addEventListener("click", () => { $("live-notice").hidden = true; });
     $("enable-sound").addEventListener("click", async () => {
       await this.stage.retryAudio();
       $("enable-sound").hidden = true;

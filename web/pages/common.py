@@ -12,6 +12,7 @@ MENU: tuple[tuple[str, str, str], ...] = (
     ("Sessions", "/sessions", "sessions.read"),
     ("Scoring Forms", "/forms", "forms.read"),
     ("Applicants", "/applicants", "applicants.read"),
+    ("Invitations", "/invitations", "invitations.send"),
     ("Scores & Ranks", "/ranks", "ranks.read"),
     ("Meeting Rooms", "/meeting-rooms", "sessions.read"),
     ("Conflicts", "/conflicts", "conflicts.read"),

@@ -12,9 +12,9 @@ from portal.models import APPLICANT_STATUSES, Applicant, Program
 from rooms.models import InterviewSession
 from scoring.models import Score
 from web.keys import CLOCK, DB
-from web.pages.common import applicant_identity, shell_context, staff_identity
+from web.pages.common import shell_context, staff_identity
 from web.render import render
-from web.schedules import applicant_schedule, changes_for, interviewer_rooms
+from web.schedules import changes_for, interviewer_rooms
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -68,21 +68,3 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "drafts": drafts or 0,
         },
     )
-
-
-async def applicant_home(request: web.Request) -> web.StreamResponse:
-    identity = applicant_identity(request)
-    async with request.app[DB]() as db:
-        scope = ProgramScope(db, identity.actor.program_id)
-        applicant = await scope.get(Applicant, identity.actor.id)
-        program = await db.get(Program, identity.actor.program_id)
-        schedules = await applicant_schedule(scope, applicant.id)
-        changes = await changes_for(scope, applicant_id=applicant.id)
-    context = {
-        "applicant": applicant,
-        "program": program,
-        "schedules": schedules,
-        "changes": changes,
-        "title": "Your interviews",
-    }
-    return render(request, "applicant_home.html", context)

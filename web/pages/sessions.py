@@ -25,6 +25,7 @@ from rooms.sessions import (
     save_room,
     save_session,
 )
+from web.api.bookings import refuse_if_finalized
 from web.api.sessions import (
     CopyIn,
     RoomIn,
@@ -308,6 +309,7 @@ async def _assign(
     ids = [str(v) for v in form.getall("applicant_ids", [])]
     if not ids:
         raise ValidationFailed("Choose at least one applicant.", field="applicant_ids")
+    await refuse_if_finalized(scope, session.id)
     seats = bookings.SessionSeats(session.id, session.name, session.capacity)
     await bookings.book(scope, identity.actor, seats, ids)
     return f"assigned-{len(ids)}"

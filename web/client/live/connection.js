@@ -9,7 +9,8 @@
 //
 // Events (CustomEvent.detail): "status" {state: connecting|connected|reconnecting|left|fatal,
 // message}, "room" {name, roomKey, peers: Map}, "moved" {name}, "layout" {layout},
-// "slots" {slots: [{index, audioMid, videoMid, audioTrack, videoTrack}]}, "pc" {pc}.
+// "slots" {slots: [{index, audioMid, videoMid, audioTrack, videoTrack}]}, "pc" {pc},
+// "timetrack" (the server's `timetrack` payload as it came).
 import { io } from "socket.io-client";
 
 import { ClockOffset } from "./clock.js";
@@ -163,6 +164,8 @@ export class LiveConnection extends EventTarget {
       this._fire("moved", { name: room.name, roomKey: room.room_key, at: performance.now() });
     });
     socket.on("media_failed", () => this._restartMedia("the server lost our media"));
+    // The day on the clock (docs/protocol.md, "TimeTrack"): passed on for the timer and banners.
+    socket.on("timetrack", (payload) => this._fire("timetrack", payload || {}));
     this._heartbeat = window.setInterval(() => this._sendHeartbeat(), HEARTBEAT_MS);
   }
 

@@ -129,8 +129,10 @@ export class Stage {
   update(layout, peers) {
     const shown = [];
     for (const tile of this.tiles) {
-      const id = layout[tile.videoMid] || layout[tile.audioMid] || null;
-      tile.show(id, id ? peers.get(id) : null);
+      let id = layout[tile.videoMid] || layout[tile.audioMid] || null;
+      const peer = id ? peers.get(id) : null;
+      if (peer && peer.observer) id = null; // a coordinator watching: sends nothing, no tile
+      tile.show(id, peer);
       if (id) shown.push(id);
     }
     this.stage.dataset.count = String(shown.length);
