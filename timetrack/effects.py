@@ -81,10 +81,10 @@ def _routes(state: DayState, round_number: int | None) -> list[Effect]:
 def effects_for(state: DayState, event: ClockEvent) -> list[Effect]:
     r = event.round
     if event.kind == "move" and r is not None:
-        return [
-            *_routes(state, r),
-            Notify("scope", None, {"type": "round_start", "round": r, "at": event.at}),
-        ]
+        # The announcement goes first: every screen learns of the round before the moves.
+        # In manual mode the interviewer lets the applicant in (`ready`); until then they wait.
+        start = Notify("scope", None, {"type": "round_start", "round": r, "at": event.at})
+        return [start, *_routes(state, None if state.manual else r)]
     if event.kind == "knock" and r is not None:
         seconds = state.plan.timing.knock_seconds
         return [

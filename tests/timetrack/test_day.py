@@ -291,3 +291,31 @@ async def test_swap_and_bad_commands(factory: Any, world: World, clock: FakeCloc
     assert message["ok"]
     assert ports.notices_of("broadcast")[-1][3]["message"] == "Lunch at noon"
     await runner.stop()
+
+
+async def test_manual_mode_interviewers_let_applicants_in(
+    factory: Any, world: World, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    ports = RecordingPorts(clock)
+    state = replace(initial_state(world.a.session_id, clock.now()), manual=True)
+    runner = await make_runner(factory, world, clock, ports, state)
+    await runner.command("s", Command("start"))
+    applicant = runner.state.in_room(1, "r1")
+    assert applicant is not None
+    assert ports.rooms_of(applicant) == [None]  # waiting until the interviewer is ready
+    ready = Command("set_status", {"round": 1, "room_id": "r1", "status": "ready"})
+    assert (await runner.command("ready", ready))["ok"]
+    assert ports.rooms_of(applicant)[-1] == "r1"
+    await runner.command(
+        "go", Command("set_status", {"round": 1, "room_id": "r1", "status": "in_progress"})
+    )
+    assert runner.state.status(1, "r1") == "in_progress"
+    await advance(runner, clock, 20)  # the clock does not complete a manual interview
+    assert runner.state.status(1, "r1") == "in_progress"
+    done = Command("set_status", {"round": 1, "room_id": "r1", "status": "completed"})
+    await runner.command("done", done)
+    assert ports.rooms_of(applicant)[-1] is None
+    assert any(p.applicant_id == applicant and not p.reminder for _, p in ports.prompts)
+    await runner.stop()

@@ -3,7 +3,8 @@
 // web/templates/live/room.html); exposes `window.interviewday` for later modules and tests:
 // {pc, participantId, room, clockOffsetMs, layout, serverNow(), showBanner(text), connection}.
 import { LiveConnection } from "./live/connection.js";
-import { explainProblem, fillSelect, levelMeter, listDevices, openCamera, openDevices, openMicrophone, trackDeviceId } from "./live/media.js";
+import { LocalMedia } from "./live/localmedia.js";
+import { fillSelect, levelMeter, listDevices, trackDeviceId } from "./live/media.js";
 import { loadPrefs, savePrefs } from "./live/prefs.js";
 import { Stage } from "./live/stage.js";
 
@@ -41,11 +42,7 @@ class RoomPage {
     const data = root.dataset;
     this.kind = data.kind;
     this.role = data.role;
-    this.prefs = loadPrefs();
-    this.tracks = { audio: null, video: null };
-    this.micOn = this.prefs.micOn;
-    this.camOn = this.prefs.camOn;
-    this.sharing = null;
+    const prefs = loadPrefs();
     this.hand = false;
     this.bannerTimer = null;
     this.connection = new LiveConnection({
@@ -55,7 +52,10 @@ class RoomPage {
       slots: Number(data.slots) || 3,
     });
     this.stage = new Stage($("stage"), () => { $("enable-sound").hidden = false; });
-    this.stage.speakerId = this.prefs.speakerId;
+    this.stage.speakerId = prefs.speakerId;
+    this.local = new LocalMedia(this.connection, prefs);
+    this.local.addEventListener("change", () => this._onLocalChange());
+    this.local.addEventListener("problem", (event) => this.showBanner(event.detail.message, 10000));
     this._expose();
     this._bindConnection();
     this._bindControls();
@@ -97,50 +97,42 @@ class RoomPage {
     setText($("room-name"), answer.room_name);
     if (answer.role === "observer") {
       // Observers receive only: the server does not forward their uplink anyway.
-      this.micOn = false;
-      this.camOn = false;
+      this.local.disable();
       for (const id of ["ctl-mic", "ctl-cam"]) $(id).disabled = true;
       this._badge("Observing");
     } else {
-      await this._openDevices();
+      const notes = await this.local.open();
+      if (notes.length) this.showBanner(notes.join(" "), 12000);
     }
-    this.connection.mediaState = { audio: this._audioOn(), video: this._videoOn(), screen: false };
-    this._renderControls();
-    this.connection.connect(this.tracks);
+    this.connection.mediaState = this.local.state();
+    this.connection.connect({ audio: this.local.tracks.audio, video: this.local.outgoingVideo() });
   }
 
-  _audioOn() { return Boolean(this.micOn && this.tracks.audio); }
-  _videoOn() { return Boolean(this.camOn && this.tracks.video); }
-
-  async _openDevices() {
-    // The microphone opens even when muted: unmuting is instant and we can say "you are muted".
-    const opened = await openDevices({ micId: this.prefs.micId, camId: this.prefs.camId, audio: true, video: this.camOn });
-    this.tracks = { audio: opened.audio, video: opened.video };
-    if (this.tracks.audio) this.tracks.audio.enabled = this.micOn;
+  _onLocalChange() {
     this._showSelf();
-    this._watchMutedSpeech();
-    const notes = opened.problems.map(explainProblem);
-    for (const kind of opened.fellBack) {
-      const label = kind === "audio" ? this.tracks.audio && this.tracks.audio.label : this.tracks.video && this.tracks.video.label;
-      notes.push(`Your saved ${kind === "audio" ? "microphone" : "camera"} is not connected; using ${label || "the default one"}.`);
-    }
-    if (notes.length) this.showBanner(notes.join(" "), 12000);
+    this._renderControls();
+    this._renderDevices();
+    if (this.local.tracks.audio !== this.meteredTrack) this._watchMutedSpeech();
   }
 
   _showSelf() {
-    const video = this.sharing || (this.camOn ? this.tracks.video : null);
-    $("self-video").srcObject = video ? new MediaStream([video]) : null;
-    $("self-video").classList.toggle("mirrored", !this.sharing);
+    const video = this.local.outgoingVideo();
+    const self = $("self-video");
+    const current = self.srcObject && self.srcObject.getVideoTracks()[0];
+    if (current !== (video || undefined)) self.srcObject = video ? new MediaStream([video]) : null;
+    self.classList.toggle("mirrored", !this.local.sharing);
     $("self-camera-off").hidden = Boolean(video);
   }
 
+  // Speaking while muted (UX pitfall 1): say so, once, for a few seconds.
   _watchMutedSpeech() {
     if (this.meter) this.meter.stop();
     this.meter = null;
-    if (!this.tracks.audio) return;
+    this.meteredTrack = this.local.tracks.audio;
+    if (!this.meteredTrack) return;
     let loud = 0;
-    this.meter = levelMeter(this.tracks.audio, (level) => {
-      loud = !this.micOn && level > 0.12 ? loud + 1 : 0;
+    this.meter = levelMeter(this.meteredTrack, (level) => {
+      loud = !this.local.micOn && !this.local.disabled && level > 0.12 ? loud + 1 : 0;
       if (loud === 5) {
         const hint = $("speaking-muted");
         hint.hidden = false;
@@ -272,23 +264,26 @@ class RoomPage {
   // --- controls --------------------------------------------------------------------------------
 
   _renderControls() {
-    setToggle($("ctl-mic"), this._audioOn(), this._audioOn() ? "Mic on" : "Muted");
-    setToggle($("ctl-cam"), this._videoOn(), this._videoOn() ? "Camera on" : "Camera off");
-    $("ctl-mic").classList.toggle("is-off", !this._audioOn());
-    $("ctl-cam").classList.toggle("is-off", !this._videoOn());
-    $("self-muted").hidden = this._audioOn() || this.role === "observer";
-    this.root.classList.toggle("is-muted", !this._audioOn());
+    const audio = this.local.audioOn();
+    const video = this.local.videoOn();
+    const sharing = Boolean(this.local.sharing);
+    setToggle($("ctl-mic"), audio, audio ? "Mic on" : "Muted");
+    setToggle($("ctl-cam"), video, video ? "Camera on" : "Camera off");
+    $("ctl-mic").classList.toggle("is-off", !audio);
+    $("ctl-cam").classList.toggle("is-off", !video);
+    $("self-muted").hidden = audio || this.local.disabled;
+    this.root.classList.toggle("is-muted", !audio);
     setToggle($("ctl-hand"), this.hand, this.hand ? "Lower hand" : "Raise hand");
-    setToggle($("ctl-share"), Boolean(this.sharing), this.sharing ? "Stop sharing" : "Share screen");
+    setToggle($("ctl-share"), sharing, sharing ? "Stop sharing" : "Share screen");
   }
 
   _bindControls() {
-    $("ctl-mic").addEventListener("click", () => this.toggleMic());
-    $("ctl-cam").addEventListener("click", () => this.toggleCamera());
+    $("ctl-mic").addEventListener("click", () => this.local.toggleMic());
+    $("ctl-cam").addEventListener("click", () => this.local.toggleCamera());
     if ($("ctl-hand")) $("ctl-hand").addEventListener("click", () => this.toggleHand());
     if ($("ctl-share")) {
       if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) $("ctl-share").hidden = true;
-      $("ctl-share").addEventListener("click", () => (this.sharing ? this.stopSharing() : this.startSharing()));
+      $("ctl-share").addEventListener("click", () => (this.local.sharing ? this.local.stopSharing() : this.local.startSharing()));
     }
     $("ctl-devices").addEventListener("click", () => this.openDevicesDialog());
     $("ctl-help").addEventListener("click", () => $("help-dialog").showModal());
@@ -298,10 +293,10 @@ class RoomPage {
       await this.stage.retryAudio();
       $("enable-sound").hidden = true;
     });
-    $("dev-mic").addEventListener("change", (event) => this.switchMicrophone(event.target.value));
-    $("dev-cam").addEventListener("change", (event) => this.switchCamera(event.target.value));
+    $("dev-mic").addEventListener("change", (event) => this.local.switchMicrophone(event.target.value));
+    $("dev-cam").addEventListener("change", (event) => this.local.switchCamera(event.target.value));
     $("dev-speaker").addEventListener("change", (event) => {
-      this.prefs = savePrefs({ speakerId: event.target.value });
+      this.local.prefs = savePrefs({ speakerId: event.target.value });
       this.stage.setSpeaker(event.target.value);
     });
     document.addEventListener("keydown", (event) => this._shortcut(event));
@@ -313,54 +308,11 @@ class RoomPage {
     if (isTyping(event.target) || this.root.classList.contains("is-ended")) return;
     if (document.querySelector("dialog[open]")) return;
     const key = event.key;
-    if (key === "m" || key === "M") this.toggleMic();
-    else if (key === "v" || key === "V") this.toggleCamera();
+    if (key === "m" || key === "M") this.local.toggleMic();
+    else if (key === "v" || key === "V") this.local.toggleCamera();
     else if (key === "?") $("shortcuts-dialog").showModal();
     else return;
     event.preventDefault();
-  }
-
-  async toggleMic() {
-    if (this.role === "observer") return;
-    if (!this.tracks.audio) {
-      try {
-        this.tracks.audio = await openMicrophone(this.prefs.micId);
-        await this.connection.replaceTrack("audio", this.tracks.audio);
-        this._watchMutedSpeech();
-        this.micOn = true;
-      } catch (error) {
-        this.showBanner(explainProblem({ kind: "audio", error }), 10000);
-        return;
-      }
-    } else {
-      this.micOn = !this.micOn;
-    }
-    this.tracks.audio.enabled = this.micOn;
-    this.connection.setMedia({ audio: this._audioOn() });
-    this._renderControls();
-  }
-
-  async toggleCamera() {
-    if (this.role === "observer") return;
-    if (this.camOn && this.tracks.video) {
-      // Off means off: the camera light goes out, nothing is sent.
-      this.camOn = false;
-      this.tracks.video.stop();
-      this.tracks.video = null;
-      if (!this.sharing) await this.connection.replaceTrack("video", null);
-    } else {
-      try {
-        this.tracks.video = await openCamera(this.prefs.camId);
-      } catch (error) {
-        this.showBanner(explainProblem({ kind: "video", error }), 10000);
-        return;
-      }
-      this.camOn = true;
-      if (!this.sharing) await this.connection.replaceTrack("video", this.tracks.video);
-    }
-    this.connection.setMedia({ video: this._videoOn() });
-    this._showSelf();
-    this._renderControls();
   }
 
   toggleHand() {
@@ -370,79 +322,25 @@ class RoomPage {
     this._renderControls();
   }
 
-  async startSharing() {
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
-    } catch {
-      return; // the person cancelled the picker
-    }
-    const track = stream.getVideoTracks()[0];
-    if ("contentHint" in track) track.contentHint = "detail";
-    track.addEventListener("ended", () => this.stopSharing());
-    this.sharing = track;
-    // Same sender, new track: no renegotiation, the slots of everyone else stay as they are.
-    await this.connection.replaceTrack("video", track);
-    this.connection.setMedia({ screen: true });
-    this._showSelf();
-    this._renderControls();
-  }
-
-  async stopSharing() {
-    if (!this.sharing) return;
-    const track = this.sharing;
-    this.sharing = null;
-    track.stop();
-    await this.connection.replaceTrack("video", this._videoOn() ? this.tracks.video : null);
-    this.connection.setMedia({ screen: false, video: this._videoOn() });
-    this._showSelf();
-    this._renderControls();
-  }
-
   async openDevicesDialog() {
     const devices = await listDevices();
-    fillSelect($("dev-mic"), devices, "audioinput", trackDeviceId(this.tracks.audio) || this.prefs.micId, "Default microphone");
-    fillSelect($("dev-cam"), devices, "videoinput", trackDeviceId(this.tracks.video) || this.prefs.camId, "Default camera");
-    fillSelect($("dev-speaker"), devices, "audiooutput", this.prefs.speakerId, "Default speakers");
+    const { tracks, prefs } = this.local;
+    fillSelect($("dev-mic"), devices, "audioinput", trackDeviceId(tracks.audio) || prefs.micId, "Default microphone");
+    fillSelect($("dev-cam"), devices, "videoinput", trackDeviceId(tracks.video) || prefs.camId, "Default camera");
+    fillSelect($("dev-speaker"), devices, "audiooutput", prefs.speakerId, "Default speakers");
     $("dev-speaker").disabled = typeof HTMLMediaElement.prototype.setSinkId !== "function";
-    setText($("dev-mic-name"), this.tracks.audio ? this.tracks.audio.label || "Default microphone" : "none");
+    this._renderDevices();
     $("devices-dialog").showModal();
   }
 
-  async switchMicrophone(micId) {
-    this.prefs = savePrefs({ micId });
-    try {
-      const track = await openMicrophone(micId);
-      track.enabled = this.micOn;
-      const old = this.tracks.audio;
-      this.tracks.audio = track;
-      await this.connection.replaceTrack("audio", track);
-      if (old) old.stop();
-      this._watchMutedSpeech();
-      setText($("dev-mic-name"), track.label || "Default microphone");
-    } catch (error) {
-      this.showBanner(explainProblem({ kind: "audio", error }), 10000);
-    }
-  }
-
-  async switchCamera(camId) {
-    this.prefs = savePrefs({ camId });
-    if (!this.camOn) return;
-    try {
-      const track = await openCamera(camId);
-      const old = this.tracks.video;
-      this.tracks.video = track;
-      if (!this.sharing) await this.connection.replaceTrack("video", track);
-      if (old) old.stop();
-      this._showSelf();
-    } catch (error) {
-      this.showBanner(explainProblem({ kind: "video", error }), 10000);
-    }
+  _renderDevices() {
+    const audio = this.local.tracks.audio;
+    setText($("dev-mic-name"), audio ? audio.label || "Default microphone" : "none");
   }
 
   _stopLocal() {
     if (this.meter) this.meter.stop();
-    for (const track of [this.tracks.audio, this.tracks.video, this.sharing]) if (track) track.stop();
+    this.local.stop();
   }
 
   leave() {
