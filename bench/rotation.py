@@ -290,13 +290,22 @@ async def main() -> None:
             headers = {"X-CSRF-Token": csrf}
             command = f"/api/v1/sessions/{sid}/day/commands"
             await http.post(command, json={"kind": "start"}, headers=headers)
-            await until(
-                lambda: all(
+
+            def seeing() -> int:
+                return sum(
                     bot.frames_from(staff_of[data["slots"][(1, a)]], 0) > 0
                     for bot, a in zip(applicants, data["applicants"], strict=True)
-                ),
-                30,
-            )
+                )
+
+            try:
+                await until(lambda: seeing() == len(applicants), 60)
+            except TimeoutError:
+                states = [b.media.pc.connectionState for b in everyone]
+                print(
+                    f"  only {seeing()}/{len(applicants)} applicants see their interviewer; "
+                    f"peer connections: {sorted(set(states))}",
+                    flush=True,
+                )
             print("every applicant sees its first interviewer; rotating", flush=True)
             for bot in everyone:
                 bot.events.clear()

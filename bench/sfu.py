@@ -110,11 +110,11 @@ class RelayBaseline:
         return total
 
 
-async def serve(mode: str) -> None:
+async def serve(mode: str, keyframe_interval: float) -> None:
     os.sched_setaffinity(0, {SERVER_CPU})
     from media.sfu import Sfu
 
-    sfu = Sfu()
+    sfu = Sfu(keyframe_interval=keyframe_interval)
     baseline = RelayBaseline() if mode == "baseline" else None
     layouts: dict[str, dict[str, str | None]] = {}
     profiler = None
@@ -171,9 +171,18 @@ async def serve(mode: str) -> None:
 
 
 class Server:
-    def __init__(self, mode: str, coalesce_ms: float = 0) -> None:
+    def __init__(self, mode: str, coalesce_ms: float = 0, keyframe_interval: float = 0.5):
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", mode, "--coalesce-ms", str(coalesce_ms)],
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                mode,
+                "--coalesce-ms",
+                str(coalesce_ms),
+                "--keyframe-interval",
+                str(keyframe_interval),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -239,7 +248,7 @@ async def measure(server: Server, seconds: float) -> tuple[Window, float]:
 async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio: EncodedClip):
     labels = {size: f"A{i}" for i, size in enumerate(APPLICANT_SIZES)}
     labels.update({size: f"I{i}" for i, size in enumerate(INTERVIEWER_SIZES)})
-    server = Server("sfu", args.coalesce_ms)
+    server = Server("sfu", args.coalesce_ms, args.keyframe_interval)
     await server.open()
     rooms = args.rooms
     # Bots publish through one pacer (one timer, the SFU's own send path): aiortc's sender
@@ -430,6 +439,12 @@ def parse_args() -> argparse.Namespace:
         default=2.0,
         help="SFU server loop: batch datagram wake-ups over this window (0: plain asyncio)",
     )
+    parser.add_argument(
+        "--keyframe-interval",
+        type=float,
+        default=0.5,
+        help="SFU: at most one keyframe request per source per this many seconds",
+    )
     parser.add_argument("--serve", choices=["sfu", "baseline"], help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -442,8 +457,8 @@ if __name__ == "__main__":
 
             loop = new_event_loop(arguments.coalesce_ms / 1000)
             asyncio.set_event_loop(loop)
-            loop.run_until_complete(serve(arguments.serve))
+            loop.run_until_complete(serve(arguments.serve, arguments.keyframe_interval))
         else:
-            asyncio.run(serve(arguments.serve))
+            asyncio.run(serve(arguments.serve, arguments.keyframe_interval))
     else:
         asyncio.run(main(arguments))

@@ -84,8 +84,12 @@ class PacedStream:
 
     def tick(self, now: float) -> None:
         """Send every frame that is due by `now` (none ahead of time)."""
-        if self._next is None or now - self._next > 1.0:
-            self._next = now  # first tick, or stalled: resume without a burst
+        if self._next is None:
+            # A random phase: bots started together must not send in lockstep, which
+            # would flatter the receiver (one wake-up per burst of everyone's frames).
+            self._next = now + random.random() * self._period
+        elif now - self._next > 1.0:
+            self._next = now  # stalled: resume without a burst
         while now >= self._next:
             self._send_frame()
             self._next += self._period
@@ -123,9 +127,13 @@ class PacedStream:
 
 
 class Pacer:
-    """Drives many `PacedStream`s from one task ticking every `tick` seconds."""
+    """Drives many `PacedStream`s from one task ticking every `tick` seconds.
 
-    def __init__(self, tick: float = 0.01) -> None:
+    5 ms is what a browser's pacer does for video (bursts every 5 ms); audio leaves a
+    browser unpaced, so its jitter here is at most one tick.
+    """
+
+    def __init__(self, tick: float = 0.005) -> None:
         self.tick = tick
         self._streams: list[PacedStream] = []
         self._task: asyncio.Task[None] | None = None

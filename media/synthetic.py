@@ -330,6 +330,7 @@ class SyntheticParticipant:
         )
         self.pacer = pacer
         self.streams: list[PacedStream] = []
+        self._downlink: fastpath.Downlink | None = None
         self._clips = {"audio": audio, "video": video}
         self.video = SyntheticVideoTrack(video) if video is not None else None
         self.audio = SyntheticAudioTrack(audio) if audio is not None else None
@@ -361,7 +362,7 @@ class SyntheticParticipant:
         transceivers = [t for t in self.pc.getTransceivers() if t.direction == "sendonly"]
         if not transceivers:
             return
-        downlink = fastpath.Downlink(transceivers[0].sender.transport)
+        downlink = self._downlink = fastpath.Downlink(transceivers[0].sender.transport)
         cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", self.pc.localDescription.sdp, re.MULTILINE)
         for t in transceivers:
             clip = self._clips[t.kind]
@@ -389,4 +390,6 @@ class SyntheticParticipant:
         if self.pacer is not None:
             for stream in self.streams:
                 self.pacer.remove(stream)
+        if self._downlink is not None:
+            self._downlink.close()
         await self.pc.close()

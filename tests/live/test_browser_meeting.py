@@ -76,6 +76,20 @@ async def test_hand_and_screen_sharing_in_a_meeting_room(
     assert await mic.get_attribute("aria-pressed") == "true"
     await muted.wait_for(state="hidden", timeout=2_000)
 
+    # V turns the camera off for real (nothing sent), and back on.
+    camera_off = director.locator(f'.tile[data-participant-id="{applicant_pid}"] .tile-off')
+    await applicant.locator("body").press("v")
+    await camera_off.wait_for(state="visible", timeout=2_000)
+    assert (
+        await applicant.evaluate("window.interviewday.pc.getTransceivers()[1].sender.track") is None
+    )
+    assert await applicant.get_by_role("button", name="Camera").get_attribute("aria-pressed") == (
+        "false"
+    )
+    await applicant.locator("body").press("v")
+    await camera_off.wait_for(state="hidden", timeout=2_000)
+    await wait_sees(director, applicant_pid)
+
     # A raised hand shows on the other person's tile and on the button itself.
     hand = applicant.get_by_role("button", name="Raise hand")
     await hand.click()

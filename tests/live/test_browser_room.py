@@ -19,6 +19,7 @@ from core.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, World
 from tests.live.conftest import Day
+from tests.utils import wait_for
 from tests.web.test_magic_link import issue_link
 from web.live import HUB, SIO, room_key
 
@@ -357,3 +358,15 @@ async def test_notices_quality_waiting_and_the_clock_offset(
     )
     offset, now_ms = await applicant.evaluate("[window.interviewday.clockOffsetMs, Date.now()]")
     assert abs(offset - (clock.now() * 1000 - now_ms)) < 500
+
+    # A reload lands where the day had moved the applicant, not in the token's first room.
+    await applicant.reload()
+    await wait_connected(applicant)
+    assert await applicant.text_content("#room-name") == "Room 2"
+
+    # Leave says goodbye: the applicant's page says so, and the server forgets them.
+    await applicant.get_by_role("button", name="Leave").click()
+    await applicant.get_by_role("heading", name="You left the room").wait_for(timeout=2_000)
+    await applicant.wait_for_function("window.interviewday.state === 'left'", timeout=2_000)
+    assert await applicant.locator(".controls").is_hidden()
+    await wait_for(lambda: hub.presence.get(applicant_pid) is None, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -192,3 +193,31 @@ def test_fast_rate_counter_matches_aiortc() -> None:
         ours.add(size, now)
         theirs.add(size, now)
     assert ours.rate(now) == theirs.rate(now) is not None
+
+
+async def test_relayed_pair_uses_a_bounded_queue() -> None:
+    class RelayProtocol:  # a TURN pair: sends need a coroutine
+        def __init__(self) -> None:
+            self.sent: list[bytes] = []
+            self.gate = asyncio.Event()
+
+        async def send_data(self, data: bytes, addr: Any) -> None:
+            await self.gate.wait()
+            self.sent.append(data)
+
+    protocol = RelayProtocol()
+    remote = Candidate("1", 1, "udp", 1, "10.0.0.2", 5000, "relay")
+    pair = CandidatePair(protocol, remote)  # type: ignore[arg-type]
+    dtls = SimpleNamespace(
+        transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+        _state=State.CONNECTED,
+        _tx_srtp=FakeSrtp(),
+    )
+    downlink = fastpath.Downlink(dtls, max_queue=4)  # type: ignore[arg-type]
+    for i in range(10):  # the relay is stuck: only the newest 4 wait, nothing else grows
+        downlink.send(b"p%d" % i)
+    assert downlink.queued() == 4 and downlink.dropped == 6
+    protocol.gate.set()
+    await asyncio.sleep(0.01)
+    assert protocol.sent[-3:] == [b"p7", b"p8", b"p9"] and downlink.queued() == 0
+    downlink.close()

@@ -42,8 +42,8 @@ async def test_paced_video_is_aiortc_wire_format_and_answers_pli(
     sender, output = FakeSender(), FakeOutput()
     ids = {MID_URI: 1, ABS_SEND_TIME_URI: 3}
     stream = PacedStream("video", clip, sender, output, 96, "1", ids, None, "x")  # type: ignore[arg-type]
-    stream.tick(100.0)  # first tick: one frame
-    stream.tick(100.0 + 2.5 / clip.fps)  # two more are due
+    stream.tick(100.0)  # first tick: picks a phase within one frame period
+    stream.tick(100.0 + 3.0 / clip.fps)  # three are due
     assert stream.frames_sent == 3
     packets = [RtpPacket.parse(p) for p in output.sent]
     assert {p.ssrc for p in packets} == {99} and {p.payload_type for p in packets} == {96}
@@ -57,7 +57,7 @@ async def test_paced_video_is_aiortc_wire_format_and_answers_pli(
 
     await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=99))
     output.sent.clear()
-    stream.tick(100.0 + 3.5 / clip.fps)
+    stream.tick(100.0 + 4.0 / clip.fps)
     assert stream.keyframe_requests == 1 and is_vp8_keyframe(
         RtpPacket.parse(output.sent[0]).payload
     )
@@ -67,5 +67,7 @@ async def test_stalled_stream_resumes_without_a_burst(audio_clip: EncodedClip) -
     output = FakeOutput()
     stream = PacedStream("audio", audio_clip, FakeSender(), output, 111, "0", {}, None, "x")  # type: ignore[arg-type]
     stream.tick(10.0)
+    stream.tick(10.02)
+    sent = len(output.sent)
     stream.tick(15.0)  # 5 s late: one frame, not 250
-    assert len(output.sent) == 2
+    assert sent == 1 and len(output.sent) == 2

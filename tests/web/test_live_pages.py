@@ -152,3 +152,15 @@ async def test_external_meeting_room_shows_the_join_link(client: TestClient, wor
     await login(client, world.a.coordinator_email)
     html = await (await client.get(f"/live/meeting-rooms/{world.a.meeting_room_id}")).text()
     assert 'href="https://teams.example/m/1"' in html
+
+
+async def test_coordinator_can_observe_a_chosen_room(client: TestClient, world: World) -> None:
+    await login(client, world.a.coordinator_email)
+    path = f"/live/sessions/{world.a.session_id}"
+    html = await (await client.get(f"{path}?room={world.a.room_id}")).text()
+    assert 'data-role="observer"' in html and "Room 1" in html
+    assert f'data-join-body="{{&#34;room_id&#34;: &#34;{world.a.room_id}&#34;}}"' in html
+    plain = await (await client.get(path)).text()
+    assert 'data-role="coordinator"' in plain and 'data-join-body="{}"' in plain
+    foreign = await client.get(f"{path}?room={world.b.room_id}")
+    assert foreign.status == 404

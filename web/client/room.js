@@ -1,8 +1,9 @@
 // The room page (interview rooms and meeting rooms): local devices, the live connection, the
 // stage, the controls and their shortcuts. Reads its settings from #live-room's data-* (see
 // web/templates/live/room.html); exposes `window.interviewday` for later modules and tests:
-// {pc, participantId, room, clockOffsetMs, layout, serverNow(), showBanner(text), connection}.
-import { LiveConnection } from "./live/connection.js";
+// {pc, participantId, room, clockOffsetMs, layout, state, serverNow(), showBanner(text, ms),
+//  connection (LiveConnection: events status/room/layout/moved/slots/pc/timetrack), local, stage}.
+import { JoinRefused, LiveConnection } from "./live/connection.js";
 import { LocalMedia } from "./live/localmedia.js";
 import { fillSelect, levelMeter, listDevices, trackDeviceId } from "./live/media.js";
 import { loadPrefs, savePrefs } from "./live/prefs.js";
@@ -76,17 +77,25 @@ class RoomPage {
       serverNow: () => connection.clock.serverNow(),
       showBanner: (text, ms) => page.showBanner(text, ms),
       connection,
+      local: this.local,
       stage: this.stage,
     };
   }
 
   async start() {
-    let answer;
-    try {
-      answer = await this.connection.prepare();
-    } catch (error) {
-      this._fatal(error.message || "You cannot join this room right now.");
-      return;
+    let answer = null;
+    for (let attempt = 0; !answer; attempt += 1) {
+      try {
+        answer = await this.connection.prepare();
+      } catch (error) {
+        if (error instanceof JoinRefused) {
+          this._fatal(error.message);
+          return;
+        }
+        // The network, not a refusal: keep trying, quietly.
+        this._onStatus({ state: "reconnecting", message: "Cannot reach the server. Trying again…" });
+        await new Promise((resolve) => window.setTimeout(resolve, Math.min(8000, 1000 * 2 ** attempt)));
+      }
     }
     if (answer.mode === "external") {
       this._external(answer);
@@ -300,7 +309,7 @@ class RoomPage {
       this.stage.setSpeaker(event.target.value);
     });
     document.addEventListener("keydown", (event) => this._shortcut(event));
-    window.addEventListener("pagehide", () => this.connection.leave());
+    window.addEventListener("pagehide", () => this.connection.close());
   }
 
   _shortcut(event) {

@@ -378,16 +378,21 @@ export class LiveConnection extends EventTarget {
     return this.pc ? this.pc.getTransceivers()[kind === "audio" ? 0 : 1].sender : null;
   }
 
+  // "Leave" pressed: the server forgets where we were.
   leave() {
     if (this.left) return;
+    if (this.socket && this.socket.connected) this.socket.emit("leave");
+    this.close();
+    this._status("left", "You left the room");
+  }
+
+  // The page goes away (reload, closed tab): without `leave`, so the server keeps our room
+  // and a reload lands where the day had moved us, not in the first room of the token.
+  close() {
     this.left = true;
     this._stopTimers();
-    if (this.socket) {
-      if (this.socket.connected) this.socket.emit("leave");
-      this.socket.disconnect();
-    }
+    if (this.socket) this.socket.disconnect();
     if (this.pc) this.pc.close();
-    this._status("left", "You left the room");
   }
 
   _stopTimers() {
