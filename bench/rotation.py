@@ -35,6 +35,7 @@ import aiohttp  # noqa: E402
 from core.clock import SystemClock  # noqa: E402
 from core.db import create_engine, create_session_factory  # noqa: E402
 from core.security import Passwords, Tokens  # noqa: E402
+from media.pacer import Pacer  # noqa: E402
 from media.synthetic import encode_opus_clip, encode_vp8_clip  # noqa: E402
 from signaling.bot import LiveBot  # noqa: E402
 from signaling.grants import JoinGrant, issue_join_token  # noqa: E402
@@ -229,6 +230,7 @@ async def main() -> None:
         ]
         labels = {(c.width, c.height): f"iv{i}" for i, c in enumerate(clips)}
         clip = encode_vp8_clip(width, height + 2, frames=args.fps * 2, fps=args.fps, bitrate=30_000)
+        pacer = Pacer()
         interviewers, applicants = [], []
         for i, room in enumerate(data["rooms"]):
             grant = JoinGrant(
@@ -248,6 +250,7 @@ async def main() -> None:
                     video=clips[i],
                     audio=audio,
                     slots=1,
+                    pacer=pacer,
                 )
             )
         for applicant in data["applicants"]:
@@ -269,6 +272,7 @@ async def main() -> None:
                     video=clip,
                     audio=audio,
                     slots=1,
+                    pacer=pacer,
                     labels=labels,
                 )
             )

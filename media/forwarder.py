@@ -112,7 +112,10 @@ class Source:
         payload = packet.payload
         self.packets_in += 1
         self.bytes_in += len(payload) + 12
-        self.media_ssrc = packet.ssrc
+        if packet.ssrc != self.media_ssrc:
+            if self.media_ssrc is not None:
+                self._restart()  # a new SSRC is a new numbering: subscribers resync
+            self.media_ssrc = packet.ssrc
         if self.muted:
             return
         seq = packet.sequence_number
@@ -180,11 +183,14 @@ class Source:
 
     def set_muted(self, muted: bool) -> None:
         if self.muted and not muted:
-            # Subscribers missed frames while muted: they resume at a keyframe.
-            for slot in self.consumers:
-                if slot.current is self:
-                    slot.synced = False
+            self._restart()  # subscribers missed frames while muted
         self.muted = muted
+
+    def _restart(self) -> None:
+        """Subscribers resume at the next keyframe, rebased (nothing goes backwards)."""
+        for slot in self.consumers:
+            if slot.current is self:
+                slot.synced = False
 
     def close(self) -> None:
         self.closed = True
@@ -196,7 +202,13 @@ class Source:
 
 
 class OutSlot:
-    """One receive slot of a subscriber (a sendonly transceiver on our side)."""
+    """One receive slot of a subscriber (a sendonly transceiver on our side).
+
+    State: `current` is the source being forwarded, `pending` the one waiting for its
+    keyframe to take over (both are in their source's `consumers`); `synced` is False until
+    the current source's next keyframe (after a cut, a reconnect, an unmute, a jump), and
+    while it is False nothing is sent: a decoder fed from mid-stream would only show garbage.
+    """
 
     __slots__ = (
         "_ext",
@@ -353,6 +365,8 @@ class OutSlot:
                 self.on_cut(self)
         mapped = self.rewriter.map(seq, ts, now)
         if mapped is None:
+            if self.rewriter.is_far(seq):
+                self.synced = False  # the source's numbering jumped: rebase at a keyframe
             return
         out_seq, out_ts = mapped
         ext = self._ext if level < 0 or not self._level_id else self._level_ext(level)

@@ -12,6 +12,7 @@ import random
 
 SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
+JUMP = 3000  # packets: ~50 s of video; further apart is a restart, not loss or reordering
 
 
 def seq_newer(a: int, b: int) -> bool:
@@ -66,8 +67,14 @@ class Rewriter:
         self._high_in = (in_seq - 1) & 0xFFFF
 
     def map(self, in_seq: int, in_ts: int, now: float) -> tuple[int, int] | None:
-        """(out_seq, out_ts) for a packet of the current segment, None if it predates the cut."""
+        """(out_seq, out_ts) for a packet of the current segment.
+
+        None if it predates the cut, or lies further than `JUMP` ahead of the newest packet:
+        that is a discontinuity (a restarted source), not loss, and `is_far()` says so.
+        """
         if ((in_seq - self._start_in) & 0xFFFF) >= 0x8000:
+            return None
+        if JUMP < ((in_seq - self._high_in) & 0xFFFF) < 0x8000:
             return None
         out_seq = (in_seq + self._seq_offset) & 0xFFFF
         out_ts = (in_ts + self._ts_offset) & 0xFFFFFFFF
@@ -78,6 +85,11 @@ class Rewriter:
             self.last_time = now
             self._has_sent = True
         return out_seq, out_ts
+
+    def is_far(self, in_seq: int) -> bool:
+        """Whether `in_seq` is too far from this segment to be loss or reordering (a jump)."""
+        distance = (in_seq - self._high_in) & 0xFFFF
+        return JUMP < distance < SEQ_MOD - JUMP
 
     def skip(self, in_seq: int) -> None:
         """An in-order packet was dropped (padding only): close the hole it would leave."""

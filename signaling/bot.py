@@ -12,6 +12,7 @@ from typing import Any
 
 import socketio
 
+from media.pacer import Pacer
 from media.synthetic import EncodedClip, SyntheticParticipant
 from signaling.hub import NAMESPACE
 
@@ -39,6 +40,8 @@ class LiveBot:
     room: dict[str, Any] = field(default_factory=dict)
     join_seconds: float = 0.0
     scope: str | None = None
+    pacer: Pacer | None = None
+    """One pacer shared by many bots sends all their packets from one timer (cheap bots)."""
 
     def __post_init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -48,6 +51,7 @@ class LiveBot:
             slots=self.slots,
             labels=self.labels,
             ice_servers=self.ice_servers,
+            pacer=self.pacer,
         )
         self._event = asyncio.Event()
         self._refusal: Any = None

@@ -42,9 +42,11 @@ def mint(secret_key: str, scope: str, room: str, name: str, role: str = "partici
 
 
 async def run_bots(specs: list[BotSpec], seconds: float, slots: int) -> list[dict[str, Any]]:
+    from media.pacer import Pacer
     from media.synthetic import encode_opus_clip, encode_vp8_clip
     from signaling.bot import LiveBot
 
+    pacer = Pacer()
     audio = encode_opus_clip(frames=25)
     clips: dict[tuple[int, int, int], Any] = {}
     bots = []
@@ -55,7 +57,14 @@ async def run_bots(specs: list[BotSpec], seconds: float, slots: int) -> list[dic
                 spec.width, spec.height, frames=spec.fps, fps=spec.fps, bitrate=150_000
             )
         bots.append(
-            LiveBot(url=spec.url, token=spec.token, video=clips[key], audio=audio, slots=slots)
+            LiveBot(
+                url=spec.url,
+                token=spec.token,
+                video=clips[key],
+                audio=audio,
+                slots=slots,
+                pacer=pacer,
+            )
         )
     results: list[dict[str, Any]] = []
     try:

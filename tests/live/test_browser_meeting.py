@@ -76,6 +76,17 @@ async def test_hand_and_screen_sharing_in_a_meeting_room(
     assert await mic.get_attribute("aria-pressed") == "true"
     await muted.wait_for(state="hidden", timeout=2_000)
 
+    # A microphone that goes away is shown as off and said; M opens one again.
+    await applicant.evaluate(
+        "window.interviewday.local.tracks.audio.dispatchEvent(new Event('ended'))"
+    )
+    await muted.wait_for(state="visible", timeout=2_000)
+    assert "Your microphone stopped" in await applicant.inner_text("#live-banner")
+    assert await mic.get_attribute("aria-pressed") == "false"
+    await applicant.locator("body").press("m")
+    await muted.wait_for(state="hidden", timeout=2_000)
+    assert await mic.get_attribute("aria-pressed") == "true"
+
     # V turns the camera off for real (nothing sent), and back on.
     camera_off = director.locator(f'.tile[data-participant-id="{applicant_pid}"] .tile-off')
     await applicant.locator("body").press("v")
@@ -96,6 +107,7 @@ async def test_hand_and_screen_sharing_in_a_meeting_room(
     assert await hand.get_attribute("aria-pressed") == "true"
     flag = director.locator(f'.tile[data-participant-id="{applicant_pid}"] .flag-hand')
     await flag.wait_for(state="visible", timeout=2_000)
+    assert await director.inner_text("#live-banner") == "Ann Applicant a raised a hand"
     assert await flag.inner_text() == "Hand raised"
     await director.screenshot(path=str(artifacts / "director-sees-hand.png"))
     await hand.click()

@@ -187,6 +187,16 @@ async def test_applicant_and_interviewer_see_each_other_then_the_applicant_moves
     assert "Int a" in await applicant.inner_text("#room-peers")
     assert await interviewer.text_content("#room-badge") == "Applicant joined"
     assert await interviewer.locator("aside#side-panel").count() == 1
+    # The scoring panel can follow the room without a socket of its own.
+    applicant_seen = await interviewer.evaluate(
+        """() => new Promise((resolve) => {
+          document.addEventListener("interviewday:room", (e) => resolve(e.detail.applicant), {
+            once: true,
+          });
+          window.interviewday.connection._fireRoom();
+        })"""
+    )
+    assert applicant_seen["participant_id"] == applicant_pid
     assert await second.text_content("#room-badge") == "Waiting for applicant"
     await applicant.screenshot(path=str(artifacts / "applicant-room1.png"))
     await interviewer.screenshot(path=str(artifacts / "interviewer-room1.png"))
@@ -325,6 +335,13 @@ async def test_notices_quality_waiting_and_the_clock_offset(
     assert await quality.inner_text() == "Unstable connection"
     await hub.deliver("peer", member.public(), room_key=room1)
     await quality.wait_for(state="hidden", timeout=2_000)
+    me = hub.presence.get(applicant_pid).public()
+    await hub.deliver("peer", {**me, "quality": "bad"}, room_key=room1)
+    own = applicant.locator("#self-quality")
+    await own.wait_for(state="visible", timeout=2_000)
+    assert await own.inner_text() == "Your connection is poor"
+    await hub.deliver("peer", me, room_key=room1)
+    await own.wait_for(state="hidden", timeout=2_000)
 
     # A coordinator's broadcast stays until dismissed; a move is announced before it happens.
     notice = {"type": "broadcast", "message": "Lunch is at noon.", "from": "Coord a"}

@@ -201,3 +201,22 @@ async def test_mute_stops_and_resumes_at_keyframe() -> None:
     source.on_packet(packet(3, 6000, DELTA_START))
     source.on_packet(packet(4, 9000, KEY))
     assert [p.payload for p in slot.output.parsed()] == [KEY, KEY]
+
+
+async def test_new_publisher_ssrc_or_sequence_jump_resyncs_at_a_keyframe() -> None:
+    source, _ = make_source("pub")
+    slot = make_slot()
+    slot.assign(source)
+    source.on_packet(packet(100, 0, KEY))
+    source.on_packet(packet(101, 3000, DELTA_START))
+    source.on_packet(packet(40000, 6000, DELTA_START, ssrc=778))  # new SSRC: dropped
+    source.on_packet(packet(40001, 9000, KEY, ssrc=778))
+    source.on_packet(packet(40002, 12000, DELTA_START, ssrc=778))
+    source.on_packet(packet(50000, 15000, DELTA_START, ssrc=778))  # jump ahead: dropped
+    source.on_packet(packet(50001, 18000, KEY, ssrc=778))
+    source.on_packet(packet(20000, 21000, DELTA_START, ssrc=778))  # jump back: dropped
+    source.on_packet(packet(20001, 24000, KEY, ssrc=778))
+    out = slot.output.parsed()
+    assert [p.payload for p in out] == [KEY, DELTA_START, KEY, DELTA_START, KEY, KEY]
+    seqs = [p.sequence_number for p in out]
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))

@@ -61,3 +61,11 @@ def test_skip_closes_the_hole_of_a_dropped_packet() -> None:
     b = rw.map(12, 0, now=0.0)
     assert a is not None and b is not None
     assert (b[0] - a[0]) & 0xFFFF == 1
+
+
+def test_is_far_tells_a_jump_from_reordering() -> None:
+    rw = Rewriter(90000, random.Random(5))
+    rw.cut(100, 0, now=0.0)
+    rw.map(100, 0, now=0.0)
+    assert not rw.is_far(90) and not rw.is_far(140)
+    assert rw.is_far(100 + 40000) and rw.is_far(60000)

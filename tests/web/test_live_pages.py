@@ -2,9 +2,9 @@
 
 from aiohttp.test_utils import TestClient
 
-from portal.models import Booking
+from portal.models import Booking, Staff
 from rooms.models import InterviewSession, MeetingRoom, Room
-from tests.factories import World
+from tests.factories import World, password_hash
 from tests.web.helpers import login
 from tests.web.test_magic_link import issue_link
 from web.keys import DB
@@ -164,3 +164,24 @@ async def test_coordinator_can_observe_a_chosen_room(client: TestClient, world: 
     assert 'data-role="coordinator"' in plain and 'data-join-body="{}"' in plain
     foreign = await client.get(f"{path}?room={world.b.room_id}")
     assert foreign.status == 404
+
+
+async def test_interviewer_without_a_room_is_told_what_to_do(
+    client: TestClient, world: World
+) -> None:
+    async with client.app[DB]() as db, db.begin():
+        db.add(
+            Staff(
+                program_id=world.a.program_id,
+                email="roomless@a.test",
+                name="Roomless",
+                role="interviewer",
+                password_hash=password_hash(),
+            )
+        )
+    await login(client, "roomless@a.test")
+    response = await client.get(f"/live/sessions/{world.a.session_id}")
+    assert response.status == 403
+    html = await response.text()
+    assert "You have no room in this session." in html
+    assert "Ask the coordinator to assign you to a room" in html

@@ -2,7 +2,8 @@
 // stage, the controls and their shortcuts. Reads its settings from #live-room's data-* (see
 // web/templates/live/room.html); exposes `window.interviewday` for later modules and tests:
 // {pc, participantId, room, clockOffsetMs, layout, state, serverNow(), showBanner(text, ms),
-//  connection (LiveConnection: events status/room/layout/moved/slots/pc/timetrack), local, stage}.
+//  connection (LiveConnection: events status/room/layout/moved/slots/pc/timetrack/self), local,
+//  stage}; and fires `interviewday:room` {name, roomKey, peers, applicant} on `document`.
 import { JoinRefused, LiveConnection } from "./live/connection.js";
 import { LocalMedia } from "./live/localmedia.js";
 import { fillSelect, levelMeter, listDevices, trackDeviceId } from "./live/media.js";
@@ -161,12 +162,37 @@ class RoomPage {
       this._renderRoom();
     });
     connection.addEventListener("layout", () => this._renderRoom());
-    connection.addEventListener("room", () => this._renderRoom());
+    connection.addEventListener("room", () => {
+      this._announceHands();
+      this._renderRoom();
+      // For the side panel (scoring): who is in the room now, without knowing the socket.
+      const peers = [...connection.room.peers.values()];
+      const applicant = peers.find((p) => p.role === "applicant") || null;
+      document.dispatchEvent(new CustomEvent("interviewday:room", {
+        detail: { name: connection.room.name, roomKey: connection.room.roomKey, peers, applicant },
+      }));
+    });
+    connection.addEventListener("self", (event) => {
+      const quality = event.detail.peer.quality;
+      $("self-quality").hidden = !quality || quality === "good";
+      setText($("self-quality"), quality === "bad" ? "Your connection is poor" : "Your connection is unstable");
+    });
     connection.addEventListener("timetrack", (event) => this._onTimetrack(event.detail));
     connection.addEventListener("moved", (event) => {
       this.lastMove = event.detail;
       this.showBanner(`Moving you to ${event.detail.name}`);
     });
+  }
+
+  // A newly raised hand is said once (the tile keeps showing it).
+  _announceHands() {
+    const raised = new Set();
+    for (const [id, peer] of this.connection.room.peers) {
+      if (!peer.hand) continue;
+      raised.add(id);
+      if (this.hands && !this.hands.has(id)) this.showBanner(`${peer.name} raised a hand`);
+    }
+    this.hands = raised;
   }
 
   // The banners of the day; the countdown itself belongs to the timer module.

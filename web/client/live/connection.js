@@ -10,7 +10,8 @@
 // Events (CustomEvent.detail): "status" {state: connecting|connected|reconnecting|left|fatal,
 // message}, "room" {name, roomKey, peers: Map}, "moved" {name}, "layout" {layout},
 // "slots" {slots: [{index, audioMid, videoMid, audioTrack, videoTrack}]}, "pc" {pc},
-// "timetrack" (the server's `timetrack` payload as it came).
+// "timetrack" (the server's `timetrack` payload as it came), "self" {peer} (our own state as
+// the server sees it, with our link's quality).
 import { io } from "socket.io-client";
 
 import { ClockOffset } from "./clock.js";
@@ -329,7 +330,13 @@ export class LiveConnection extends EventTarget {
   }
 
   _applyPeer(peer) {
-    if (!peer || peer.participant_id === this.participantId) return;
+    if (!peer) return;
+    if (peer.participant_id === this.participantId) {
+      // How the server sees us (quality of our own link): for the self-view.
+      this.self = peer;
+      this._fire("self", { peer });
+      return;
+    }
     if (peer.connected === false) this.room.peers.delete(peer.participant_id);
     else this.room.peers.set(peer.participant_id, peer);
     this._fireRoom();

@@ -33,6 +33,24 @@ export class LocalMedia extends EventTarget {
     this.dispatchEvent(new CustomEvent("problem", { detail: { message: explainProblem({ kind, error }) } }));
   }
 
+  // A device unplugged (or taken by another app) ends its track: say so, show it as off.
+  _watch(track) {
+    if (!track) return track;
+    track.addEventListener("ended", () => {
+      const kind = track.kind === "audio" ? "audio" : "video";
+      if (this.tracks[kind] !== track) return; // replaced or turned off on purpose
+      this.tracks[kind] = null;
+      const what = kind === "audio" ? "microphone" : "camera";
+      this.connection.replaceTrack(kind, kind === "audio" ? null : this.outgoingVideo());
+      this.connection.setMedia({ audio: this.audioOn(), video: this.videoOn() });
+      this.dispatchEvent(new CustomEvent("problem", {
+        detail: { message: `Your ${what} stopped (unplugged?). Choose another one in Devices.` },
+      }));
+      this._changed();
+    });
+    return track;
+  }
+
   // Observers send nothing: no devices are opened at all.
   disable() {
     this.disabled = true;
@@ -45,7 +63,7 @@ export class LocalMedia extends EventTarget {
   async open() {
     // The microphone opens even when muted: unmuting is instant and we can say "you are muted".
     const opened = await openDevices({ micId: this.prefs.micId, camId: this.prefs.camId, audio: true, video: this.camOn });
-    this.tracks = { audio: opened.audio, video: opened.video };
+    this.tracks = { audio: this._watch(opened.audio), video: this._watch(opened.video) };
     if (this.tracks.audio) this.tracks.audio.enabled = this.micOn;
     const notes = opened.problems.map(explainProblem);
     for (const kind of opened.fellBack) {
@@ -61,7 +79,7 @@ export class LocalMedia extends EventTarget {
     if (this.disabled) return;
     if (!this.tracks.audio) {
       try {
-        this.tracks.audio = await openMicrophone(this.prefs.micId);
+        this.tracks.audio = this._watch(await openMicrophone(this.prefs.micId));
       } catch (error) {
         this._problem("audio", error);
         return;
@@ -85,7 +103,7 @@ export class LocalMedia extends EventTarget {
       this.tracks.video = null;
     } else {
       try {
-        this.tracks.video = await openCamera(this.prefs.camId);
+        this.tracks.video = this._watch(await openCamera(this.prefs.camId));
       } catch (error) {
         this._problem("video", error);
         return;
@@ -131,7 +149,7 @@ export class LocalMedia extends EventTarget {
       const track = await openMicrophone(micId);
       track.enabled = this.micOn;
       const old = this.tracks.audio;
-      this.tracks.audio = track;
+      this.tracks.audio = this._watch(track);
       await this.connection.replaceTrack("audio", track);
       if (old) old.stop();
       this._changed();
@@ -146,7 +164,7 @@ export class LocalMedia extends EventTarget {
     try {
       const track = await openCamera(camId);
       const old = this.tracks.video;
-      this.tracks.video = track;
+      this.tracks.video = this._watch(track);
       await this.connection.replaceTrack("video", this.outgoingVideo());
       if (old) old.stop();
       this._changed();
