@@ -175,14 +175,26 @@ class DayRunner:
         ]
         if not due:
             return
+        fresh = await self.store.fire_many(
+            [
+                (
+                    event,
+                    {
+                        "prompts": [
+                            vars(p) for p in effects_for(self.state, event) if isinstance(p, Prompt)
+                        ]
+                    },
+                )
+                for event in due
+            ],
+            now,
+        )
         for index, event in enumerate(due):
+            self.fired.add(event_key(event))
+            if event_key(event) not in fresh:
+                continue
             later_moves = any(e.kind in ("move", "day_end") for e in due[index + 1 :])
             effects = effects_for(self.state, event)
-            payload = {"prompts": [vars(p) for p in effects if isinstance(p, Prompt)]}
-            if not await self.store.fire(event, now, payload):
-                self.fired.add(event_key(event))
-                continue
-            self.fired.add(event_key(event))
             if event.kind == "day_end":
                 self.state = replace(self.state, ended=True)
             self.log.append((event, effects))
@@ -192,6 +204,12 @@ class DayRunner:
 
     async def _carry_out(self, effects: list[Effect], *, stale: bool) -> None:
         statuses: dict[tuple[int, str], str] = {}
+        # One query for every reminder of this event, not one per interviewer.
+        submitted = (
+            await self.ports.submitted(self.state)
+            if any(isinstance(e, Prompt) and e.reminder for e in effects)
+            else set()
+        )
         for effect in effects:
             try:
                 if isinstance(effect, Route):
@@ -203,8 +221,9 @@ class DayRunner:
                 elif isinstance(effect, SetStatus):
                     statuses[(effect.round, effect.room_id)] = effect.status
                 elif isinstance(effect, Prompt):
-                    if effect.reminder and await self.ports.submitted(
-                        self.state, effect.applicant_id, effect.interviewer_id
+                    if (
+                        effect.reminder
+                        and (effect.applicant_id, effect.interviewer_id) in submitted
                     ):
                         continue
                     await self.ports.prompt(self.state, effect)

@@ -86,6 +86,46 @@ class DayStore:
             return False
         return True
 
+    async def fire_many(
+        self, events: list[tuple[ClockEvent, dict[str, Any]]], now: float
+    ) -> set[str]:
+        """Records several events in one transaction; returns the keys that were new."""
+        if not events:
+            return set()
+        keys = [event_key(event) for event, _ in events]
+        try:
+            async with self.sessions() as db, db.begin():
+                done = set(
+                    await db.scalars(
+                        select(PhaseEvent.key).where(
+                            PhaseEvent.session_id == self.session_id, PhaseEvent.key.in_(keys)
+                        )
+                    )
+                )
+                for (event, payload), key in zip(events, keys, strict=True):
+                    if key in done:
+                        continue
+                    db.add(
+                        PhaseEvent(
+                            program_id=self.program_id,
+                            session_id=self.session_id,
+                            key=key,
+                            kind=event.kind,
+                            round_number=event.round,
+                            scheduled_for=to_datetime(event.at),
+                            fired_at=to_datetime(now),
+                            payload=payload,
+                        )
+                    )
+                return set(keys) - done
+        except IntegrityError:
+            # Another ticker got there first (it should not exist): fire them one by one.
+            fresh = set()
+            for (event, payload), key in zip(events, keys, strict=True):
+                if await self.fire(event, now, payload):
+                    fresh.add(key)
+            return fresh
+
     async def command_result(self, command_id: str) -> dict[str, Any] | None:
         async with self.sessions() as db:
             row = await db.scalar(

@@ -170,16 +170,14 @@ class HubPorts:
             channel=console_channel(state.session_id),
         )
 
-    async def submitted(self, state: DayState, applicant_id: str, interviewer_id: str) -> bool:
+    async def submitted(self, state: DayState) -> set[tuple[str, str]]:
         async with self.sessions() as db:
-            status = await db.scalar(
-                select(Score.status).where(
-                    Score.session_id == state.session_id,
-                    Score.applicant_id == applicant_id,
-                    Score.interviewer_id == interviewer_id,
+            rows = await db.execute(
+                select(Score.applicant_id, Score.interviewer_id).where(
+                    Score.session_id == state.session_id, Score.status == "submitted"
                 )
             )
-        return status == "submitted"
+        return {(a, i) for a, i in rows.tuples()}
 
     async def changed(self, state: DayState, snapshot: dict[str, Any]) -> None:
         sid = state.session_id

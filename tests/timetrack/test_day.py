@@ -45,8 +45,8 @@ class RecordingPorts:
     async def prompt(self, state: DayState, prompt: Prompt) -> None:
         self.prompts.append((self.clock.now(), prompt))
 
-    async def submitted(self, state: DayState, applicant_id: str, interviewer_id: str) -> bool:
-        return (applicant_id, interviewer_id) in self.submitted_scores
+    async def submitted(self, state: DayState) -> set[tuple[str, str]]:
+        return set(self.submitted_scores)
 
     async def changed(self, state: DayState, snapshot: dict[str, Any]) -> None:
         self.snapshots += 1
