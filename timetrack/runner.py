@@ -37,7 +37,9 @@ class DayPorts(Protocol):
 
     async def prompt(self, state: DayState, prompt: Prompt) -> None: ...
 
-    async def submitted(self, state: DayState, applicant_id: str, interviewer_id: str) -> bool: ...
+    async def submitted(self, state: DayState) -> set[tuple[str, str]]:
+        """(applicant, interviewer) pairs whose score is submitted, for the whole session."""
+        ...
 
     async def changed(self, state: DayState, snapshot: dict[str, Any]) -> None: ...
 
@@ -189,6 +191,7 @@ class DayRunner:
             ],
             now,
         )
+        batch: list[tuple[Effect, bool]] = []
         for index, event in enumerate(due):
             self.fired.add(event_key(event))
             if event_key(event) not in fresh:
@@ -198,7 +201,15 @@ class DayRunner:
             if event.kind == "day_end":
                 self.state = replace(self.state, ended=True)
             self.log.append((event, effects))
-            await self._carry_out(effects, stale=later_moves)
+            batch += [(effect, later_moves) for effect in effects]
+        # What people see at a boundary (announcements, moves) goes out first; statuses and
+        # scoring prompts, which nobody waits for to the millisecond, right after.
+        urgent = [(e, s) for e, s in batch if isinstance(e, Notify | Route)]
+        await self._carry_out([e for e, s in urgent if s], stale=True)
+        await self._carry_out([e for e, s in urgent if not s], stale=False)
+        await self._carry_out(
+            [e for e, _ in batch if not isinstance(e, Notify | Route)], stale=False
+        )
         await self._save()
         await self.ports.changed(self.state, self.snapshot(now))
 
