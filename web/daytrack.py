@@ -403,3 +403,35 @@ async def day_command(call: Call) -> CommandOut:
         Command(body.kind, body.args, actor_id=actor.id, actor_name=actor.name),
     )
     return CommandOut(**result, day=runner.snapshot())
+
+
+class MyDayOut(BaseModel):
+    day: dict[str, Any] | None
+    role: str
+    room_id: str | None = None
+
+
+@api.route(
+    "GET",
+    "/sessions/{session_id}/my-day",
+    summary="The day as the caller sees it (an applicant: only their own itinerary)",
+    tags=("timetrack",),
+    auth="any",
+    response=MyDayOut,
+)
+async def my_day(call: Call) -> MyDayOut:
+    actor = call.actor
+    assert actor is not None
+    session = await call.scope.get(InterviewSession, call.path("session_id"), what="session")
+    registry = call.request.app[DAYS]
+    try:
+        runner = await registry.get(call.scope, session)
+    except Conflict:
+        return MyDayOut(day=None, role=actor.kind)
+    snapshot = runner.snapshot()
+    if actor.kind == "applicant":
+        if actor.id not in runner.state.applicants():
+            raise Forbidden("You are not on this session's itinerary.", code="not_booked")
+        return MyDayOut(day=personal_view(snapshot, actor.id), role="applicant")
+    mine = next((r.id for r in runner.state.rooms if actor.id in r.interviewer_ids), None)
+    return MyDayOut(day=snapshot, role="interviewer" if mine else "staff", room_id=mine)

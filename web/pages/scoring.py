@@ -68,7 +68,9 @@ async def panel_page(request: web.Request) -> web.StreamResponse:
         "previous": previous,
         "following": following,
     }
-    return render(request, "scoring/panel.html", context)
+    # The live room embeds the panel in its side panel: the same form without the shell.
+    template = "scoring/embed.html" if request.query.get("embed") else "scoring/panel.html"
+    return render(request, template, context)
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,0 +1,233 @@
+// The day on the room page: the countdown (role="timer", announced only at thresholds), what
+// comes next, the applicant's itinerary strip with a now-line, the knock chime, scoring prompts
+// and, for interviewers, the scoring panel of the applicant in the room (< and > step through
+// the day). Works on top of room.js through window.interviewday.
+const $ = (id) => document.getElementById(id);
+const THRESHOLDS = [120, 60, 0];
+
+function fmt(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function chime() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.8);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.8);
+  } catch { /* no audio device: the banner says it */ }
+}
+
+class DayView {
+  constructor(root, live) {
+    this.root = root;
+    this.live = live;
+    this.sessionId = root.dataset.scope;
+    this.role = root.dataset.role;
+    this.day = null;
+    this.roomId = null;
+    this.announced = new Set();
+    this.viewing = null; // the applicant whose scoring panel is open
+    this.clock = $("room-clock");
+    this.clock.hidden = false;
+    this.clock.innerHTML = `<span class="clock-label" id="clock-label">Waiting for the day to start</span>
+      <strong class="clock-time" id="clock-time"></strong><span class="clock-next" id="clock-next"></span>`;
+    this.polite = document.createElement("p");
+    this.polite.className = "sr-only";
+    this.polite.setAttribute("aria-live", "polite");
+    root.appendChild(this.polite);
+    live.connection.addEventListener("timetrack", (event) => this.onEvent(event.detail));
+    live.connection.addEventListener("moved", () => this.render());
+    this.load();
+    setInterval(() => this.tick(), 500);
+  }
+
+  async load() {
+    const response = await fetch(`/api/v1/sessions/${this.sessionId}/my-day`, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const body = await response.json();
+    this.roomId = body.room_id;
+    if (body.day) this.setDay(body.day);
+  }
+
+  setDay(day) {
+    this.day = day;
+    // The snapshot says what time it is on the server; heartbeats measure it more finely, so
+    // they win when the two agree within a second (they differ only right after a jump).
+    const fromSnapshot = day.now * 1000 - Date.now();
+    const fromHeartbeat = this.live.clockOffsetMs;
+    this.offsetMs = Math.abs(fromSnapshot - fromHeartbeat) < 1000 ? fromHeartbeat : fromSnapshot;
+    this.render();
+  }
+
+  serverNow() {
+    return Date.now() + (this.offsetMs ?? this.live.clockOffsetMs);
+  }
+
+  onEvent(payload) {
+    if (payload.type === "clock") this.setDay(payload.day);
+    if (payload.type === "knock") {
+      if (this.role === "interviewer") chime();
+      this.live.showBanner(`${Math.round(payload.seconds_left / 60)} minutes left in this interview`, 6000);
+    }
+    if (payload.type === "time_up") {
+      if (this.role === "interviewer") chime();
+      this.live.showBanner("Time is up for this interview", 6000);
+    }
+    if (payload.type === "score_prompt") this.prompt(payload);
+    if (payload.type === "go_to" && payload.url) {
+      this.live.showBanner(`Next: ${payload.room_name}`, 15000);
+      this.showLink(payload.room_name, payload.url);
+    }
+    if (payload.type === "paused") this.live.showBanner("The day is paused", 5000);
+    if (payload.type === "resumed") this.live.showBanner("The day goes on", 4000);
+    if (payload.type === "extended") this.live.showBanner(`This round was extended by ${payload.minutes} minutes`, 5000);
+  }
+
+  prompt(payload) {
+    const note = $("score-prompt") || document.createElement("p");
+    note.id = "score-prompt";
+    note.className = "score-prompt";
+    note.setAttribute("role", "status");
+    note.innerHTML = `${payload.reminder ? "Reminder: score" : "Please score"} <strong></strong> <a href="${payload.url}" target="_blank" rel="noopener">Open the form</a>`;
+    note.querySelector("strong").textContent = payload.applicant_name;
+    this.root.querySelector(".live-head").after(note);
+    this.openPanel(payload.applicant_id);
+  }
+
+  showLink(name, url) {
+    let link = $("external-next");
+    if (!link) {
+      link = document.createElement("a");
+      link.id = "external-next";
+      link.className = "btn btn-primary";
+      link.target = "_blank";
+      link.rel = "noopener";
+      this.root.querySelector(".live-head").appendChild(link);
+    }
+    link.href = url;
+    link.textContent = `Join ${name}`;
+  }
+
+  phase() {
+    if (!this.day) return null;
+    const now = this.serverNow() / 1000;
+    return this.day.timeline.find((p) => p.start <= now && now < p.end) || null;
+  }
+
+  myRoomId() {
+    const key = this.live.room.roomKey || "";
+    return this.roomId || key.split(":")[1] || null;
+  }
+
+  current(roundNumber) {
+    const slots = this.day ? this.day.slots : [];
+    if (this.role === "applicant") return slots.find((s) => s.round === roundNumber) || null;
+    return slots.find((s) => s.round === roundNumber && s.room_id === this.myRoomId()) || null;
+  }
+
+  roomName(id) {
+    const room = this.day && this.day.rooms.find((r) => r.id === id);
+    return room ? room.name : "";
+  }
+
+  tick() {
+    if (!this.day) return;
+    const label = $("clock-label");
+    const time = $("clock-time");
+    const now = this.serverNow() / 1000;
+    const phase = this.phase();
+    if (!this.day.started) { label.textContent = "The day has not started"; time.textContent = ""; return; }
+    if (this.day.ended) { label.textContent = "The day is over"; time.textContent = ""; return; }
+    if (!phase) { label.textContent = ""; time.textContent = ""; return; }
+    const left = this.day.paused ? this.day.phase.remaining : phase.end - now;
+    const names = { interview: "Remaining", review: "Review", break: "Break", welcome: "Welcome", closing: "Closing" };
+    label.textContent = `${this.day.paused ? "Paused · " : ""}${names[phase.kind] || ""}${phase.round ? ` · round ${phase.round}` : ""}`;
+    time.textContent = fmt(left);
+    this.clock.classList.toggle("clock-low", phase.kind === "interview" && left <= 120);
+    if (phase.kind === "interview") {
+      for (const mark of THRESHOLDS) {
+        const key = `${phase.round}:${mark}`;
+        if (left <= mark + 0.5 && left > mark - 5 && !this.announced.has(key)) {
+          this.announced.add(key);
+          this.polite.textContent = mark ? `${mark / 60} minute${mark > 60 ? "s" : ""} left` : "Time is up";
+        }
+      }
+    }
+    this.renderStrip(now);
+  }
+
+  render() {
+    if (!this.day) return;
+    const phase = this.phase();
+    const round = phase && phase.round;
+    const next = round ? this.current(round + 1) : this.current(1);
+    const nextText = !next ? "" : this.role === "applicant" ? `Up next: ${this.roomName(next.room_id)}` : `Up next: ${next.name}`;
+    $("clock-next").textContent = nextText;
+    if (this.role === "interviewer") {
+      const now = round ? this.current(round) : this.current(1);
+      if (now && !this.viewing) this.openPanel(now.applicant_id);
+    }
+    this.tick();
+  }
+
+  renderStrip(now) {
+    if (this.role !== "applicant") return;
+    let strip = $("day-strip");
+    if (!strip) {
+      strip = document.createElement("ol");
+      strip.id = "day-strip";
+      strip.className = "day-strip";
+      strip.setAttribute("aria-label", "Your day");
+      this.root.querySelector(".live-head").after(strip);
+    }
+    const rounds = this.day.timeline.filter((p) => p.kind === "interview");
+    const html = rounds.map((p) => {
+      const slot = this.current(p.round);
+      const state = now >= p.end ? "done" : now >= p.start ? "now" : "later";
+      const at = new Date(p.start * 1000 - (this.offsetMs ?? this.live.clockOffsetMs)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      return `<li class="strip-${state}"${state === "now" ? ' aria-current="step"' : ""}><span>${at}</span> ${slot ? this.roomName(slot.room_id) : "Break"}</li>`;
+    }).join("");
+    if (strip.dataset.html !== html) { strip.innerHTML = html; strip.dataset.html = html; }
+  }
+
+  openPanel(applicantId) {
+    const side = $("side-panel");
+    if (!side || this.role !== "interviewer" || !applicantId) return;
+    const applicants = [...new Set((this.day ? this.day.slots : []).filter((s) => s.room_id === this.myRoomId()).map((s) => s.applicant_id))];
+    const names = Object.fromEntries((this.day ? this.day.slots : []).map((s) => [s.applicant_id, s.name]));
+    this.viewing = applicantId;
+    const index = applicants.indexOf(applicantId);
+    side.innerHTML = `<div class="side-nav"><button type="button" class="btn btn-small" id="prev-applicant" aria-label="Previous applicant" ${index <= 0 ? "disabled" : ""}>‹</button>
+      <strong id="side-applicant"></strong>
+      <button type="button" class="btn btn-small" id="next-applicant" aria-label="Next applicant" ${index < 0 || index >= applicants.length - 1 ? "disabled" : ""}>›</button></div>
+      <iframe class="side-frame" title="Scoring form" src="/scoring/${this.sessionId}/${applicantId}?embed=1"></iframe>`;
+    $("side-applicant").textContent = names[applicantId] || "";
+    $("prev-applicant").addEventListener("click", () => this.openPanel(applicants[index - 1]));
+    $("next-applicant").addEventListener("click", () => this.openPanel(applicants[index + 1]));
+  }
+}
+
+function start() {
+  const root = document.getElementById("live-room");
+  if (!root || root.dataset.kind !== "interview" || !window.interviewday) return false;
+  window.interviewday.day = new DayView(root, window.interviewday);
+  return true;
+}
+
+if (!start()) {
+  const timer = setInterval(() => { if (start()) clearInterval(timer); }, 50);
+}
+
+document.addEventListener("keydown", (event) => {
+  const target = event.target;
+  if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) return;
+  if (event.key === "<" || event.key === ",") document.getElementById("prev-applicant")?.click();
+  if (event.key === ">" || event.key === ".") document.getElementById("next-applicant")?.click();
+});
