@@ -263,7 +263,7 @@ async def _hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(2)
             with contextlib.suppress(Exception):
                 await hub.refresh_quality()
-                app[METRICS].participants.set(len(hub.sfu.participant_ids))
+                app[METRICS].observe_media(hub.sfu.all_stats())
 
     task = asyncio.create_task(watch_quality())
     yield

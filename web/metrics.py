@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from media.stats import ParticipantStats
 
 
 class Metrics:
@@ -31,6 +35,56 @@ class Metrics:
             "Connected media participants",
             registry=self.registry,
         )
+
+        media_labels = ["participant", "room"]
+        self.bitrate_in = Gauge(
+            "interviewday_media_bitrate_in_bps",
+            "Publisher -> SFU bitrate",
+            media_labels,
+            registry=self.registry,
+        )
+        self.bitrate_out = Gauge(
+            "interviewday_media_bitrate_out_bps",
+            "SFU -> participant bitrate",
+            media_labels,
+            registry=self.registry,
+        )
+        self.loss = Gauge(
+            "interviewday_media_packet_loss_ratio",
+            "Packet loss towards or from the participant (the worse)",
+            media_labels,
+            registry=self.registry,
+        )
+        self.rtt = Gauge(
+            "interviewday_media_round_trip_seconds",
+            "SFU <-> participant RTT",
+            media_labels,
+            registry=self.registry,
+        )
+        self.frames_out = Gauge(
+            "interviewday_media_frames_forwarded",
+            "Frames forwarded to the participant (lifetime)",
+            media_labels,
+            registry=self.registry,
+        )
+        self._media_seen: set[tuple[str, str]] = set()
+
+    def observe_media(self, stats: Mapping[str, ParticipantStats]) -> None:
+        """Per-participant media gauges; participants who left are removed."""
+        seen = set()
+        for pid, item in stats.items():
+            labels = (pid, item.room_id)
+            seen.add(labels)
+            self.bitrate_in.labels(*labels).set(item.bitrate_in_bps)
+            self.bitrate_out.labels(*labels).set(item.bitrate_out_bps)
+            self.loss.labels(*labels).set(max(item.packet_loss_in, item.packet_loss_out))
+            self.rtt.labels(*labels).set(item.round_trip_time_s or 0.0)
+            self.frames_out.labels(*labels).set(item.frames_out)
+        for labels in self._media_seen - seen:
+            for gauge in (self.bitrate_in, self.bitrate_out, self.loss, self.rtt, self.frames_out):
+                gauge.remove(*labels)
+        self._media_seen = seen
+        self.participants.set(len(stats))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -91,3 +91,46 @@ async def test_the_clock_carries_the_applicant(
     assert "Ann Applicant a" in await first_row.first.inner_text()
     await console.screenshot(path=str(artifacts / "console-after-move.png"), full_page=True)
     await applicant.screenshot(path=str(artifacts / "applicant-room2.png"))
+
+
+async def test_manual_mode_the_interviewer_lets_the_applicant_in(
+    browser: Any,
+    live_server: Any,
+    client: Any,
+    world: World,
+    day: Day,
+    clock: FakeClock,
+) -> None:
+    from rooms.models import InterviewSession
+    from web.keys import DB
+
+    await two_rounds(live_server.app, world, day)
+    async with live_server.app[DB]() as db, db.begin():
+        session = await db.get(InterviewSession, day.session_id)
+        assert session is not None
+        session.manual_mode = True
+    path = f"/live/sessions/{day.session_id}"
+    first = await staff_page(browser, live_server, world.a.interviewer_email, path)
+    applicant = await applicant_page(browser, live_server, client, day.applicant, path)
+    console = await staff_page(
+        browser, live_server, world.a.coordinator_email, f"/sessions/{day.session_id}/console"
+    )
+    for page in (first, applicant):
+        await wait_connected(page)
+    await console.get_by_role("button", name="Start the day").click()
+    runner = live_server.app[DAYS].runners[day.session_id]
+    await runner.settled()
+    await applicant.wait_for_function(
+        "document.getElementById('room-name').textContent === 'Waiting room'"
+    )
+
+    await first.get_by_role("button", name="Let the applicant in").click()
+    await applicant.wait_for_function(
+        "document.getElementById('room-name').textContent === 'Room 1'"
+    )
+    await wait_sees(applicant, staff_pid(day, day.interviewer1))
+    await first.get_by_role("button", name="Complete").click()
+    await applicant.wait_for_function(
+        "document.getElementById('room-name').textContent === 'Waiting room'"
+    )
+    await first.wait_for_selector("#score-prompt")

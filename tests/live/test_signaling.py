@@ -12,7 +12,7 @@ from signaling.grants import JoinGrant
 from tests.factories import World
 from tests.live.conftest import Day, grant
 from tests.utils import wait_for
-from web.live import room_key
+from web.live import HUB, room_key
 
 
 async def test_three_in_a_room_each_receive_the_other_two(
@@ -133,3 +133,26 @@ async def test_malformed_events_get_error_acks(bots: Any, world: World, day: Day
         assert ack["ok"] is False, (event, ack)
         assert ack["error"]["code"] == code, (event, ack)
         assert ack["error"]["message"]
+
+
+async def test_media_stats_reach_the_metrics(
+    bots: Any, world: World, day: Day, live_server: Any
+) -> None:
+    from web.keys import METRICS
+
+    applicant = bots(grant(world, day, "applicant"), "a")
+    interviewer = bots(grant(world, day, "interviewer1"), "b")
+    await applicant.connect()
+    await interviewer.connect()
+    await wait_for(lambda: applicant.frames_from(interviewer.participant_id, 0) > 10, 5)
+    metrics = live_server.app[METRICS]
+    metrics.observe_media(live_server.app[HUB].sfu.all_stats())
+    text = metrics.render().decode()
+    assert f'interviewday_media_frames_forwarded{{participant="{applicant.participant_id}"' in text
+    assert "interviewday_media_participants 2.0" in text
+    await applicant.close()
+    await wait_for(
+        lambda: applicant.participant_id not in live_server.app[HUB].sfu.participant_ids, 5
+    )
+    metrics.observe_media(live_server.app[HUB].sfu.all_stats())
+    assert applicant.participant_id not in metrics.render().decode()

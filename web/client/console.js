@@ -76,7 +76,7 @@ function draw() {
     const rowOvertime = overtime && current;
     const show = model.filter === "all" || (model.filter === "overtime" ? rowOvertime : status === model.filter ||
       (model.filter === "waiting" && status === "pending"));
-    html += `<tr class="${show ? "" : "hidden-row"} ${rowOvertime ? "overtime-row" : ""}" data-room="${room.id}"><th scope="row">${room.name}</th>`;
+    html += `<tr class="${show ? "" : "hidden-row"} ${rowOvertime ? "overtime-row" : ""}" data-room="${room.id}"><th scope="row"><a href="/live/sessions/${sessionId}?room=${room.id}" target="_blank" rel="noopener" title="Join as an observer">${room.name}</a></th>`;
     html += `<td>${room.interviewer_ids.map((i) => `${personDot("staff", i)}${model.names[i] || "Interviewer"}`).join(", ")}</td>`;
     for (const r of rounds) {
       const slot = day.slots.find((s) => s.room_id === room.id && s.round === r);
@@ -183,6 +183,11 @@ menu.addEventListener("click", (e) => {
   menu.close();
   if (action === "close") return;
   if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+  if (action === "chat") {
+    const message = prompt("Message to this applicant");
+    if (message) command("chat", { target: "applicant", applicant_id: selected, message });
+    return;
+  }
   command(action, { applicant_id: selected });
 });
 

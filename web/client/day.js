@@ -173,6 +173,7 @@ class DayView {
     if (this.role === "interviewer") {
       const now = round ? this.current(round) : this.current(1);
       if (now && !this.viewing) this.openPanel(now.applicant_id);
+      this.renderControls();
     }
     this.tick();
   }
@@ -197,6 +198,41 @@ class DayView {
     if (strip.dataset.html !== html) { strip.innerHTML = html; strip.dataset.html = html; }
   }
 
+  manualControls() {
+    // Manual mode (as Liaison has it): the interviewer lets the applicant in and ends the
+    // interview; the server moves the applicant and prompts for scores.
+    if (!this.day || !this.day.manual || this.role !== "interviewer") return "";
+    const phase = this.phase();
+    const round = phase && phase.round;
+    const slot = round ? this.current(round) : null;
+    if (!slot) return "";
+    const buttons = [["ready", "Let the applicant in"], ["in_progress", "Start the interview"], ["completed", "Complete"]];
+    return `<div class="manual-controls" role="group" aria-label="Interview status">${buttons.map(([status, label]) =>
+      `<button type="button" class="btn btn-small" data-status="${status}" aria-pressed="${slot.status === status}">${label}</button>`).join("")}</div>`;
+  }
+
+  renderControls() {
+    // Only the buttons change: the scoring form beside them is never reloaded mid-typing.
+    const slot = document.getElementById("manual-slot");
+    if (!slot) return;
+    const html = this.manualControls();
+    if (slot.dataset.html === html) return;
+    slot.dataset.html = html;
+    slot.innerHTML = html;
+    slot.querySelectorAll("[data-status]").forEach((button) =>
+      button.addEventListener("click", () => this.setStatus(button.dataset.status)));
+  }
+
+  async setStatus(status) {
+    const phase = this.phase();
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    await fetch(`/api/v1/sessions/${this.sessionId}/day/commands`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
+      body: JSON.stringify({ kind: "set_status", args: { round: phase.round, room_id: this.myRoomId(), status }, command_id: crypto.randomUUID() }),
+    });
+  }
+
   openPanel(applicantId) {
     const side = $("side-panel");
     if (!side || this.role !== "interviewer" || !applicantId) return;
@@ -204,11 +240,12 @@ class DayView {
     const names = Object.fromEntries((this.day ? this.day.slots : []).map((s) => [s.applicant_id, s.name]));
     this.viewing = applicantId;
     const index = applicants.indexOf(applicantId);
-    side.innerHTML = `<div class="side-nav"><button type="button" class="btn btn-small" id="prev-applicant" aria-label="Previous applicant" ${index <= 0 ? "disabled" : ""}>‹</button>
+    side.innerHTML = `<div id="manual-slot"></div><div class="side-nav"><button type="button" class="btn btn-small" id="prev-applicant" aria-label="Previous applicant" ${index <= 0 ? "disabled" : ""}>‹</button>
       <strong id="side-applicant"></strong>
       <button type="button" class="btn btn-small" id="next-applicant" aria-label="Next applicant" ${index < 0 || index >= applicants.length - 1 ? "disabled" : ""}>›</button></div>
       <iframe class="side-frame" title="Scoring form" src="/scoring/${this.sessionId}/${applicantId}?embed=1"></iframe>`;
     $("side-applicant").textContent = names[applicantId] || "";
+    this.renderControls();
     $("prev-applicant").addEventListener("click", () => this.openPanel(applicants[index - 1]));
     $("next-applicant").addEventListener("click", () => this.openPanel(applicants[index + 1]));
   }
