@@ -1,0 +1,78 @@
+"""The REST reference in docs/protocol.md, generated from the declared endpoints.
+
+`python -m web.apidocs` rewrites the section between the markers; a test fails when the file
+and the code disagree, so the reference cannot drift.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from web.api.framework import Api
+from web.api.routes import build_api
+
+BEGIN = "<!-- BEGIN GENERATED REST REFERENCE -->"
+END = "<!-- END GENERATED REST REFERENCE -->"
+PROTOCOL = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+
+
+def _model_name(model: Any) -> str:
+    if model is None:
+        return "—"
+    name = getattr(model, "__name__", None)
+    if name is not None and not str(model).startswith("list["):
+        return f"`{name}`"
+    return f"`{str(model).replace('web.api.', '').split('.')[-1]}`"
+
+
+def reference(api: Api) -> str:
+    lines = [
+        BEGIN,
+        "",
+        "Every endpoint, generated from the code (`python -m web.apidocs`). Request and response",
+        "models are defined field by field in `GET /api/openapi.json` under `components.schemas`.",
+        "",
+        "| method | path | who | body | answer | what |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for endpoint in sorted(api.endpoints, key=lambda e: (e.path, e.method)):
+        who = (
+            endpoint.permission
+            or {
+                "public": "anyone",
+                "any": "logged in (staff or applicant)",
+                "applicant": "applicant",
+                "staff": "staff",
+            }[endpoint.auth]
+        )
+        answer = _model_name(endpoint.response)
+        if endpoint.response is None:
+            answer = "204 / file"
+        lines.append(
+            f"| {endpoint.method} | `{api.prefix}{endpoint.path}` | {who} | "
+            f"{_model_name(endpoint.body)} | {answer} | {endpoint.summary} |"
+        )
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def updated(text: str, api: Api) -> str:
+    generated = reference(api)
+    if BEGIN in text and END in text:
+        before = text.split(BEGIN)[0]
+        after = text.split(END, 1)[1]
+        return before + generated + after
+    return text.rstrip() + "\n\n## REST reference\n\n" + generated + "\n"
+
+
+def main() -> int:
+    text = PROTOCOL.read_text()
+    PROTOCOL.write_text(updated(text, build_api()))
+    print(f"updated {PROTOCOL}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
