@@ -21,10 +21,10 @@ PROTOCOL = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 def _model_name(model: Any) -> str:
     if model is None:
         return "—"
-    name = getattr(model, "__name__", None)
-    if name is not None and not str(model).startswith("list["):
-        return f"`{name}`"
-    return f"`{str(model).replace('web.api.', '').split('.')[-1]}`"
+    args = getattr(model, "__args__", None)
+    if args:  # list[Model]
+        return f"`[{args[0].__name__}]`"
+    return f"`{model.__name__}`"
 
 
 def reference(api: Api) -> str:
