@@ -222,6 +222,13 @@ async def describe_itinerary(scope: ProgramScope, itinerary: Itinerary) -> Itine
     )
 
 
+async def _current_itinerary(scope: ProgramScope, session_id: str) -> Itinerary:
+    itinerary = await itineraries.current(scope, session_id)
+    if itinerary is None:
+        raise NotFound("This session has no itinerary yet: generate one.", field="itinerary")
+    return itinerary
+
+
 async def _session(call: Call) -> InterviewSession:
     return await call.scope.get(InterviewSession, call.path("session_id"), what="session")
 
@@ -421,9 +428,7 @@ async def _describe_room(scope: ProgramScope, room: Room) -> RoomOut:
 )
 async def get_itinerary(call: Call) -> ItineraryOut:
     session = await _session(call)
-    itinerary = await itineraries.current(call.scope, session.id)
-    if itinerary is None:
-        raise NotFound("This session has no itinerary yet: generate one.", field="itinerary")
+    itinerary = await _current_itinerary(call.scope, session.id)
     return await describe_itinerary(call.scope, itinerary)
 
 
@@ -465,9 +470,7 @@ async def generate_itinerary(call: Call) -> ItineraryOut:
 )
 async def edit_itinerary(call: Call) -> EditOut:
     session = await _session(call)
-    itinerary = await itineraries.current(call.scope, session.id)
-    if itinerary is None:
-        raise NotFound("This session has no itinerary yet: generate one.", field="itinerary")
+    itinerary = await _current_itinerary(call.scope, session.id)
     body: EditIn = call.body
     names = await applicant_names(call.scope)
     changes = await itineraries.apply_edit(
@@ -515,9 +518,7 @@ async def edit_itinerary(call: Call) -> EditOut:
 )
 async def publish_itinerary(call: Call) -> ItineraryOut:
     session = await _session(call)
-    itinerary = await itineraries.current(call.scope, session.id)
-    if itinerary is None:
-        raise NotFound("This session has no itinerary yet: generate one.", field="itinerary")
+    itinerary = await _current_itinerary(call.scope, session.id)
     await itineraries.publish(call.scope, itinerary, call.request.app[CLOCK])
     record(
         call.db,
