@@ -61,7 +61,8 @@ async def test_console_shows_the_day_moving(
     assert "Ann Applicant a" in await row2.inner_text()
 
     await page.get_by_label("Find an applicant").fill("ann")
-    assert await grid.locator("td.match").count() == 2  # highlighted in both rounds
+    # Highlighted in both rounds (the grid redraws on the next animation frame).
+    await page.wait_for_function("document.querySelectorAll('td.match').length === 2")
     await page.get_by_role("button", name="Extend 5 min").click()
     await page.wait_for_function(
         "document.getElementById('console-status').textContent.includes('extend')"
