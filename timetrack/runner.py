@@ -64,6 +64,7 @@ class DayRunner:
         self.lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self.failures = 0
         self._task: asyncio.Task[None] | None = None
         self.log: list[tuple[ClockEvent, list[Effect]]] = []
 
@@ -121,15 +122,23 @@ class DayRunner:
 
     async def _run(self) -> None:
         while True:
-            async with self.lock:
-                now = self.clock.now()
-                if self.state.started and not self.state.ended:
-                    await self._tick_locked(now)
-                upcoming = (
-                    plans.next_event_after(self.state.plan, now)
-                    if self.state.started and not self.state.ended and not self.state.plan.paused
-                    else None
-                )
+            try:
+                async with self.lock:
+                    now = self.clock.now()
+                    if self.state.started and not self.state.ended:
+                        await self._tick_locked(now)
+                    upcoming = (
+                        plans.next_event_after(self.state.plan, now)
+                        if self.state.started
+                        and not self.state.ended
+                        and not self.state.plan.paused
+                        else None
+                    )
+            except Exception:
+                # The day must go on: log, and try again at the next wake-up.
+                log.exception("ticker of %s failed", self.state.session_id)
+                upcoming = None
+                self.failures += 1
             self._wake.clear()
             await self._sleep(upcoming.at if upcoming else None)
 
@@ -151,6 +160,10 @@ class DayRunner:
     async def settled(self) -> None:
         """Returns once the ticker waits with nothing due (for tests driving a FakeClock)."""
         while True:
+            if self._task is None or self._task.done():
+                raise RuntimeError("the ticker is not running")
+            if self.failures:
+                raise RuntimeError(f"the ticker failed {self.failures} time(s); see the log")
             await self._idle.wait()
             now = self.clock.now()
             pending = [

@@ -222,6 +222,9 @@ class DayRegistry:
     clock: Clock
     leases: Leases
     node_id: str
+    shared: bool = False
+    """True when leases are shared between nodes (Redis): only then is taking over a day that
+    another node stopped renewing meaningful; a lone node resumes its days at start-up."""
     runners: dict[str, DayRunner] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -276,7 +279,8 @@ class DayRegistry:
             if not await self.leases.renew(f"day:{session_id}", self.node_id, LEASE_MS):
                 runner = self.runners.pop(session_id)
                 await runner.stop()
-        await self.resume_running()
+        if self.shared:
+            await self.resume_running()
 
     async def close(self) -> None:
         for session_id, runner in self.runners.items():
@@ -303,7 +307,14 @@ def install(app: web.Application) -> None:
 
 
 async def _registry(app: web.Application) -> AsyncIterator[None]:
-    registry = DayRegistry(app[DB], app[HUB], app[CLOCK], app[LEASES], app[SETTINGS].node_id)
+    registry = DayRegistry(
+        app[DB],
+        app[HUB],
+        app[CLOCK],
+        app[LEASES],
+        app[SETTINGS].node_id,
+        shared=app[SETTINGS].redis_url is not None,
+    )
     app[DAYS] = registry
     app[PLACEMENT] = registry.placement
     await registry.resume_running()
