@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUNDLE := web/static/dist/app.js
-CLIENT_SOURCES := $(wildcard web/client/*.js) package.json package-lock.json
+CLIENT_SOURCES := $(wildcard web/client/*.js web/client/*/*.js) package.json package-lock.json
 
 .PHONY: setup run test check bench clean client
 
