@@ -81,6 +81,8 @@ class _Participant:
     rates: tuple[float, float] = (0.0, 0.0)
     receivers: list[Any] = field(default_factory=list)
     cname: str = ""
+    hidden: bool = False
+    """Receives the room but is never shown in anyone's slots (an observer)."""
 
     def slots(self) -> list[OutSlot]:
         return [s for pair in self.pairs for s in pair if s is not None]
@@ -193,6 +195,16 @@ class Sfu:
         if source is None:
             raise ValueError(f"{participant_id} publishes no {kind}")
         source.set_muted(muted)
+
+    def set_hidden(self, participant_id: str, hidden: bool) -> None:
+        """An observer receives the room without taking a slot on anyone else's screen."""
+        participant = self._get(participant_id)
+        if participant.hidden == hidden:
+            return
+        participant.hidden = hidden
+        for member_id in self._rooms.get(participant.room_id, {}):
+            if member_id != participant_id:
+                self._relayout(self._participants[member_id])
 
     def stats(self, participant_id: str) -> ParticipantStats:
         participant = self._get(participant_id)
@@ -369,7 +381,11 @@ class Sfu:
     def _relayout(self, participant: _Participant, announce: bool = False) -> None:
         """Re-decide what the participant's slots show; tell `on_layout` if it changed."""
         members = self._rooms.get(participant.room_id, {})
-        desired = [m for m in members if m != participant.id]
+        desired = [
+            m
+            for m in members
+            if m != participant.id and not getattr(self._participants.get(m), "hidden", False)
+        ]
         shown = assign_slots(participant.shown, desired)
         if shown == participant.shown and not announce:
             return

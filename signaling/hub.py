@@ -311,6 +311,8 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         for kind in ("audio", "video"):
             with contextlib.suppress(ValueError, KeyError):
                 self.sfu.set_muted(participant_id, kind, True)
+        with contextlib.suppress(KeyError):
+            self.sfu.set_hidden(participant_id, True)
 
     async def _disconnect_media(self, member: Member) -> None:
         with contextlib.suppress(KeyError):

@@ -156,3 +156,36 @@ async def test_media_stats_reach_the_metrics(
     )
     metrics.observe_media(live_server.app[HUB].sfu.all_stats())
     assert applicant.participant_id not in metrics.render().decode()
+
+
+async def test_an_observer_watches_without_taking_a_slot(bots: Any, world: World, day: Day) -> None:
+    applicant = bots(grant(world, day, "applicant"), "a")
+    interviewer = bots(grant(world, day, "interviewer1"), "b")
+    observer = bots(
+        JoinGrant(
+            "staff",
+            world.a.staff_id,
+            "Dana",
+            "observer",
+            world.a.program_id,
+            day.session_id,
+            room_key(day.session_id, day.room1),
+            "Room 1",
+        ),
+        "c",
+    )
+    for bot in (applicant, interviewer, observer):
+        await bot.connect()
+    # The observer receives both; neither of them shows the observer.
+    await wait_for(
+        lambda: (
+            observer.frames_from(applicant.participant_id, 0) > 3
+            and observer.frames_from(interviewer.participant_id, 0) > 3
+        ),
+        5,
+    )
+    assert observer.participant_id not in applicant.layouts[-1].values()
+    assert observer.participant_id not in interviewer.layouts[-1].values()
+    peers = {p["name"]: p for p in applicant.room["peers"]}
+    assert interviewer.room["name"] == "Room 1"
+    assert all(not p["observer"] or p["name"] == "Dana" for p in peers.values())
