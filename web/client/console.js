@@ -63,6 +63,14 @@ function draw() {
   const label = day.ended ? "Day over" : !day.started ? "Not started" : day.paused ? "Paused" :
     phase ? `${phase.kind[0].toUpperCase()}${phase.kind.slice(1)}${phase.round ? " · round " + phase.round : ""}` : "Before the day";
   document.getElementById("phase-label").textContent = label;
+  // Only the commands that make sense now are offered.
+  const show = { start: !day.started, pause: day.started && !day.paused && !day.ended,
+    resume: day.paused && !day.ended, extend: day.started && !day.ended,
+    skip: day.started && !day.ended, end: day.started && !day.ended };
+  for (const [name, visible] of Object.entries(show)) {
+    const button = root.querySelector(`[data-command="${name}"]`);
+    if (button) button.hidden = !visible;
+  }
   const left = phase ? phase.end - serverNow() : null;
   const overtime = day.phase.overtime > 0;
   document.getElementById("time-left").textContent = overtime ? `+${fmt(day.phase.overtime)}` : fmt(left);
