@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -37,14 +38,10 @@ class World:
     b: ProgramData
 
 
-_HASH_CACHE: dict[str, str] = {}
-
-
+@functools.cache
 def password_hash() -> str:
     # argon2 is deliberately slow; one hash serves the whole test run.
-    if PASSWORD not in _HASH_CACHE:
-        _HASH_CACHE[PASSWORD] = Passwords().hash(PASSWORD)
-    return _HASH_CACHE[PASSWORD]
+    return Passwords().hash(PASSWORD)
 
 
 async def add_program(db: AsyncSession, key: str) -> ProgramData:

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 import redis.asyncio as aioredis
+import socketio
 from aiohttp import web
 
 from core.bus import InMemoryBus, RedisBus
@@ -97,8 +98,6 @@ def _socketio_manager(settings: Settings) -> object | None:
     """Across nodes socket.io fans out through Redis; on one node its default manager."""
     if not settings.redis_url:
         return None
-    import socketio
-
     manager: object = socketio.AsyncRedisManager(
         settings.redis_url, channel="interviewday-socketio"
     )

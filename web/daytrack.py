@@ -29,7 +29,7 @@ from rooms.models import ConflictOfInterest, InterviewSession
 from rooms.sessions import interviewers_by_room, rooms_of, rounds_of
 from scoring.models import Score
 from signaling.hub import LiveHub, console_channel, staff_channel
-from timetrack.commands import Command
+from timetrack.commands import Command, current_round
 from timetrack.effects import Notify, Prompt, where_now
 from timetrack.models import DayRun
 from timetrack.plan import DayPlan, PlanInput, build_plan
@@ -293,8 +293,6 @@ class DayRegistry:
         runner = self.runners.get(session_id)
         if runner is None or not runner.state.started or runner.state.ended:
             return False, None
-        from timetrack.commands import current_round
-
         now = self.clock.now()
         return True, where_now(runner.state, current_round(runner.state, now), applicant_id)
 

@@ -3,6 +3,8 @@ built into the app."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import socketio
@@ -253,9 +255,6 @@ def build_socketio(app: web.Application, client_manager: object | None) -> LiveH
 
 
 async def _hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    import asyncio
-    import contextlib
-
     hub = app[HUB]
 
     async def watch_quality() -> None:

@@ -6,8 +6,6 @@ live here, once.
 
 from __future__ import annotations
 
-from sqlalchemy import func
-
 from core.scoping import ProgramScope
 from portal.models import Applicant, Booking, Staff
 from scoring.models import ScoringForm
@@ -29,17 +27,6 @@ async def booked_applicant_ids(scope: ProgramScope, session_id: str) -> list[str
         .with_only_columns(Booking.applicant_id)
     )
     return [str(row[0]) for row in rows]
-
-
-async def booked_count(scope: ProgramScope, session_id: str) -> int:
-    return int(
-        await scope.db.scalar(
-            scope.select(Booking)
-            .with_only_columns(func.count())
-            .where(Booking.session_id == session_id, Booking.status == "scheduled")
-        )
-        or 0
-    )
 
 
 async def active_staff_names(scope: ProgramScope) -> dict[str, str]:

@@ -153,7 +153,7 @@ def _parse_query(endpoint: Endpoint, request: web.Request) -> Any:
     try:
         return endpoint.query.model_validate(dict(request.query))
     except ValidationError as exc:
-        raise _validation_error(exc) from None
+        raise validation_error(exc) from None
 
 
 async def _parse_body(endpoint: Endpoint, request: web.Request) -> Any:
@@ -166,10 +166,11 @@ async def _parse_body(endpoint: Endpoint, request: web.Request) -> Any:
     try:
         return endpoint.body.model_validate(raw)
     except ValidationError as exc:
-        raise _validation_error(exc) from None
+        raise validation_error(exc) from None
 
 
-def _validation_error(exc: ValidationError) -> ValidationFailed:
+def validation_error(exc: ValidationError) -> ValidationFailed:
+    """The first problem pydantic found, as the error the client sees."""
     first = exc.errors()[0]
     field_path = ".".join(str(p) for p in first["loc"]) or None
     message = first["msg"]

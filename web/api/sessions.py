@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.errors import NotFound
 from core.scoping import ProgramScope
 from portal.audit import record
+from portal.bookings import booked_count
 from rooms import itineraries
 from rooms.models import InterviewSession, Itinerary, Room
 from rooms.sessions import (
@@ -32,7 +33,6 @@ from web.session_data import (
     active_staff_names,
     applicant_names,
     booked_applicant_ids,
-    booked_count,
     form_ids,
 )
 

@@ -6,17 +6,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.errors import AppError, ValidationFailed
+from core.errors import AppError
+from web.api.framework import validation_error
 
 CHECKBOXES = ("visible", "manual_mode")
 
 
 def form_errors(exc: ValidationError | AppError) -> AppError:
-    if isinstance(exc, AppError):
-        return exc
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    return ValidationFailed(f"{field}: {first['msg']}" if field else first["msg"], field=field)
+    return exc if isinstance(exc, AppError) else validation_error(exc)
 
 
 def session_form_values(form: Any) -> dict[str, Any]:
