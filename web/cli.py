@@ -21,6 +21,7 @@ from portal.auth import Auth
 from portal.models import ROLES, Applicant, Program, Staff
 from web.app import create_app
 from web.demo import seed_demo
+from web.input_guard import PARSER_LIMITS
 from web.migrate import upgrade
 
 
@@ -123,7 +124,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(settings.database_url)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    web.run_app(create_app(settings), host=host, port=port, print=None)
+    # Our own limits (web/input_guard.py) answer a long URL or header in the JSON error shape;
+    # aiohttp's parser must let such requests through to reach them.
+    web.run_app(create_app(settings), host=host, port=port, print=None, **PARSER_LIMITS)
     return 0
 
 

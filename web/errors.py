@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from core.errors import AppError
+from web.input_guard import check_request_head, form_read_before_handler, read_page_form
 
 log = logging.getLogger("interviewday.web")
 
@@ -31,6 +32,9 @@ def error_response(request: web.Request, exc: AppError) -> web.StreamResponse:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        check_request_head(request)
+        if form_read_before_handler(request):
+            await read_page_form(request)
         return await handler(request)
     except AppError as exc:
         return error_response(request, exc)
@@ -42,7 +46,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             )
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # Logged with its traceback for the operator; the client only learns that it failed.
+        log.exception("unhandled error on %s %s", request.method, request.path[:200])
         err = AppError("Something went wrong on our side. It has been logged.", code="internal")
         err.status = 500
         return error_response(request, err)

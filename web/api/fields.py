@@ -12,11 +12,12 @@ bits, so a `2**70` never reaches SQL. Import these instead of bare `str`/`int`:
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
+
+from core.textcheck import control_problem
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -24,29 +25,16 @@ INT32_MAX = 2**31 - 1
 MAX_ITEMS = 10_000
 """Longest list a request may carry (a program's whole applicant list fits)."""
 
-_MULTILINE_ALLOWED = frozenset("\n\r\t")
-
-
-def control_character(value: str, *, multiline: bool = False) -> str | None:
-    """The first character a person never means to type (C0/C1 controls, DEL, lone
-    surrogates), or None. Multi-line text may hold newlines and tabs."""
-    for char in value:
-        if multiline and char in _MULTILINE_ALLOWED:
-            continue
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            return char
-    return None
-
 
 def _single_line(value: str) -> str:
-    if (char := control_character(value)) is not None:
-        raise ValueError(f"must not contain the control character U+{ord(char):04X}")
+    if problem := control_problem(value):
+        raise ValueError(problem)
     return value
 
 
 def _multi_line(value: str) -> str:
-    if (char := control_character(value, multiline=True)) is not None:
-        raise ValueError(f"must not contain the control character U+{ord(char):04X}")
+    if problem := control_problem(value, multiline=True):
+        raise ValueError(problem)
     return value
 
 

@@ -6,7 +6,6 @@ failed request leaves nothing half-written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,9 +14,10 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import AppError, Forbidden, Unauthorized, ValidationFailed
+from core.errors import Forbidden, Unauthorized, ValidationFailed
 from core.scoping import ProgramScope
 from portal.permissions import Actor, require
+from web.api.jsonbody import parse_json_body
 from web.keys import DB
 from web.session import current
 
@@ -159,10 +159,8 @@ def _parse_query(endpoint: Endpoint, request: web.Request) -> Any:
 async def _parse_body(endpoint: Endpoint, request: web.Request) -> Any:
     if endpoint.body is None:
         return None
-    try:
-        raw = await request.json(loads=json.loads) if request.can_read_body else {}
-    except json.JSONDecodeError:
-        raise AppError("The request body is not valid JSON.", code="bad_json") from None
+    data = await request.read() if request.can_read_body else b""
+    raw = parse_json_body(data, request.headers.get("Content-Type", "")) if data else {}
     try:
         return endpoint.body.model_validate(raw)
     except ValidationError as exc:
