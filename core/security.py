@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+from concurrent.futures import Executor
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -26,6 +30,65 @@ class Passwords:
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)
+
+    def dummy_hash(self) -> str:
+        """A hash no password matches, with this hasher's parameters: verifying against it
+        costs what a real verification costs, so unknown accounts answer as slowly as known
+        ones. Random salt and digest rather than hashing something, so it is free to make."""
+        hasher = self._hasher
+
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode().rstrip("=")
+
+        kind = hasher.type.name.lower()
+        return (
+            f"$argon2{kind}$v=19$m={hasher.memory_cost},t={hasher.time_cost},"
+            f"p={hasher.parallelism}${b64(os.urandom(hasher.salt_len))}"
+            f"${b64(os.urandom(hasher.hash_len))}"
+        )
+
+
+class PasswordPoolBusy(Exception):
+    """Too many password checks are already waiting; the caller should answer 503."""
+
+
+class PasswordPool:
+    """Runs argon2 in a few worker threads (argon2-cffi releases the GIL), off the event loop
+    and never while a database connection is held. At most `max_waiting` checks queue up;
+    beyond that `PasswordPoolBusy` is raised at once rather than letting a burst of logins
+    build a queue that takes minutes to drain."""
+
+    def __init__(self, passwords: Passwords, executor: Executor, *, max_waiting: int = 64) -> None:
+        self.passwords = passwords
+        self._executor = executor
+        self._max_waiting = max_waiting
+        self._waiting = 0
+        self._dummy_hash = passwords.dummy_hash()
+        # Counted so tests can see that unknown accounts take the same path as known ones.
+        self.dummy_verifications = 0
+
+    async def _run(self, function: Any, *args: str) -> Any:
+        if self._waiting >= self._max_waiting:
+            raise PasswordPoolBusy
+        self._waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        finally:
+            self._waiting -= 1
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """False for a missing hash too, after the same work as a real check."""
+        if password_hash is None:
+            self.dummy_verifications += 1
+            await self._run(self.passwords.verify, self._dummy_hash, password)
+            return False
+        return bool(await self._run(self.passwords.verify, password_hash, password))
+
+    async def rehashed(self, password_hash: str, password: str) -> str | None:
+        """A new hash when `password_hash` was made with outdated parameters, else None."""
+        if not self.passwords.needs_rehash(password_hash):
+            return None
+        return str(await self._run(self.passwords.hash, password))
 
 
 class TokenError(Exception):

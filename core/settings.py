@@ -5,6 +5,7 @@ A bad value stops start-up with one line naming the variable (`SettingsError`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from collections.abc import Mapping
@@ -13,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PREFIX = "INTERVIEWDAY_"
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -43,6 +46,12 @@ class Settings:
     session_hours: int = 12
     magic_link_days: int = 30
     node_id: str = "node-1"
+    # Peers whose X-Forwarded-For is believed (the reverse proxy); empty: nobody's.
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    # Bearer token for /metrics; without one, /metrics answers loopback peers only.
+    metrics_token: str | None = None
+    # How long a request waits for a database connection before it is answered 503.
+    db_pool_timeout: float = 5.0
 
     @property
     def secure_cookies(self) -> bool:
@@ -137,6 +146,42 @@ def _ice_url(name: str, url: str) -> str:
     return url
 
 
+def parse_trusted_proxies(raw: str | None) -> tuple[IpNetwork, ...]:
+    """`TRUSTED_PROXIES`: comma-separated addresses or CIDR networks (`10.0.0.5, 172.28.0.0/16`)."""
+    if raw is None:
+        return ()
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}TRUSTED_PROXIES: {item!r} is not an IP address or network"
+            ) from None
+    return tuple(networks)
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    if raw is not None and len(raw) < 16:
+        raise SettingsError(f"{PREFIX}METRICS_TOKEN: must be at least 16 characters")
+    return raw
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}: {raw!r} is not a number of seconds") from None
+    if not 0 < value <= 300:
+        raise SettingsError(f"{PREFIX}{name}: must be between 0 and 300 seconds")
+    return value
+
+
 def _secret_key(raw: str | None, var_dir: Path) -> str:
     if raw is not None:
         if len(raw) < 16:
@@ -185,4 +230,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         session_hours=_positive_int(env, "SESSION_HOURS", 12),
         magic_link_days=_positive_int(env, "MAGIC_LINK_DAYS", 30),
         node_id=_get(env, "NODE_ID") or "node-1",
+        trusted_proxies=parse_trusted_proxies(_get(env, "TRUSTED_PROXIES")),
+        metrics_token=_metrics_token(_get(env, "METRICS_TOKEN")),
+        db_pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 5.0),
     )

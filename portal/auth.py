@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, to_datetime
 from core.errors import AppError, TooManyRequests, Unauthorized
-from core.security import Passwords, TokenError, Tokens
+from core.security import PasswordPool, Passwords, TokenError, Tokens
 from portal.models import Applicant, LoginAttempt, MagicLink, Staff, WebSession
 from portal.permissions import Actor, can_switch
 
@@ -31,23 +31,85 @@ class LoginResult:
     actor: Actor
 
 
+@dataclass(frozen=True)
+class ResolvedSession:
+    actor: Actor
+    session_id: str
+    csrf_token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ReservedAttempt:
+    """What the first, short transaction of a login found: the attempt is already counted."""
+
+    email: str
+    client_attempt_id: str
+    staff_id: str | None
+    # None for an unknown, inactive or password-less account: verified against a dummy.
+    password_hash: str | None
+
+
+def advisory_lock_id(key: str) -> int:
+    """A stable signed 64-bit number for `pg_advisory_xact_lock`."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+async def lock_rate_keys(db: AsyncSession, keys: list[str]) -> None:
+    """Serializes count-then-insert per key until the transaction ends, so concurrent requests
+    cannot all see room under the limit. PostgreSQL: transaction-level advisory locks, taken in
+    one order to avoid deadlocks. SQLite: write transactions already begin as the one writer
+    (`BEGIN IMMEDIATE` in core.db), so nothing more is needed."""
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        await db.execute(select(func.pg_advisory_xact_lock(advisory_lock_id(key))))
+
+
 @dataclass
 class Auth:
     passwords: Passwords
     tokens: Tokens
     clock: Clock
     attempts_per_minute: int = 10
+    # Per client address: generous, since behind NAT a whole hospital may share one address;
+    # the per-email limit is the one that protects an account.
+    attempts_per_client_per_minute: int = 50
     session_hours: int = 12
     magic_link_days: int = 30
 
-    async def login(self, db: AsyncSession, email: str, password: str, client: str) -> LoginResult:
+    async def login(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        pool: PasswordPool,
+        email: str,
+        password: str,
+        client: str,
+    ) -> LoginResult:
+        """Two short transactions around a password check that holds no connection: a burst of
+        logins queues for the password workers, never for the database pool."""
+        async with factory() as db, db.begin():
+            reserved = await self.reserve_attempt(db, email, client)
+        if not await pool.verify(reserved.password_hash, password):
+            raise Unauthorized("Wrong email or password.", code="bad_credentials", field="password")
+        assert reserved.password_hash is not None
+        new_hash = await pool.rehashed(reserved.password_hash, password)
+        async with factory() as db, db.begin():
+            return await self.complete_login(db, reserved, new_hash)
+
+    async def reserve_attempt(self, db: AsyncSession, email: str, client: str) -> ReservedAttempt:
+        """Counts this attempt against the email and the client before the password is checked,
+        so the limit holds however many arrive at once. Raises `TooManyRequests`."""
         email = email.strip().lower()
         now = to_datetime(self.clock.now())
         window_start = now - timedelta(minutes=1)
-        keys = (f"email:{email}", f"client:{client}")
-        # One address gets few tries; one client (maybe a whole hospital behind NAT) more.
-        limits = (self.attempts_per_minute, self.attempts_per_minute * 5)
-        for key, limit in zip(keys, limits, strict=True):
+        email_key, client_key = f"email:{email}", f"client:{client}"
+        limits = {
+            email_key: self.attempts_per_minute,
+            client_key: self.attempts_per_client_per_minute,
+        }
+        await lock_rate_keys(db, list(limits))
+        for key, limit in limits.items():
             recent = await db.scalar(
                 select(func.count())
                 .select_from(LoginAttempt)
@@ -55,22 +117,46 @@ class Auth:
             )
             if (recent or 0) >= limit:
                 raise TooManyRequests("Too many failed attempts. Wait a minute and try again.")
-        staff = await db.scalar(select(Staff).where(Staff.email == email))
-        valid = (
-            staff is not None
-            and staff.active
-            and staff.password_hash is not None
-            and self.passwords.verify(staff.password_hash, password)
+        # Old rows of these keys no longer count; dropping them keeps the table small.
+        await db.execute(
+            delete(LoginAttempt).where(
+                LoginAttempt.key.in_(list(limits)), LoginAttempt.at <= window_start
+            )
         )
-        if not valid or staff is None:
-            # Kept in a transaction of its own: the caller's rolls back with the error.
-            async with AsyncSession(db.bind) as own, own.begin():
-                own.add_all([LoginAttempt(key=key, at=now) for key in keys])
+        client_attempt = LoginAttempt(key=client_key, at=now)
+        db.add_all([LoginAttempt(key=email_key, at=now), client_attempt])
+        row = (
+            await db.execute(
+                select(Staff.id, Staff.active, Staff.password_hash).where(Staff.email == email)
+            )
+        ).first()
+        await db.flush()
+        usable = row is not None and row.active and row.password_hash is not None
+        return ReservedAttempt(
+            email=email,
+            client_attempt_id=client_attempt.id,
+            staff_id=row.id if row is not None else None,
+            password_hash=row.password_hash if usable and row is not None else None,
+        )
+
+    async def complete_login(
+        self, db: AsyncSession, reserved: ReservedAttempt, new_hash: str | None
+    ) -> LoginResult:
+        """After a good password: the email's failures are forgiven, and this attempt no longer
+        counts against the client."""
+        staff = await db.get(Staff, reserved.staff_id) if reserved.staff_id else None
+        if staff is None or not staff.active:
+            # Deactivated between the two transactions.
             raise Unauthorized("Wrong email or password.", code="bad_credentials", field="password")
-        if staff.password_hash and self.passwords.needs_rehash(staff.password_hash):
-            staff.password_hash = self.passwords.hash(password)
-        staff.last_login_at = now
-        await db.execute(delete(LoginAttempt).where(LoginAttempt.key == f"email:{email}"))
+        if new_hash is not None:
+            staff.password_hash = new_hash
+        staff.last_login_at = to_datetime(self.clock.now())
+        await db.execute(
+            delete(LoginAttempt).where(
+                (LoginAttempt.key == f"email:{reserved.email}")
+                | (LoginAttempt.id == reserved.client_attempt_id)
+            )
+        )
         return await self._open_session(
             db, program_id=staff.program_id, staff=staff, applicant=None, role=staff.role
         )
@@ -102,12 +188,54 @@ class Auth:
         assert actor is not None
         return LoginResult(cookie_value, row.csrf_token, actor)
 
-    async def resolve(self, db: AsyncSession, cookie_value: str) -> tuple[Actor, WebSession] | None:
-        row = await db.get(WebSession, session_key(cookie_value))
+    async def resolve(self, db: AsyncSession, cookie_value: str) -> ResolvedSession | None:
+        """One query for the session and its person: this runs on every request."""
+        row = (
+            await db.execute(
+                select(
+                    WebSession.id,
+                    WebSession.csrf_token,
+                    WebSession.active_role,
+                    WebSession.expires_at,
+                    Staff.id.label("staff_id"),
+                    Staff.program_id.label("staff_program_id"),
+                    Staff.name.label("staff_name"),
+                    Staff.role.label("staff_role"),
+                    Staff.active.label("staff_active"),
+                    Applicant.id.label("applicant_id"),
+                    Applicant.program_id.label("applicant_program_id"),
+                    Applicant.first_name,
+                    Applicant.last_name,
+                )
+                .outerjoin(Staff, Staff.id == WebSession.staff_id)
+                .outerjoin(Applicant, Applicant.id == WebSession.applicant_id)
+                .where(WebSession.id == session_key(cookie_value))
+            )
+        ).first()
         if row is None or row.expires_at <= to_datetime(self.clock.now()):
             return None
-        actor = await self._actor_for(db, row)
-        return None if actor is None else (actor, row)
+        actor: Actor | None = None
+        if row.staff_id is not None and row.staff_active:
+            actor = Actor(
+                kind="staff",
+                id=row.staff_id,
+                program_id=row.staff_program_id,
+                name=row.staff_name,
+                base_role=row.staff_role,
+                role=row.active_role
+                if can_switch(row.staff_role, row.active_role)
+                else row.staff_role,
+            )
+        elif row.applicant_id is not None:
+            actor = Actor(
+                kind="applicant",
+                id=row.applicant_id,
+                program_id=row.applicant_program_id,
+                name=f"{row.first_name} {row.last_name}".strip(),
+            )
+        if actor is None:
+            return None
+        return ResolvedSession(actor, row.id, row.csrf_token, row.expires_at)
 
     async def _actor_for(self, db: AsyncSession, row: WebSession) -> Actor | None:
         if row.staff_id is not None:
@@ -137,12 +265,12 @@ class Auth:
     async def logout(self, db: AsyncSession, cookie_value: str) -> None:
         await db.execute(delete(WebSession).where(WebSession.id == session_key(cookie_value)))
 
-    async def switch_role(
-        self, db: AsyncSession, session: WebSession, actor: Actor, role: str
-    ) -> None:
+    async def switch_role(self, db: AsyncSession, session_id: str, actor: Actor, role: str) -> None:
         if actor.base_role is None or not can_switch(actor.base_role, role):
             raise AppError(f"You cannot act as {role}.", field="role", code="role_not_allowed")
-        session.active_role = role
+        await db.execute(
+            update(WebSession).where(WebSession.id == session_id).values(active_role=role)
+        )
 
     # Applicants' magic links -------------------------------------------------------------
 

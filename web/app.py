@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -16,7 +18,7 @@ from core.bus import InMemoryBus, RedisBus
 from core.clock import Clock, SystemClock
 from core.db import create_engine, create_session_factory
 from core.lease import LocalLeases, RedisLeases
-from core.security import Passwords, Tokens
+from core.security import PasswordPool, Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
 from web import daytrack, keys
@@ -28,6 +30,7 @@ from web.jobs import background_jobs
 from web.live import build_socketio
 from web.metrics import Metrics
 from web.middleware import metrics_middleware, security_headers_middleware
+from web.overload import overload_middleware
 from web.pages.routes import add_page_routes
 from web.session import Identity, make_session_middleware
 from web.system import add_system_routes
@@ -46,6 +49,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         tokens=tokens,
         clock=clock,
         attempts_per_minute=settings.login_attempts_per_minute,
+        attempts_per_client_per_minute=settings.login_attempts_per_minute * 5,
         session_hours=settings.session_hours,
         magic_link_days=settings.magic_link_days,
     )
@@ -55,14 +59,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             found = await auth.resolve(db, cookie_value)
         if found is None:
             return None
-        actor, session = found
-        return Identity(actor, session.csrf_token, cookie_value, session)
+        return Identity(found.actor, found.csrf_token, cookie_value, found.session_id)
 
     app = web.Application(
         middlewares=[
             security_headers_middleware,
-            error_middleware,
+            # Outside the error middleware, so it counts the status the client really got.
             metrics_middleware,
+            error_middleware,
+            overload_middleware,
             make_session_middleware(resolve),
         ],
         client_max_size=48 * 1024 * 1024,
@@ -74,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.AUTH] = auth
     app[keys.METRICS] = Metrics()
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_password_pool)
     app.cleanup_ctx.append(_bus)
     app.cleanup_ctx.append(background_jobs)
 
@@ -105,11 +111,21 @@ def _socketio_manager(settings: Settings) -> object | None:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[keys.SETTINGS].database_url)
+    settings = app[keys.SETTINGS]
+    engine = create_engine(settings.database_url, pool_timeout=settings.db_pool_timeout)
     app[keys.ENGINE] = engine
     app[keys.DB] = create_session_factory(engine)
     yield
     await engine.dispose()
+
+
+async def _password_pool(app: web.Application) -> AsyncIterator[None]:
+    # A few threads: argon2 releases the GIL, and each check already uses several lanes.
+    workers = max(2, min(4, os.cpu_count() or 2))
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="passwords")
+    app[keys.PASSWORD_POOL] = PasswordPool(app[keys.PASSWORDS], executor)
+    yield
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.bus import EventBus
 from core.clock import Clock
 from core.lease import Leases
-from core.security import Passwords, Tokens
+from core.security import PasswordPool, Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
 from web.metrics import Metrics
@@ -20,6 +20,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 TOKENS = web.AppKey("tokens", Tokens)
 PASSWORDS = web.AppKey("passwords", Passwords)
+# Password checks run here, a few at a time, off the event loop.
+PASSWORD_POOL = web.AppKey("password_pool", PasswordPool)
 AUTH = web.AppKey("auth", Auth)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)

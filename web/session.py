@@ -9,12 +9,12 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from core.errors import Forbidden
-from portal.models import WebSession
 from portal.permissions import Actor
 
 COOKIE_NAME = "interviewday_session"
@@ -28,7 +28,7 @@ class Identity:
     actor: Actor
     csrf_token: str
     cookie_value: str
-    session: WebSession
+    session_id: str
 
 
 IDENTITY = web.RequestKey("identity", Identity)
@@ -74,6 +74,21 @@ async def _check_csrf(request: web.Request, expected: str) -> None:
             "This request is missing its security token. Reload the page and try again.",
             code="csrf",
         )
+
+
+def origin_allowed(origin: str | None, host: str, public_url: str, *, allow_null: bool) -> bool:
+    """A request without `Origin` passes (not a browser's cross-site request, which always
+    sends one on POST); otherwise the origin must be this server, as configured
+    (`public_url`) or as addressed (`Host`)."""
+    if origin is None:
+        return True
+    if origin == "null":
+        return allow_null
+    parts = urlsplit(origin)
+    public = urlsplit(public_url)
+    if (parts.scheme, parts.netloc) == (public.scheme, public.netloc):
+        return True
+    return parts.scheme in ("http", "https") and parts.netloc == host
 
 
 def set_session_cookie(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
 from aiohttp import web
 from sqlalchemy import text
 
-from web.keys import DB, METRICS, REDIS
+from core.errors import Unauthorized
+from web.keys import DB, METRICS, REDIS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -34,7 +38,33 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+def metrics_allowed(token: str | None, authorization: str | None, peer: str | None) -> bool:
+    """With a token configured, only `Authorization: Bearer <token>`. Without one, only a peer
+    on this machine: the transport's own peer, never a forwarded address, so behind a proxy
+    /metrics is closed until a token is set."""
+    if token is not None:
+        scheme, _, supplied = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            supplied.strip().encode(), token.encode()
+        )
+    try:
+        return peer is not None and ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        return False
+
+
 async def metrics(request: web.Request) -> web.Response:
+    token = request.app[SETTINGS].metrics_token
+    if not metrics_allowed(token, request.headers.get("Authorization"), request.remote):
+        error = Unauthorized(
+            "Metrics need the bearer token (INTERVIEWDAY_METRICS_TOKEN)."
+            if token
+            else "Metrics are served to this machine only until INTERVIEWDAY_METRICS_TOKEN is set.",
+        )
+        # JSON whatever the scraper accepts: it is a machine's endpoint.
+        return web.json_response(
+            error.body(), status=error.status, headers={"WWW-Authenticate": "Bearer"}
+        )
     body = request.app[METRICS].render()
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 

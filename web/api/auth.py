@@ -7,11 +7,12 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from core.errors import Unauthorized
+from core.errors import AppError, Forbidden, Unauthorized
 from portal.permissions import SWITCHABLE_ROLES, Actor
 from web.api.framework import Api, Call
-from web.keys import AUTH, METRICS, SETTINGS
-from web.session import clear_session_cookie, current, set_session_cookie
+from web.client_address import client_address
+from web.keys import AUTH, DB, METRICS, PASSWORD_POOL, SETTINGS
+from web.session import clear_session_cookie, current, origin_allowed, set_session_cookie
 
 api = Api()
 
@@ -36,8 +37,21 @@ class SwitchRoleBody(BaseModel):
     role: Literal["director", "coordinator", "interviewer"]
 
 
-def client_key(request: web.Request) -> str:
-    return request.remote or "unknown"
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def check_json_from_here(request: web.Request) -> None:
+    """Login CSRF: a foreign page can POST `text/plain` or a form without a preflight, and a
+    browser names its origin. Only JSON, and only from this server's own pages."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Send the login as application/json.")
+    public_url = request.app[SETTINGS].public_url
+    if not origin_allowed(
+        request.headers.get("Origin"), request.host, public_url, allow_null=False
+    ):
+        raise Forbidden("This request came from another site.", code="bad_origin")
 
 
 def describe(actor: Actor, csrf_token: str) -> Me:
@@ -70,10 +84,17 @@ def _me(call: Call) -> Me:
     response=Me,
 )
 async def login(call: Call) -> web.StreamResponse:
+    # `call.db` stays unused (so no connection is held): the login opens two short
+    # transactions of its own around the password check.
     app = call.request.app
+    check_json_from_here(call.request)
     try:
         result = await app[AUTH].login(
-            call.db, call.body.email, call.body.password, client_key(call.request)
+            app[DB],
+            app[PASSWORD_POOL],
+            call.body.email,
+            call.body.password,
+            client_address(call.request),
         )
     except Exception:
         app[METRICS].logins.labels("failure").inc()
@@ -119,8 +140,7 @@ async def me(call: Call) -> Me:
 async def switch_role(call: Call) -> Me:
     identity = current(call.request)
     assert identity is not None
-    session = await call.db.merge(identity.session)
-    await call.request.app[AUTH].switch_role(call.db, session, identity.actor, call.body.role)
-    await call.db.flush()
+    auth = call.request.app[AUTH]
+    await auth.switch_role(call.db, identity.session_id, identity.actor, call.body.role)
     me = _me(call)
     return me.model_copy(update={"role": call.body.role})

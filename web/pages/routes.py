@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from aiohttp import web
 
 from core.errors import AppError
 from core.security import TokenError
 from portal import invitations as invitations_portal
+from portal.auth import lock_rate_keys
+from web.client_address import client_address
 from web.jobs import now_of, wake
-from web.keys import AUTH, DB, SETTINGS
+from web.keys import AUTH, DB, PASSWORD_POOL, SETTINGS
 from web.pages import (
     applicant,
     conflicts,
@@ -28,7 +28,7 @@ from web.pages import (
 )
 from web.pages.common import staff_identity
 from web.render import render
-from web.session import clear_session_cookie, current, set_session_cookie
+from web.session import clear_session_cookie, current, origin_allowed, set_session_cookie
 
 LINK_ERRORS = {
     "expired": "This link has expired.",
@@ -63,9 +63,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", ""))
     password = str(form.get("password", ""))
     next_path = _safe_next(str(form.get("next", "")))
+    app = request.app
     try:
-        async with request.app[DB]() as db, db.begin():
-            result = await request.app[AUTH].login(db, email, password, request.remote or "")
+        result = await app[AUTH].login(
+            app[DB], app[PASSWORD_POOL], email, password, client_address(request)
+        )
     except AppError as exc:
         context = {"next": next_path, "error": exc.message, "email": email}
         return render(request, "login.html", context, status=exc.status)
@@ -81,8 +83,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 def _check_same_origin(request: web.Request) -> None:
-    origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+    public_url = request.app[SETTINGS].public_url
+    # "null" too: a sandboxed frame or a file elsewhere is another site as far as we know.
+    if not origin_allowed(
+        request.headers.get("Origin"), request.host, public_url, allow_null=False
+    ):
         raise AppError("This form was sent from another site.", code="csrf")
 
 
@@ -101,8 +106,7 @@ async def switch_role(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     role = str(form.get("role", ""))
     async with request.app[DB]() as db, db.begin():
-        session = await db.merge(identity.session)
-        await request.app[AUTH].switch_role(db, session, identity.actor, role)
+        await request.app[AUTH].switch_role(db, identity.session_id, identity.actor, role)
     raise web.HTTPSeeOther("/dashboard")
 
 
@@ -134,10 +138,13 @@ async def request_link_submit(request: web.Request) -> web.StreamResponse:
     _check_same_origin(request)
     form = await request.post()
     email = str(form.get("email", ""))[:254]
+    client = client_address(request)
     try:
         async with request.app[DB]() as db, db.begin():
+            # The per-client count and its new row, one request at a time per client.
+            await lock_rate_keys(db, [f"link:{client}"])
             queued = await invitations_portal.request_new_link(
-                db, email, request.remote or "", now_of(request.app)
+                db, email, client, now_of(request.app)
             )
     except AppError as exc:
         context = {"reason": exc.message, "sent": False}
