@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from core.ids import new_id
@@ -58,9 +58,14 @@ class IdMixin:
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
 
 
-def create_engine(url: str) -> AsyncEngine:
+# An engine option: transactions on it only read (SQLite begins them deferred, not as a writer).
+READ_ONLY = "interviewday_read_only"
+
+
+def create_engine(url: str, *, pool_timeout: float = 30.0) -> AsyncEngine:
+    """`pool_timeout`: how long a request may wait for a connection before giving up."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -73,11 +78,42 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=pool_timeout
+    )
+
+
+class ReadOnlyWrite(RuntimeError):
+    """A session made for reading tried to write: a bug, caught in tests on both databases."""
+
+
+class ReadOnlySession(Session):
+    """The sync session behind `create_read_session_factory`; refuses to write."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlyWrite("a read-only session tried to write rows")
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyWrite("a read-only session tried to run INSERT, UPDATE or DELETE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read: on SQLite they never take the write lock."""
+    return async_sessionmaker(
+        engine.execution_options(**{READ_ONLY: True}),
+        expire_on_commit=False,
+        sync_session_class=ReadOnlySession,
+    )
 
 
 def utcnow() -> datetime:
