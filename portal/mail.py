@@ -117,9 +117,23 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# The kinds that ask the reader to act through their personal link (choose a date, claim a
+# seat, sign in): without `{{ link }}` such an email cannot be acted on, so it is refused.
+LINK_REQUIRED: dict[str, str] = {
+    "invitation": "the applicant chooses their interview date through it",
+    "waitlist_offer": "the applicant claims the free seat through it",
+    "new_link": "it is the sign-in link the applicant asked for",
+}
+
 FIELD_PATTERN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 URL_PATTERN = re.compile(r"https?://[^\s<>\"']+")
-MAX_SUBJECT = 300
+# A header is one line: no C0/C1 control character (CR and LF above all: they would start a
+# new header), nor the Unicode line and paragraph separators.
+HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A body keeps its line breaks and tabs; other control characters are never meant.
+BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+SPACES = re.compile(r"\s+")
+MAX_SUBJECT = 200
 MAX_BODY = 20_000
 
 
@@ -147,6 +161,29 @@ def fields_used(text: str) -> list[str]:
     return list(dict.fromkeys(FIELD_PATTERN.findall(text)))
 
 
+def header_problem(value: str) -> str | None:
+    """Why `value` cannot be a mail header (None when it can): it must stay one line."""
+    found = HEADER_CONTROL.search(value)
+    if found is None:
+        return None
+    what = "a line break" if found.group(0) in "\r\n\u2028\u2029" else "a control character"
+    return f"contains {what} (U+{ord(found.group(0)):04X}); a header is one line of text"
+
+
+def delivery_problem(kind: str, subject: str, body: str) -> tuple[str, str] | None:
+    """(field, message) when a template cannot be sent as it is (checked at save and again
+    before sending, for templates stored before these rules)."""
+    if problem := header_problem(subject):
+        return "subject", f"The subject {problem}."
+    if found := BODY_CONTROL.search(body):
+        code = f"U+{ord(found.group(0)):04X}"
+        return "body", f"The message contains a control character ({code}); remove it."
+    if kind in LINK_REQUIRED and "link" not in fields_used(body):
+        why = LINK_REQUIRED[kind]
+        return "body", f"Put {{{{ link }}}} in the message: {why}."
+    return None
+
+
 def template_problem(kind: str, subject: str, body: str) -> tuple[str, str] | None:
     """(field, message) for the first thing wrong with a template (None when it is fine)."""
     if not subject.strip():
@@ -163,9 +200,13 @@ def template_problem(kind: str, subject: str, body: str) -> tuple[str, str] | No
         if unknown:
             names = ", ".join("{{ " + f + " }}" for f in known)
             return where, f"{{{{ {unknown[0]} }}}} is not a merge field here; use {names}."
-    if "\n" in subject:
-        return "subject", "The subject is one line."
-    return None
+    return delivery_problem(kind, subject, body.replace("\r\n", "\n"))
+
+
+def one_line(value: str) -> str:
+    """A merge value fit for a header: whitespace runs (line breaks too) become one space,
+    other control characters go."""
+    return SPACES.sub(" ", HEADER_CONTROL.sub(" ", value)).strip()
 
 
 def merge(text: str, fields: Mapping[str, str]) -> str:
@@ -188,8 +229,12 @@ def to_html(text: str) -> str:
 
 
 def render(template: Template, fields: Mapping[str, str]) -> RenderedMail:
-    text = merge(template.body, fields)
-    return RenderedMail(merge(template.subject, fields).strip(), text, to_html(text))
+    """The email for these values. Values come from people (a name from an import…): in the
+    subject they are made one line, in the body stray control characters are dropped, so a
+    person's data can never add a header or break the message."""
+    subject = merge(template.subject, {k: one_line(v) for k, v in fields.items()})
+    text = merge(template.body, {k: BODY_CONTROL.sub("", v) for k, v in fields.items()})
+    return RenderedMail(subject.strip(), text, to_html(text))
 
 
 def format_when(moment: datetime, zone_label: str | None = None) -> str:
@@ -221,7 +266,7 @@ async def save_template(
     rows = await scope.all(EmailTemplate, EmailTemplate.kind == kind)
     row = rows[0] if rows else scope.add(EmailTemplate(kind=kind, subject="", body=""))
     row.subject = subject.strip()
-    row.body = body.replace("\r\n", "\n")
+    row.body = body.replace("\r\n", "\n").replace("\r", "\n")
     row.updated_at = now
     await scope.db.flush()
     return Template(kind, row.subject, row.body, True)

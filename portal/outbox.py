@@ -2,21 +2,29 @@
 database outbox when there is no mail server.
 
 A row is claimed (`pending` → `sending`) by one conditional UPDATE, so two workers or two nodes
-never send it both. Failures go back to `pending` with a later `next_attempt_at` (exponential
-backoff) until the last attempt, then stay `failed` for staff to see and retry. A row found
-`sending` long after its claim (the process died mid-send) is marked failed, never resent on its
-own: it may have arrived, and a retry must never send twice.
+never send it both. A transient failure goes back to `pending` with a later `next_attempt_at`
+(exponential backoff: "will retry at …") until the last attempt; a permanent one (see
+`portal.mail_failures`) and the last attempt end `failed`, the dead letters: kept with the last
+error for staff to see, fix and retry. A row found `sending` long after its claim (the process
+died mid-send) is marked failed, never resent on its own: it may have arrived, and a retry must
+never send twice.
+
+Each message is handled on its own: whatever one message does (a template stored with a line
+break in its subject, an address the server refuses, a rendering error) is recorded on that
+row, and the pass goes on with the others. Programs take turns within a pass, so a program
+with a thousand emails due cannot hold back another program's one.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -28,6 +36,13 @@ from core.errors import Conflict
 from core.scoping import ProgramScope
 from portal import mail
 from portal.audit import record
+from portal.mail_failures import (
+    Failure,
+    MailSetupError,
+    UndeliverableMessage,
+    send_failure,
+    writing_failure,
+)
 from portal.models import Applicant, Invitation
 from portal.models_mail import OutboxMessage
 
@@ -36,6 +51,8 @@ FIRST_RETRY_SECONDS = 60
 LONGEST_RETRY_SECONDS = 3600
 STALE_SENDING = timedelta(minutes=15)
 INVITABLE_ON_SEND = frozenset({"candidate", "waitlist"})
+STATUSES = ("pending", "sending", "sent", "failed")
+log = logging.getLogger("interviewday.mail")
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -110,9 +127,15 @@ async def retry(scope: ProgramScope, message_id: str, now: datetime) -> OutboxMe
         raise Conflict("This email was already sent; it is not sent twice.", code="already_sent")
     if row.status == "sending":
         raise Conflict("This email is being sent right now.", code="sending")
+    if row.applicant_id is not None:
+        # The address may have been corrected since (the usual fix for a refused address).
+        applicant = await scope.find(Applicant, row.applicant_id)
+        if applicant is not None:
+            row.to_email = applicant.email
     row.status = "pending"
     row.attempts = 0
     row.next_attempt_at = now
+    await _after_attempt(scope.db, row, now)
     return row
 
 
@@ -171,7 +194,26 @@ def sender_address(smtp_url: str | None, public_url: str) -> str:
     return f"interviewday@{host}"
 
 
+def check_header(name: str, value: str) -> None:
+    if problem := mail.header_problem(value):
+        raise UndeliverableMessage(f"The {name} {problem}. Fix it, then retry this email.")
+
+
+def check_address(name: str, address: str) -> None:
+    check_header(name, address)
+    if "@" not in address or any(c.isspace() for c in address):
+        raise UndeliverableMessage(
+            f"The {name} address {address!r} is not one email address. Fix it, then retry."
+        )
+
+
 def build_message(row: OutboxMessage, from_address: str, now: datetime) -> EmailMessage:
+    """The email as sent. Headers are checked here, before the mail library sees them: a value
+    that would add a header (CR, LF) makes this one message undeliverable, nothing else."""
+    if problem := mail.header_problem(from_address):
+        raise MailSetupError(f"The sender address (SMTP_URL's from=) {problem}.")
+    check_header("subject", row.subject or "")
+    check_address("recipient", row.to_email)
     message = EmailMessage()
     message["Subject"] = row.subject or ""
     message["From"] = from_address
@@ -196,10 +238,29 @@ def build_message(row: OutboxMessage, from_address: str, now: datetime) -> Email
 LinkMaker = Callable[[AsyncSession, OutboxMessage], Awaitable[str]]
 
 
+# sent; failed, to be retried at next_attempt_at; failed for good (a dead letter).
+Outcome = Literal["sent", "retry", "dead"]
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
+    """One pass: emails sent, emails that failed (`gave_up` of them for good)."""
+
     sent: int
     failed: int
+    gave_up: int = 0
+
+
+def take_turns(queues: Sequence[Sequence[str]], limit: int) -> list[str]:
+    """The first of each queue, then the second of each…, at most `limit` in all."""
+    taken: list[str] = []
+    for position in range(max((len(q) for q in queues), default=0)):
+        for queue in queues:
+            if position < len(queue):
+                taken.append(queue[position])
+                if len(taken) == limit:
+                    return taken
+    return taken
 
 
 async def next_due_at(db: AsyncSession) -> datetime | None:
@@ -210,6 +271,23 @@ async def next_due_at(db: AsyncSession) -> datetime | None:
         .limit(1)
     )
     return found
+
+
+async def _due_ids(db: AsyncSession, now: datetime, limit: int) -> list[str]:
+    due = (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+    programs = list(await db.scalars(select(OutboxMessage.program_id).where(*due).distinct()))
+    queues = [
+        list(
+            await db.scalars(
+                select(OutboxMessage.id)
+                .where(*due, OutboxMessage.program_id == program_id)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.created_at)
+                .limit(limit)
+            )
+        )
+        for program_id in sorted(programs)
+    ]
+    return take_turns(queues, limit)
 
 
 async def deliver_due(
@@ -224,22 +302,22 @@ async def deliver_due(
     now = to_datetime(clock.now())
     async with factory() as db, db.begin():
         await _fail_stale(db, now)
-        ids = list(
-            await db.scalars(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.created_at)
-                .limit(limit)
-            )
-        )
-    sent = failed = 0
+        ids = await _due_ids(db, now, limit)
+    outcomes: list[Outcome | None] = []
     for message_id in ids:
-        outcome = await deliver_one(
-            factory, transport, links, clock, message_id, from_address=from_address
-        )
-        sent += outcome is True
-        failed += outcome is False
-    return DeliveryReport(sent, failed)
+        try:
+            outcome = await deliver_one(
+                factory, transport, links, clock, message_id, from_address=from_address
+            )
+        except Exception:  # even recording failed (the database?): the next message still goes
+            log.exception("delivering email %s failed; it is tried again later", message_id)
+            outcome = "retry"
+        outcomes.append(outcome)
+    return DeliveryReport(
+        sent=outcomes.count("sent"),
+        failed=outcomes.count("retry") + outcomes.count("dead"),
+        gave_up=outcomes.count("dead"),
+    )
 
 
 async def _fail_stale(db: AsyncSession, now: datetime) -> None:
@@ -261,9 +339,45 @@ async def deliver_one(
     message_id: str,
     *,
     from_address: str,
-) -> bool | None:
-    """True when sent, False when it failed, None when someone else had it or it is not due."""
+) -> Outcome | None:
+    """What became of the message; None when someone else had it or it is not due."""
     now = to_datetime(clock.now())
+    try:
+        message = await _claim_and_write(factory, links, message_id, from_address, now)
+    except Exception as exc:  # the claim and the words are rolled back; the failure is kept
+        unwritten = writing_failure(exc)
+        if not unwritten.permanent:
+            log.warning("email %s could not be written: %s", message_id, unwritten.error)
+        return await _record_unclaimed_failure(factory, message_id, unwritten, now)
+    if message is None:
+        return None
+    failure: Failure | None = None
+    try:
+        await transport.send(message)
+    except Exception as exc:  # any failure of the mail server is recorded, never raised
+        failure = send_failure(exc)
+    async with factory() as db, db.begin():
+        row = await db.get(OutboxMessage, message_id)
+        if row is None:
+            return None
+        if failure is None:
+            row.status = "sent"
+            row.sent_at = now
+            row.transport = transport.name
+            row.last_error = None
+        else:
+            _apply_failure(row, failure, now)
+        await _after_attempt(db, row, now)
+        return _outcome(row)
+
+
+async def _claim_and_write(
+    factory: async_sessionmaker[AsyncSession],
+    links: LinkMaker,
+    message_id: str,
+    from_address: str,
+    now: datetime,
+) -> EmailMessage | None:
     async with factory() as db, db.begin():
         claimed = await db.execute(
             update(OutboxMessage)
@@ -281,35 +395,52 @@ async def deliver_one(
         if row.subject is None:
             # Rendered once, at the first attempt: retries send the very same words and link.
             await _render(db, row, links)
-        message = build_message(row, from_address, now)
-    error: str | None = None
-    try:
-        await transport.send(message)
-    except Exception as exc:  # any failure of the mail server is recorded, never raised
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        return build_message(row, from_address, now)
+
+
+async def _record_unclaimed_failure(
+    factory: async_sessionmaker[AsyncSession], message_id: str, failure: Failure, now: datetime
+) -> Outcome | None:
+    """The message could not be written: its claim was rolled back with the words, so the
+    attempt is counted here, on the row as it was (unless another worker has it now)."""
     async with factory() as db, db.begin():
         row = await db.get(OutboxMessage, message_id)
-        if row is None:
+        if row is None or row.status != "pending" or row.next_attempt_at > now:
             return None
-        if error is None:
-            row.status = "sent"
-            row.sent_at = now
-            row.transport = transport.name
-            row.last_error = None
-        else:
-            row.last_error = error
-            if row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-            else:
-                row.status = "pending"
-                row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts))
+        row.attempts += 1
+        if failure.permanent:
+            # Written again from the (fixed) template on retry; nobody ever received these words.
+            row.subject = row.body_text = row.body_html = None
+        _apply_failure(row, failure, now)
         await _after_attempt(db, row, now)
-    return error is None
+        return _outcome(row)
+
+
+def _outcome(row: OutboxMessage) -> Outcome:
+    if row.status == "sent":
+        return "sent"
+    return "dead" if row.status == "failed" else "retry"
+
+
+def _apply_failure(row: OutboxMessage, failure: Failure, now: datetime) -> None:
+    row.last_error = failure.error
+    if failure.permanent or row.attempts >= MAX_ATTEMPTS:
+        row.status = "failed"
+    else:
+        row.status = "pending"
+        row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts))
 
 
 async def _render(db: AsyncSession, row: OutboxMessage, links: LinkMaker) -> None:
     scope = ProgramScope(db, row.program_id)
     template = await mail.template_for(scope, row.kind)
+    # Checked again here: a template stored before the save-time rules may still break a header.
+    if problem := mail.delivery_problem(row.kind, template.subject, template.body):
+        label = mail.KIND_LABELS.get(row.kind, row.kind)
+        raise UndeliverableMessage(
+            f"The {label!r} template cannot be sent: {problem[1]} "
+            "Fix it under Invitations → Templates, then retry this email."
+        )
     fields: dict[str, Any] = dict(row.context)
     if "link" in mail.fields_used(template.subject + template.body):
         fields["link"] = await links(db, row)

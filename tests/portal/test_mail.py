@@ -160,7 +160,7 @@ async def test_templates_are_per_program(factory: Factory, two_programs: World) 
             ProgramScope(db, two_programs.a.program_id),
             "invitation",
             "A's words",
-            "Hello {{ name }}",
+            "Hello {{ name }}: {{ link }}",
             now=now,
         )
         with pytest.raises(ValidationFailed):
