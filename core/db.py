@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from core import sqlite
 from core.ids import new_id
+from core.sqlite import READ_ONLY
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -58,25 +60,14 @@ class IdMixin:
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
 
 
-# An engine option: transactions on it only read (SQLite begins them deferred, not as a writer).
-READ_ONLY = "interviewday_read_only"
-
-
-def create_engine(url: str, *, pool_timeout: float = 30.0) -> AsyncEngine:
-    """`pool_timeout`: how long a request may wait for a connection before giving up."""
+def create_engine(
+    url: str, *, pool_timeout: float = 30.0, immediate_writes: bool = False
+) -> AsyncEngine:
+    """`pool_timeout`: how long a request may wait for a connection before giving up.
+    `immediate_writes` (SQLite): see `core.sqlite`."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL stays consistent; it only skips an fsync per commit.
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        sqlite.configure(engine, immediate_writes=immediate_writes)
         return engine
     return create_async_engine(
         url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=pool_timeout
