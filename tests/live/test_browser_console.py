@@ -42,7 +42,7 @@ async def test_console_shows_the_day_moving(
 
     await page.get_by_role("button", name="Start the day").click()
     await page.wait_for_function(
-        "document.getElementById('phase-label').textContent.includes('round 1')"
+        "() => document.getElementById('phase-label').textContent.includes('round 1')"
     )
     current = grid.locator("td.current.cell")
     await current.first.wait_for()
@@ -54,7 +54,7 @@ async def test_console_shows_the_day_moving(
     await clock.advance(12 * 60)  # round 1 (10 + 2 min) is over: round 2
     await runner.settled()
     await page.wait_for_function(
-        "document.getElementById('phase-label').textContent.includes('round 2')"
+        "() => document.getElementById('phase-label').textContent.includes('round 2')"
     )
     row2 = grid.locator(f'tr[data-room="{day.room2}"] td.current.cell')
     await row2.wait_for()
@@ -62,9 +62,9 @@ async def test_console_shows_the_day_moving(
 
     await page.get_by_label("Find an applicant").fill("ann")
     # Highlighted in both rounds (the grid redraws on the next animation frame).
-    await page.wait_for_function("document.querySelectorAll('td.match').length === 2")
+    await page.wait_for_function("() => document.querySelectorAll('td.match').length === 2")
     await page.get_by_role("button", name="Extend 5 min").click()
     await page.wait_for_function(
-        "document.getElementById('console-status').textContent.includes('extend')"
+        "() => document.getElementById('console-status').textContent.includes('extend')"
     )
     await page.screenshot(path=str(artifacts / "console.png"), full_page=True)

@@ -52,12 +52,12 @@ async def test_the_clock_carries_the_applicant(
 
     await console.get_by_role("button", name="Start the day").click()
     await console.wait_for_function(
-        "document.getElementById('phase-label').textContent.includes('round 1')"
+        "() => document.getElementById('phase-label').textContent.includes('round 1')"
     )
     runner = live_server.app[DAYS].runners[day.session_id]
     await runner.settled()
     await applicant.wait_for_function(
-        "document.getElementById('clock-label').textContent.includes('round 1')"
+        "() => document.getElementById('clock-label').textContent.includes('round 1')"
     )
     assert "Up next: Room 2" in await applicant.inner_text("#clock-next")
     assert await applicant.locator("#day-strip li").count() == 2
@@ -72,7 +72,7 @@ async def test_the_clock_carries_the_applicant(
     await clock.advance(2 * 60 - 10)  # ten seconds before the review ends
     await runner.settled()
     await applicant.wait_for_function(
-        "document.getElementById('live-banner').textContent.includes('Moving you to Room 2')"
+        "() => document.getElementById('live-banner').textContent.includes('Moving you to Room 2')"
     )
     await applicant.screenshot(path=str(artifacts / "applicant-moving.png"))
 
@@ -83,7 +83,7 @@ async def test_the_clock_carries_the_applicant(
     assert await applicant.evaluate("window.interviewday.pc.__marker") == "all-day"
 
     await console.wait_for_function(
-        "document.getElementById('phase-label').textContent.includes('round 2')"
+        "() => document.getElementById('phase-label').textContent.includes('round 2')"
     )
     row = console.locator(f'tr[data-room="{day.room2}"] td.current.cell')
     assert "Ann Applicant a" in await row.inner_text()
@@ -121,16 +121,16 @@ async def test_manual_mode_the_interviewer_lets_the_applicant_in(
     runner = live_server.app[DAYS].runners[day.session_id]
     await runner.settled()
     await applicant.wait_for_function(
-        "document.getElementById('room-name').textContent === 'Waiting room'"
+        "() => document.getElementById('room-name').textContent === 'Waiting room'"
     )
 
     await first.get_by_role("button", name="Let the applicant in").click()
     await applicant.wait_for_function(
-        "document.getElementById('room-name').textContent === 'Room 1'"
+        "() => document.getElementById('room-name').textContent === 'Room 1'"
     )
     await wait_sees(applicant, staff_pid(day, day.interviewer1))
     await first.get_by_role("button", name="Complete").click()
     await applicant.wait_for_function(
-        "document.getElementById('room-name').textContent === 'Waiting room'"
+        "() => document.getElementById('room-name').textContent === 'Waiting room'"
     )
     await first.wait_for_selector("#score-prompt")

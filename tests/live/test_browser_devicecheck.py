@@ -19,17 +19,17 @@ async def test_device_check_previews_measures_and_remembers(
     await page.goto(f"{base}/device-check?next=/live/sessions/abc")
     status = page.get_by_role("status")
     await page.wait_for_function(
-        "document.getElementById('dc-status').textContent.includes('working')", timeout=5_000
+        "() => document.getElementById('dc-status').textContent.includes('working')", timeout=5_000
     )
     assert await status.inner_text() == "Your microphone and camera are working."
     await page.wait_for_function(
-        "document.getElementById('dc-preview').videoWidth > 0", timeout=5_000
+        "() => document.getElementById('dc-preview').videoWidth > 0", timeout=5_000
     )
     assert "mirrored" in (await page.get_attribute("#dc-preview", "class") or "")
     assert "Fake" in await page.inner_text("#dc-mic-name")
     # Chromium's fake microphone beeps: the meter moves.
     await page.wait_for_function(
-        "document.getElementById('dc-mic-level').value > 0.01", timeout=5_000
+        "() => document.getElementById('dc-mic-level').value > 0.01", timeout=5_000
     )
     assert await page.get_by_role("link", name="Join").get_attribute("href") == "/live/sessions/abc"
     await page.screenshot(path=str(artifacts / "device-check.png"))
@@ -38,7 +38,7 @@ async def test_device_check_previews_measures_and_remembers(
     microphone = page.get_by_label("Microphone", exact=True).and_(page.locator("select"))
     await microphone.select_option(label="Fake Audio Input 1")
     await page.wait_for_function(
-        "document.getElementById('dc-mic-name').textContent === 'Fake Audio Input 1'",
+        "() => document.getElementById('dc-mic-name').textContent === 'Fake Audio Input 1'",
         timeout=5_000,
     )
     camera = page.get_by_role("button", name="Camera")
@@ -49,7 +49,7 @@ async def test_device_check_previews_measures_and_remembers(
 
     await page.reload()
     await page.wait_for_function(
-        "document.getElementById('dc-mic-name').textContent === 'Fake Audio Input 1'",
+        "() => document.getElementById('dc-mic-name').textContent === 'Fake Audio Input 1'",
         timeout=5_000,
     )
     assert await page.get_by_role("button", name="Camera").get_attribute("aria-pressed") == "false"

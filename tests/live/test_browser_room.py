@@ -127,7 +127,7 @@ async def applicant_page(
 
 async def wait_connected(page: Any) -> None:
     await page.wait_for_function(
-        "window.interviewday && window.interviewday.state === 'connected'", timeout=10_000
+        "() => window.interviewday && window.interviewday.state === 'connected'", timeout=10_000
     )
 
 
@@ -227,7 +227,7 @@ async def test_applicant_and_interviewer_see_each_other_then_the_applicant_moves
     )
     started = time.monotonic()
     await live_server.app[HUB].move(applicant_pid, room_key(day.session_id, day.room2), "Room 2")
-    await applicant.wait_for_function("window.__magentaAt !== null", timeout=3_000)
+    await applicant.wait_for_function("() => window.__magentaAt !== null", timeout=3_000)
     elapsed = time.monotonic() - started
     in_page_ms = await applicant.evaluate("window.__magentaAt - window.__movedAt")
     print(
@@ -241,11 +241,13 @@ async def test_applicant_and_interviewer_see_each_other_then_the_applicant_moves
     assert same_pc == [True, "before-move"]
     await wait_sees(applicant, staff_pid(day, day.interviewer2), within_ms=1_000)
     await applicant.wait_for_function(
-        "document.getElementById('room-name').textContent === 'Room 2'", timeout=1_000
+        "() => document.getElementById('room-name').textContent === 'Room 2'", timeout=1_000
     )
     assert "Second Interviewer" in await applicant.inner_text("#room-peers")
     await second.wait_for_function(TILE_PLAYING, arg=applicant_pid, timeout=2_000)
-    await interviewer.wait_for_function("!document.getElementById('waiting').hidden", timeout=2_000)
+    await interviewer.wait_for_function(
+        "() => !document.getElementById('waiting').hidden", timeout=2_000
+    )
     await applicant.screenshot(path=str(artifacts / "applicant-room2.png"))
     await second.screenshot(path=str(artifacts / "interviewer2-room2.png"))
 
@@ -277,7 +279,8 @@ async def test_the_room_comes_back_after_the_media_or_the_socket_drops(
     # The server lost our media: a new peer connection on the same socket, same room.
     await hub.deliver("media_failed", {"state": "failed"}, participant_id=applicant_pid)
     await applicant.wait_for_function(
-        "window.interviewday.pc !== window.__pcBefore && window.interviewday.state === 'connected'",
+        "() => window.interviewday.pc !== window.__pcBefore"
+        " && window.interviewday.state === 'connected'",
         timeout=10_000,
     )
     await wait_sees(applicant, interviewer_pid)
@@ -289,14 +292,15 @@ async def test_the_room_comes_back_after_the_media_or_the_socket_drops(
     # server puts us back where we were (Room 2), not where the token first said.
     await hub.move(applicant_pid, room_key(day.session_id, day.room2), "Room 2")
     await applicant.wait_for_function(
-        "document.getElementById('room-name').textContent === 'Room 2'", timeout=2_000
+        "() => document.getElementById('room-name').textContent === 'Room 2'", timeout=2_000
     )
     joins_before = len(joins)
     await applicant.evaluate("window.__pcBefore = window.interviewday.pc")
     member = hub.presence.get(applicant_pid)
     await live_server.app[SIO].disconnect(member.sid, namespace="/live")
     await applicant.wait_for_function(
-        "window.interviewday.pc !== window.__pcBefore && window.interviewday.state === 'connected'",
+        "() => window.interviewday.pc !== window.__pcBefore"
+        " && window.interviewday.state === 'connected'",
         timeout=10_000,
     )
     assert len(joins) > joins_before
@@ -352,7 +356,8 @@ async def test_notices_quality_waiting_and_the_clock_offset(
     moving = {"type": "moving", "round": 2, "room_name": "Room 2", "in_seconds": 10}
     await hub.deliver("timetrack", moving, participant_id=applicant_pid)
     await applicant.wait_for_function(
-        "document.getElementById('live-banner').textContent === 'Moving you to Room 2 in 10 s'",
+        "() => document.getElementById('live-banner').textContent"
+        " === 'Moving you to Room 2 in 10 s'",
         timeout=2_000,
     )
     await applicant.get_by_role("button", name="Dismiss").click()
@@ -391,6 +396,6 @@ async def test_notices_quality_waiting_and_the_clock_offset(
     # Leave says goodbye: the applicant's page says so, and the server forgets them.
     await applicant.get_by_role("button", name="Leave").click()
     await applicant.get_by_role("heading", name="You left the room").wait_for(timeout=2_000)
-    await applicant.wait_for_function("window.interviewday.state === 'left'", timeout=2_000)
+    await applicant.wait_for_function("() => window.interviewday.state === 'left'", timeout=2_000)
     assert await applicant.locator(".controls").is_hidden()
     await wait_for(lambda: hub.presence.get(applicant_pid) is None, 2)

@@ -47,12 +47,13 @@ async def test_drag_keyboard_revert_and_export(
     await page.keyboard.press("Space")
     announcer = page.locator("[data-rank-announce]")
     await page.wait_for_function(
-        "document.querySelector('[data-rank-announce]').textContent.includes('picked up')"
+        "() => document.querySelector('[data-rank-announce]').textContent.includes('picked up')"
     )
     await page.keyboard.press("ArrowUp")
     await page.keyboard.press("Space")
     await page.wait_for_function(
-        "document.querySelector('[data-rank-announce]').textContent.includes('dropped at rank 1')"
+        "() => document.querySelector('[data-rank-announce]')"
+        ".textContent.includes('dropped at rank 1')"
     )
     assert "Ann Applicant a" in await announcer.inner_text()
     await page.get_by_role("status").filter(has_text="Saved").wait_for()

@@ -34,7 +34,7 @@ async def stored_score(client: Any) -> Score | None:
 
 async def wait_saved(page: Any) -> None:
     await page.wait_for_function(
-        "document.querySelector('[data-save-state]').textContent.startsWith('Saved')"
+        "() => document.querySelector('[data-save-state]').textContent.startsWith('Saved')"
     )
 
 
@@ -70,7 +70,7 @@ async def test_changes_typed_offline_reach_the_server_when_back(
     await panel.get_by_label("Notes").fill("Asked about research")
     await panel.get_by_label("Comments").fill("Thoughtful answers, some hesitation")
     await page.wait_for_function(
-        "document.querySelector('[data-save-state]').textContent.startsWith('Offline')"
+        "() => document.querySelector('[data-save-state]').textContent.startsWith('Offline')"
     )
     await page.screenshot(path=str(artifacts / "offline.png"), full_page=True)
     score = await stored_score(client)

@@ -18,7 +18,7 @@ async def press_enter_on(page: Any, button: Any) -> None:
 
 async def wait_for_focus(page: Any, element_id: str) -> None:
     # autofocus is applied once the new page has rendered
-    await page.wait_for_function(f"document.activeElement?.id === {element_id!r}")
+    await page.wait_for_function(f"() => document.activeElement?.id === {element_id!r}")
 
 
 async def test_building_a_form_by_keyboard(

@@ -1,5 +1,6 @@
 // The coordinator's console: the day's grid, presence and commands, live over socket.io.
 import { io } from "socket.io-client";
+import { el } from "./live/dom.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.session;
@@ -44,9 +45,9 @@ function personDot(kind, id) {
   const member = [...model.presence.values()].find((m) => m.person_kind === kind && m.person_id === id);
   if (!member || !member.connected) {
     const seen = member && member.last_seen ? ` (last seen ${new Date(member.last_seen * 1000).toLocaleTimeString()})` : "";
-    return `<span class="dot absent" role="img" aria-label="absent${seen}"></span>`;
+    return el("span", { class: "dot absent", role: "img", "aria-label": `absent${seen}` });
   }
-  return `<span class="dot ${member.quality}" role="img" aria-label="connected, ${member.quality}"></span>`;
+  return el("span", { class: `dot ${member.quality}`, role: "img", "aria-label": `connected, ${member.quality}` });
 }
 
 function scoresIn(applicantId, interviewerIds) {
@@ -77,35 +78,52 @@ function draw() {
   document.querySelector(".clock").classList.toggle("overtime", overtime);
 
   const rounds = Array.from({ length: day.rounds }, (_, i) => i + 1);
-  let html = `<thead><tr><th scope="col">Room</th><th scope="col">Interviewers</th>${rounds.map((r) => `<th scope="col" class="${r === round ? "current" : ""}">R${r}</th>`).join("")}<th scope="col">Scores</th></tr></thead><tbody>`;
+  const currentClass = (r) => (r === round ? "current" : "");
+  const head = el("thead", {}, el("tr", {},
+    el("th", { scope: "col" }, "Room"), el("th", { scope: "col" }, "Interviewers"),
+    rounds.map((r) => el("th", { scope: "col", class: currentClass(r) }, `R${r}`)),
+    el("th", { scope: "col" }, "Scores")));
+  const body = el("tbody");
   for (const room of day.rooms) {
     const status = round ? roomStatus(day, room.id, round) : "empty";
     const current = day.slots.find((s) => s.room_id === room.id && s.round === round);
     const rowOvertime = overtime && current;
     const show = model.filter === "all" || (model.filter === "overtime" ? rowOvertime : status === model.filter ||
       (model.filter === "waiting" && status === "pending"));
-    html += `<tr class="${show ? "" : "hidden-row"} ${rowOvertime ? "overtime-row" : ""}" data-room="${room.id}"><th scope="row"><a href="/live/sessions/${sessionId}?room=${room.id}" target="_blank" rel="noopener" title="Join as an observer">${room.name}</a></th>`;
-    html += `<td>${room.interviewer_ids.map((i) => `${personDot("staff", i)}${model.names[i] || "Interviewer"}`).join(", ")}</td>`;
+    const observe = `/live/sessions/${encodeURIComponent(sessionId)}?room=${encodeURIComponent(room.id)}`;
+    const row = el("tr", { class: `${show ? "" : "hidden-row"} ${rowOvertime ? "overtime-row" : ""}`, "data-room": room.id },
+      el("th", { scope: "row" }, el("a", { href: observe, target: "_blank", rel: "noopener", title: "Join as an observer" }, room.name)),
+      el("td", {}, room.interviewer_ids.map((i, index) => [index ? ", " : null, personDot("staff", i), model.names[i] || "Interviewer"])));
     for (const r of rounds) {
       const slot = day.slots.find((s) => s.room_id === room.id && s.round === r);
-      if (!slot) { html += `<td class="${r === round ? "current" : ""}">—</td>`; continue; }
+      if (!slot) { row.append(el("td", { class: currentClass(r) }, "—")); continue; }
       const match = model.search && slot.name.toLowerCase().includes(model.search);
-      html += `<td tabindex="0" class="cell ${slot.status} ${r === round ? "current" : ""} ${match ? "match" : ""}" data-applicant="${slot.applicant_id}" data-name="${slot.name}">${r === round ? personDot("applicant", slot.applicant_id) : ""}${slot.name}</td>`;
+      row.append(el("td", { tabindex: "0", class: `cell ${slot.status} ${currentClass(r)} ${match ? "match" : ""}`, "data-applicant": slot.applicant_id, "data-name": slot.name },
+        r === round ? personDot("applicant", slot.applicant_id) : null, slot.name));
     }
-    html += `<td>${current ? scoresIn(current.applicant_id, room.interviewer_ids) : ""}</td></tr>`;
+    row.append(el("td", {}, current ? scoresIn(current.applicant_id, room.interviewer_ids) : ""));
+    body.append(row);
   }
-  grid.innerHTML = `<caption class="sr-only">Rooms and rounds</caption>${html}</tbody>`;
+  grid.replaceChildren(el("caption", { class: "sr-only" }, "Rooms and rounds"), head, body);
   drawTimeline(day);
 }
 
 function drawTimeline(day) {
   const line = document.getElementById("timeline");
   const parts = day.timeline.filter((p) => isFinite(p.start) && isFinite(p.end));
-  if (!parts.length) { line.innerHTML = ""; return; }
+  if (!parts.length) { line.replaceChildren(); return; }
   const start = parts[0].start;
   const span = parts[parts.length - 1].end - start || 1;
-  line.innerHTML = parts.map((p) => `<div class="seg seg-${p.kind}" style="left:${(100 * (p.start - start)) / span}%;width:${(100 * (p.end - p.start)) / span}%">${p.kind === "interview" ? "R" + p.round : ""}</div>`).join("") +
-    `<div class="now" style="left:${Math.min(100, Math.max(0, (100 * (serverNow() - start)) / span))}%"></div>`;
+  // Positions go through element.style (CSSOM), which the style-src policy allows.
+  const placed = (node, left, width) => {
+    node.style.left = `${left}%`;
+    if (width != null) node.style.width = `${width}%`;
+    return node;
+  };
+  line.replaceChildren(
+    ...parts.map((p) => placed(el("div", { class: `seg seg-${p.kind}` }, p.kind === "interview" ? `R${p.round}` : ""),
+      (100 * (p.start - start)) / span, (100 * (p.end - p.start)) / span)),
+    placed(el("div", { class: "now" }), Math.min(100, Math.max(0, (100 * (serverNow() - start)) / span))));
 }
 
 function queueDraw() {
@@ -136,7 +154,10 @@ async function load() {
   model.offsetMs = state.day.now * 1000 - Date.now();
   for (const member of state.presence) model.presence.set(member.participant_id, member);
   const target = document.getElementById("broadcast-target");
-  for (const room of state.day.rooms) target.insertAdjacentHTML("beforeend", `<option value="room:${room.id}">${room.name}</option>`);
+  // load() runs again after score prompts and no-shows: the room options are replaced, not added.
+  const chosen = target.value;
+  for (const option of [...target.options]) if (option.value.startsWith("room:")) option.remove();
+  for (const room of state.day.rooms) target.append(new Option(room.name, `room:${room.id}`, false, chosen === `room:${room.id}`));
   queueDraw();
 }
 

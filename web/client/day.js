@@ -2,6 +2,8 @@
 // comes next, the applicant's itinerary strip with a now-line, the knock chime, scoring prompts
 // and, for interviewers, the scoring panel of the applicant in the room (< and > step through
 // the day). Works on top of room.js through window.interviewday.
+import { el, safeUrl } from "./live/dom.js";
+
 const $ = (id) => document.getElementById(id);
 const THRESHOLDS = [120, 60, 0];
 
@@ -36,8 +38,9 @@ class DayView {
     this.viewing = null; // the applicant whose scoring panel is open
     this.clock = $("room-clock");
     this.clock.hidden = false;
-    this.clock.innerHTML = `<span class="clock-label" id="clock-label">Waiting for the day to start</span>
-      <strong class="clock-time" id="clock-time"></strong><span class="clock-next" id="clock-next"></span>`;
+    this.clock.replaceChildren(
+      el("span", { class: "clock-label", id: "clock-label" }, "Waiting for the day to start"), "\n      ",
+      el("strong", { class: "clock-time", id: "clock-time" }), el("span", { class: "clock-next", id: "clock-next" }));
     this.polite = document.createElement("p");
     this.polite.className = "sr-only";
     this.polite.setAttribute("aria-live", "polite");
@@ -81,7 +84,7 @@ class DayView {
       this.live.showBanner("Time is up for this interview", 6000);
     }
     if (payload.type === "score_prompt") this.prompt(payload);
-    if (payload.type === "go_to" && payload.url) {
+    if (payload.type === "go_to" && safeUrl(payload.url)) {
       this.live.showBanner(`Next: ${payload.room_name}`, 15000);
       this.showLink(payload.room_name, payload.url);
     }
@@ -95,8 +98,9 @@ class DayView {
     note.id = "score-prompt";
     note.className = "score-prompt";
     note.setAttribute("role", "status");
-    note.innerHTML = `${payload.reminder ? "Reminder: score" : "Please score"} <strong></strong> <a href="${payload.url}" target="_blank" rel="noopener">Open the form</a>`;
-    note.querySelector("strong").textContent = payload.applicant_name;
+    note.replaceChildren(`${payload.reminder ? "Reminder: score" : "Please score"} `, el("strong", {}, payload.applicant_name));
+    const form = safeUrl(payload.url);
+    if (form) note.append(" ", el("a", { href: form, target: "_blank", rel: "noopener" }, "Open the form"));
     this.root.querySelector(".live-head").after(note);
     this.openPanel(payload.applicant_id);
   }
@@ -111,7 +115,7 @@ class DayView {
       link.rel = "noopener";
       this.root.querySelector(".live-head").appendChild(link);
     }
-    link.href = url;
+    link.href = safeUrl(url);
     link.textContent = `Join ${name}`;
   }
 
@@ -189,38 +193,46 @@ class DayView {
       this.root.querySelector(".live-head").after(strip);
     }
     const rounds = this.day.timeline.filter((p) => p.kind === "interview");
-    const html = rounds.map((p) => {
+    const items = rounds.map((p) => {
       const slot = this.current(p.round);
       const state = now >= p.end ? "done" : now >= p.start ? "now" : "later";
       const at = new Date(p.start * 1000 - (this.offsetMs ?? this.live.clockOffsetMs)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      return `<li class="strip-${state}"${state === "now" ? ' aria-current="step"' : ""}><span>${at}</span> ${slot ? this.roomName(slot.room_id) : "Break"}</li>`;
-    }).join("");
-    if (strip.dataset.html !== html) { strip.innerHTML = html; strip.dataset.html = html; }
+      return { state, at, place: slot ? this.roomName(slot.room_id) : "Break" };
+    });
+    // Rebuilt only when something shown changed, so screen readers are not re-read every tick.
+    const shown = JSON.stringify(items);
+    if (strip.dataset.shown === shown) return;
+    strip.dataset.shown = shown;
+    strip.replaceChildren(...items.map(({ state, at, place }) =>
+      el("li", { class: `strip-${state}`, "aria-current": state === "now" ? "step" : null }, el("span", {}, at), ` ${place}`)));
   }
 
-  manualControls() {
+  manualStatus() {
     // Manual mode (as Liaison has it): the interviewer lets the applicant in and ends the
     // interview; the server moves the applicant and prompts for scores.
+    // Returns the slot's status ("" when there are no controls to show).
     if (!this.day || !this.day.manual || this.role !== "interviewer") return "";
     const phase = this.phase();
     const round = phase && phase.round;
     const slot = round ? this.current(round) : null;
-    if (!slot) return "";
-    const buttons = [["ready", "Let the applicant in"], ["in_progress", "Start the interview"], ["completed", "Complete"]];
-    return `<div class="manual-controls" role="group" aria-label="Interview status">${buttons.map(([status, label]) =>
-      `<button type="button" class="btn btn-small" data-status="${status}" aria-pressed="${slot.status === status}">${label}</button>`).join("")}</div>`;
+    return slot ? String(slot.status) : "";
   }
 
   renderControls() {
     // Only the buttons change: the scoring form beside them is never reloaded mid-typing.
     const slot = document.getElementById("manual-slot");
     if (!slot) return;
-    const html = this.manualControls();
-    if (slot.dataset.html === html) return;
-    slot.dataset.html = html;
-    slot.innerHTML = html;
-    slot.querySelectorAll("[data-status]").forEach((button) =>
-      button.addEventListener("click", () => this.setStatus(button.dataset.status)));
+    const current = this.manualStatus();
+    if (slot.dataset.shown === current) return;
+    slot.dataset.shown = current;
+    if (!current) { slot.replaceChildren(); return; }
+    const buttons = [["ready", "Let the applicant in"], ["in_progress", "Start the interview"], ["completed", "Complete"]];
+    slot.replaceChildren(el("div", { class: "manual-controls", role: "group", "aria-label": "Interview status" },
+      buttons.map(([status, label]) => {
+        const button = el("button", { type: "button", class: "btn btn-small", "data-status": status, "aria-pressed": String(current === status) }, label);
+        button.addEventListener("click", () => this.setStatus(status));
+        return button;
+      })));
   }
 
   async setStatus(status) {
@@ -240,11 +252,13 @@ class DayView {
     const names = Object.fromEntries((this.day ? this.day.slots : []).map((s) => [s.applicant_id, s.name]));
     this.viewing = applicantId;
     const index = applicants.indexOf(applicantId);
-    side.innerHTML = `<div id="manual-slot"></div><div class="side-nav"><button type="button" class="btn btn-small" id="prev-applicant" aria-label="Previous applicant" ${index <= 0 ? "disabled" : ""}>‹</button>
-      <strong id="side-applicant"></strong>
-      <button type="button" class="btn btn-small" id="next-applicant" aria-label="Next applicant" ${index < 0 || index >= applicants.length - 1 ? "disabled" : ""}>›</button></div>
-      <iframe class="side-frame" title="Scoring form" src="/scoring/${this.sessionId}/${applicantId}?embed=1"></iframe>`;
-    $("side-applicant").textContent = names[applicantId] || "";
+    const frame = `/scoring/${encodeURIComponent(this.sessionId)}/${encodeURIComponent(applicantId)}?embed=1`;
+    side.replaceChildren(el("div", { id: "manual-slot" }),
+      el("div", { class: "side-nav" },
+        el("button", { type: "button", class: "btn btn-small", id: "prev-applicant", "aria-label": "Previous applicant", disabled: index <= 0 }, "‹"),
+        "\n      ", el("strong", { id: "side-applicant" }, names[applicantId] || ""), "\n      ",
+        el("button", { type: "button", class: "btn btn-small", id: "next-applicant", "aria-label": "Next applicant", disabled: index < 0 || index >= applicants.length - 1 }, "›")),
+      "\n      ", el("iframe", { class: "side-frame", title: "Scoring form", src: frame }));
     this.renderControls();
     $("prev-applicant").addEventListener("click", () => this.openPanel(applicants[index - 1]));
     $("next-applicant").addEventListener("click", () => this.openPanel(applicants[index + 1]));

@@ -8,6 +8,7 @@ import { JoinRefused, LiveConnection } from "./live/connection.js";
 import { LocalMedia } from "./live/localmedia.js";
 import { fillSelect, levelMeter, listDevices, trackDeviceId } from "./live/media.js";
 import { loadPrefs, savePrefs } from "./live/prefs.js";
+import { safeUrl } from "./live/dom.js";
 import { Stage } from "./live/stage.js";
 
 const $ = (id) => document.getElementById(id);
@@ -280,11 +281,13 @@ class RoomPage {
     const message = $("fatal-message");
     message.removeAttribute("role");
     message.replaceChildren();
-    if (answer.external_url) {
+    // Only http(s) links become a button: a javascript: or data: URL from a form field is refused.
+    const external = safeUrl(answer.external_url);
+    if (external) {
       const link = document.createElement("a");
       link.className = "btn btn-primary";
       link.id = "external-join";
-      link.href = answer.external_url;
+      link.href = external;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
       link.textContent = "Join the meeting";

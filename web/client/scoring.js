@@ -304,6 +304,8 @@ export function mountScoringPanel(element) {
   fill();
   showStatus();
   form.addEventListener("input", changed);
+  // The panel saves through fetch: Enter in a field must not post the form to the page.
+  form.addEventListener("submit", (event) => event.preventDefault());
   submitButton.addEventListener("click", submit);
   window.addEventListener("online", () => {
     retryIndex = 0;
