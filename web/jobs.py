@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from core.clock import Clock, to_datetime
 from core.errors import NotFound
 from core.scoping import ProgramScope
 from core.settings import Settings
-from portal import jobs, outbox, scheduling, waitlists
+from portal import jobs, mail, outbox, scheduling, waitlists
 from portal.auth import Auth
 from portal.models import Applicant, Booking, Program, Staff
 from portal.models_mail import MailMark, OutboxMessage, WaitlistOffer
@@ -32,6 +33,7 @@ from web.keys import AUTH, CLOCK, DB, SETTINGS
 
 # Several edits in a row reach each person as one email.
 CHANGE_SETTLE = timedelta(seconds=60)
+log = logging.getLogger("interviewday.jobs")
 
 
 async def session_info(scope: ProgramScope, session: InterviewSession) -> scheduling.SessionInfo:
@@ -101,9 +103,14 @@ class Jobs:
     auth: Auth
     transport: outbox.Transport
     loop: jobs.Loop = field(init=False)
+    from_address: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.loop = jobs.Loop(self.clock, self.collect, self.run)
+        self.from_address = outbox.sender_address(self.settings.smtp_url, self.settings.public_url)
+        # Refused at start-up, loudly: a broken From would hold back every email.
+        if problem := mail.header_problem(self.from_address):
+            raise ValueError(f"SMTP_URL's from= {problem}")
 
     def wake(self) -> None:
         self.loop.wake()
@@ -138,12 +145,17 @@ class Jobs:
 
     async def run(self, kinds: list[jobs.JobKind], now: datetime) -> None:
         for kind in kinds:
-            if kind == "offer_expiry":
-                await self.expire_offers(now)
-            elif kind == "reminders":
-                await self.send_reminders(now)
-            elif kind == "schedule_changes":
-                await self.send_change_emails(now)
+            # One failing kind of work (logged, tried again at the next poll) never keeps the
+            # others, nor delivery, from running.
+            try:
+                if kind == "offer_expiry":
+                    await self.expire_offers(now)
+                elif kind == "reminders":
+                    await self.send_reminders(now)
+                elif kind == "schedule_changes":
+                    await self.send_change_emails(now)
+            except Exception:
+                log.exception("background job %s failed; trying again later", kind)
         # Whatever the jobs above queued goes out in the same pass.
         await self.deliver()
 
@@ -153,7 +165,7 @@ class Jobs:
             self.transport,
             self.link_for,
             self.clock,
-            from_address=outbox.sender_address(self.settings.smtp_url, self.settings.public_url),
+            from_address=self.from_address,
         )
 
     async def link_for(self, db: AsyncSession, row: OutboxMessage) -> str:
@@ -182,14 +194,22 @@ class Jobs:
             for program_id, session_id in rows:
                 by_program.setdefault(program_id, []).append(session_id)
         for program_id, session_ids in by_program.items():
-            async with self.factory() as db, db.begin():
-                scope = ProgramScope(db, program_id)
-                # Locked first, so two workers cannot both pass the same seat on.
-                locked = await lock_sessions(scope, session_ids)
-                rules = await program_rules(scope)
-                for session_id in await waitlists.expire(scope, now):
-                    if session_id in locked:
-                        await waitlists.seat_opened(scope, locked[session_id], rules, now)
+            try:
+                await self._expire_offers_of(program_id, session_ids, now)
+            except Exception:  # one program's trouble never holds back another's offers
+                log.exception("waitlist offers of program %s failed; trying again", program_id)
+
+    async def _expire_offers_of(
+        self, program_id: str, session_ids: list[str], now: datetime
+    ) -> None:
+        async with self.factory() as db, db.begin():
+            scope = ProgramScope(db, program_id)
+            # Locked first, so two workers cannot both pass the same seat on.
+            locked = await lock_sessions(scope, session_ids)
+            rules = await program_rules(scope)
+            for session_id in await waitlists.expire(scope, now):
+                if session_id in locked:
+                    await waitlists.seat_opened(scope, locked[session_id], rules, now)
 
     # Reminders --------------------------------------------------------------------------
 
@@ -234,8 +254,11 @@ class Jobs:
                 if at <= now
             ]
         for program_id, session_id in due:
-            with contextlib.suppress(IntegrityError):  # another worker did it meanwhile
-                await self._remind(program_id, session_id, now)
+            try:
+                with contextlib.suppress(IntegrityError):  # another worker did it meanwhile
+                    await self._remind(program_id, session_id, now)
+            except Exception:  # one session's trouble never holds back the others' reminders
+                log.exception("reminders for session %s failed; trying again", session_id)
 
     async def _remind(self, program_id: str, session_id: str, now: datetime) -> None:
         async with self.factory() as db, db.begin():
@@ -279,14 +302,32 @@ class Jobs:
         )
 
     async def send_change_emails(self, now: datetime) -> None:
-        with contextlib.suppress(IntegrityError):  # another worker sent them meanwhile
-            await self._send_change_emails(now)
+        settled = ItineraryChange.created_at <= now - CHANGE_SETTLE
+        async with self.factory() as db:
+            programs = set(
+                await db.scalars(
+                    self._unsent_changes()
+                    .where(settled)
+                    .with_only_columns(ItineraryChange.program_id)
+                    .order_by(None)
+                )
+            )
+        # One transaction per program: one program's trouble never holds back another's.
+        for program_id in sorted(programs):
+            try:
+                with contextlib.suppress(IntegrityError):  # another worker sent them meanwhile
+                    await self._send_change_emails(program_id, now)
+            except Exception:
+                log.exception("change emails of program %s failed; trying again", program_id)
 
-    async def _send_change_emails(self, now: datetime) -> None:
+    async def _send_change_emails(self, program_id: str, now: datetime) -> None:
         async with self.factory() as db, db.begin():
             changes = list(
                 await db.scalars(
-                    self._unsent_changes().where(ItineraryChange.created_at <= now - CHANGE_SETTLE)
+                    self._unsent_changes().where(
+                        ItineraryChange.created_at <= now - CHANGE_SETTLE,
+                        ItineraryChange.program_id == program_id,
+                    )
                 )
             )
             groups: dict[tuple[str, str, str | None, str | None], list[ItineraryChange]] = {}

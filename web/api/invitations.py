@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func
 
 from core.errors import ValidationFailed
 from core.scoping import ProgramScope
@@ -280,8 +281,14 @@ class MessageOut(BaseModel):
     subject: str | None
     body_text: str | None
     has_calendar: bool
-    status: str
+    status: str = Field(
+        description="pending (waiting, or to be retried at retry_at), sending, sent, or failed: "
+        "gave up, a dead letter kept with last_error until staff retry it"
+    )
     attempts: int
+    retry_at: datetime | None = Field(
+        description="When a failed attempt is tried again; null when no retry is scheduled"
+    )
     last_error: str | None
     transport: str | None
     release_at: datetime | None
@@ -301,6 +308,7 @@ def message_out(row: OutboxMessage) -> MessageOut:
         has_calendar=row.ics is not None,
         status=row.status,
         attempts=row.attempts,
+        retry_at=row.next_attempt_at if row.status == "pending" and row.attempts else None,
         last_error=row.last_error,
         transport=row.transport,
         release_at=row.release_at,
@@ -311,7 +319,7 @@ def message_out(row: OutboxMessage) -> MessageOut:
 
 
 class OutboxQuery(BaseModel):
-    status: str | None = Field(default=None, max_length=20)
+    status: Literal["pending", "sending", "sent", "failed"] | None = None
     applicant_id: str | None = Field(default=None, max_length=32)
     limit: int = Field(default=200, ge=1, le=1000)
 
@@ -333,6 +341,14 @@ async def outbox_rows(
         .limit(limit)
     )
     return list((await scope.db.scalars(statement)).all())
+
+
+async def dead_letter_count(scope: ProgramScope) -> int:
+    """The program's emails given up on, waiting for staff to fix and retry them."""
+    statement = scope.select(OutboxMessage, OutboxMessage.status == "failed").with_only_columns(
+        func.count()
+    )
+    return int(await scope.db.scalar(statement) or 0)
 
 
 @api.route(

@@ -18,7 +18,7 @@ from portal.models import Applicant, Invitation, Program
 from portal.models_mail import AllocationRun, OutboxMessage
 from rooms.models import InterviewSession
 from web.api.finalize import finalize_session
-from web.api.invitations import outbox_rows, preview
+from web.api.invitations import dead_letter_count, outbox_rows, preview
 from web.api.scheduling import OptionsIn, options_out, run_allocation, save_options
 from web.jobs import now_of, wake
 from web.keys import DB, SETTINGS
@@ -33,10 +33,16 @@ SUBNAV = (
     ("Outbox", "/invitations/outbox"),
     ("Scheduling", "/invitations/scheduling"),
 )
+OUTBOX_FILTERS = (
+    ("pending", "waiting or retrying"),
+    ("sending", "sending"),
+    ("sent", "sent"),
+    ("failed", "gave up (dead letters)"),
+)
 NOTICES = {
     "saved": "Template saved.",
     "reset": "Back to the built-in wording.",
-    "retry": "The email is queued again.",
+    "retry": "The email is queued again; it goes out in the next delivery pass.",
     "options": "Scheduling rules saved.",
     "finalized": "Session finalized: itinerary published and emailed.",
     "allocated": "Allocation run done.",
@@ -140,28 +146,47 @@ async def _template_context(
         applicants = await scope.all(Applicant)
         applicants.sort(key=lambda a: (a.last_name.lower(), a.first_name.lower()))
         rendered = None
+        problem: AppError | None = None
         chosen = applicant_id or (applicants[0].id if applicants else None)
         if chosen:
-            _, rendered = await preview(
-                scope,
-                kind,
-                chosen,
-                request.app[SETTINGS].public_url,
-                now_of(request.app),
-                subject,
-                body,
-            )
-    return {
+            try:
+                _, rendered = await preview(
+                    scope,
+                    kind,
+                    chosen,
+                    request.app[SETTINGS].public_url,
+                    now_of(request.app),
+                    subject,
+                    body,
+                )
+            except AppError as exc:  # what is wrong is shown next to its field, not previewed
+                problem = exc
+        elif found := mail.template_problem(
+            kind, subject or template.subject, body or template.body
+        ):
+            problem = ValidationFailed(found[1], field=found[0])
+    context = {
         **_base(identity, request, f"Template: {mail.KIND_LABELS[kind]}"),
         "kind": kind,
         "template": template,
         "subject": subject if subject is not None else template.subject,
         "body": body if body is not None else template.body,
         "fields": [(f, mail.FIELD_HELP[f]) for f in mail.FIELDS[kind]],
+        "link_required": mail.LINK_REQUIRED.get(kind),
         "applicants": applicants,
         "chosen": chosen,
         "rendered": rendered,
     }
+    return with_problem(context, problem)
+
+
+def with_problem(context: dict[str, Any], problem: AppError | None) -> dict[str, Any]:
+    """A problem with the subject or the message goes next to that field; others on top."""
+    if problem is None:
+        return {**context, "field_error": None}
+    if problem.field in ("subject", "body"):
+        return {**context, "field_error": problem}
+    return {**context, "field_error": None, "error": problem}
 
 
 async def template_page(request: web.Request) -> web.StreamResponse:
@@ -189,7 +214,7 @@ async def template_submit(request: web.Request) -> web.StreamResponse:
             context = await _template_context(request, identity, kind, subject, body, applicant_id)
             partial = request.headers.get("HX-Request") == "true"
             name = "invitations/_preview.html" if partial else "invitations/template.html"
-            return render(request, name, context)
+            return render(request, name, {**context, "partial": partial})
         async with request.app[DB]() as db, db.begin():
             scope = ProgramScope(db, identity.actor.program_id)
             if action == "reset":
@@ -198,8 +223,7 @@ async def template_submit(request: web.Request) -> web.StreamResponse:
                 await mail.save_template(scope, kind, subject, body, now=now_of(request.app))
     except AppError as exc:
         context = await _template_context(request, identity, kind, subject, body, None)
-        context["error"] = exc
-        context["rendered"] = None
+        context = with_problem({**context, "rendered": None}, exc)
         return render(request, "invitations/template.html", context, status=exc.status)
     notice = "reset" if action == "reset" else "saved"
     raise web.HTTPSeeOther(f"/invitations/templates/{kind}?notice={notice}")
@@ -208,12 +232,19 @@ async def template_submit(request: web.Request) -> web.StreamResponse:
 async def outbox_page(request: web.Request) -> web.StreamResponse:
     identity = staff_identity(request, ACTION)
     status = request.query.get("status") or None
+    if status not in (None, *outbox.STATUSES):
+        status = None
     async with request.app[DB]() as db:
-        rows = await outbox_rows(ProgramScope(db, identity.actor.program_id), status)
+        scope = ProgramScope(db, identity.actor.program_id)
+        rows = await outbox_rows(scope, status)
+        dead_count = await dead_letter_count(scope)
     context = {
         **_base(identity, request, "Outbox"),
         "rows": rows,
         "status": status,
+        "status_labels": OUTBOX_FILTERS,
+        "dead_count": dead_count,
+        "max_attempts": outbox.MAX_ATTEMPTS,
         "smtp": bool(request.app[SETTINGS].smtp_url),
     }
     return render(request, "invitations/outbox.html", context)
