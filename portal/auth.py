@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, to_datetime
@@ -58,12 +58,13 @@ def advisory_lock_id(key: str) -> int:
 async def lock_rate_keys(db: AsyncSession, keys: list[str]) -> None:
     """Serializes count-then-insert per key until the transaction ends, so concurrent requests
     cannot all see room under the limit. PostgreSQL: transaction-level advisory locks, taken in
-    one order to avoid deadlocks. SQLite: write transactions already begin as the one writer
-    (`BEGIN IMMEDIATE` in core.db), so nothing more is needed."""
-    if db.get_bind().dialect.name != "postgresql":
-        return
-    for key in sorted(set(keys)):
-        await db.execute(select(func.pg_advisory_xact_lock(advisory_lock_id(key))))
+    one order to avoid deadlocks. SQLite: a write first, so this transaction holds the one write
+    lock (and reads the latest rows) from here on, whether it began deferred or immediate."""
+    if db.get_bind().dialect.name == "postgresql":
+        for key in sorted(set(keys)):
+            await db.execute(select(func.pg_advisory_xact_lock(advisory_lock_id(key))))
+    else:
+        await db.execute(delete(LoginAttempt).where(false()))
 
 
 @dataclass
