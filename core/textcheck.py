@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from core.errors import ValidationFailed
+
 _MULTILINE_ALLOWED = frozenset("\n\r\t")
 
 
@@ -31,3 +33,14 @@ def control_problem(value: str, *, multiline: bool = False) -> str | None:
     if char is None:
         return None
     return f"must not contain the control character U+{ord(char):04X}"
+
+
+def check_text(
+    value: str, *, field: str, max_length: int, multiline: bool = False, label: str = "This"
+) -> None:
+    """Raises ValidationFailed (on `field`) for text that is too long or holds a control
+    character: the domain's own guard, whatever the caller validated before."""
+    if len(value) > max_length:
+        raise ValidationFailed(f"{label} is longer than {max_length} characters.", field=field)
+    if problem := control_problem(value, multiline=multiline):
+        raise ValidationFailed(f"{label} {problem}.", field=field)

@@ -268,7 +268,7 @@ def split_full_name(name: str) -> tuple[str, str]:
 def timezone_problem(value: str) -> str | None:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a name too long
         return f"unknown timezone {value!r} (use a name like America/New_York)"
     return None
 

@@ -26,6 +26,7 @@ from portal.permissions import Actor, allowed
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 1_000_000
 MAX_BULK = 5_000
 PdfKind = Literal["full", "limited"]
 SortKey = Literal["name", "status", "created"]
@@ -297,6 +298,8 @@ def _filtered(scope: ProgramScope, query: ApplicantQuery) -> Select[tuple[Applic
 async def search_applicants(scope: ProgramScope, query: ApplicantQuery) -> ApplicantPage:
     if not 1 <= query.page_size <= MAX_PAGE_SIZE:
         raise ValidationFailed(f"page_size must be 1 to {MAX_PAGE_SIZE}.", field="page_size")
+    if not 1 <= query.page <= MAX_PAGE:
+        raise ValidationFailed(f"page must be 1 to {MAX_PAGE}.", field="page")
     statement = _filtered(scope, query)
     total = await scope.db.scalar(select(func.count()).select_from(statement.subquery()))
     orders = {

@@ -9,11 +9,14 @@ from urllib.parse import urlsplit
 
 from core.errors import NotFound, ValidationFailed
 from core.scoping import ProgramScope
+from core.textcheck import check_text
 from rooms.models import Audience, InterviewSession, MeetingRoom
 
 AUDIENCES: tuple[str, ...] = get_args(Audience)
 NAME_MAX = 120
 URL_MAX = 500
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2199
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,17 @@ def validate_meeting(spec: MeetingSpec) -> MeetingSpec:
         raise ValidationFailed("Give the meeting room a name.", field="name")
     if len(spec.name) > NAME_MAX:
         raise ValidationFailed(f"Keep the name under {NAME_MAX} characters.", field="name")
+    check_text(spec.name, field="name", max_length=NAME_MAX, label="The name")
+    check_text(spec.external_url or "", field="external_url", max_length=10_000, label="The link")
     for field in ("starts_at", "ends_at"):
-        if getattr(spec, field).tzinfo is None:
+        moment = getattr(spec, field)
+        if moment.tzinfo is None:
             raise ValidationFailed("Give the time with its time zone.", field=field)
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            # Far years would overflow when converted to UTC.
+            raise ValidationFailed(
+                f"Choose a time between {EARLIEST_YEAR} and {LATEST_YEAR}.", field=field
+            )
     spec = replace(
         spec, starts_at=spec.starts_at.astimezone(UTC), ends_at=spec.ends_at.astimezone(UTC)
     )

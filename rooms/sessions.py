@@ -15,7 +15,12 @@ from sqlalchemy import delete, func
 
 from core.errors import Conflict, ValidationFailed
 from core.scoping import ProgramScope
+from core.textcheck import check_text
 from rooms.models import SESSION_MODES, InterviewSession, Room, RoomInterviewer, Round
+
+MAX_CAPACITY = 10_000
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,14 @@ def check_spec(spec: SessionSpec) -> None:
     """The rules a session's own settings must follow (pure)."""
     if not spec.name.strip():
         raise ValidationFailed("Give the session a name.", field="name")
+    check_text(spec.name, field="name", max_length=200, label="The session's name")
+    if not EARLIEST_DATE <= spec.date <= LATEST_DATE:
+        raise ValidationFailed(
+            f"Choose a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}.", field="date"
+        )
     try:
         ZoneInfo(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a name too long
         raise ValidationFailed(
             f"{spec.timezone!r} is not a time zone (use a name like America/New_York).",
             field="timezone",
@@ -82,8 +92,10 @@ def check_spec(spec: SessionSpec) -> None:
         )
     if not 0 <= spec.review_minutes <= 120:
         raise ValidationFailed("Review minutes must be between 0 and 120.", field="review_minutes")
-    if spec.capacity < 0:
-        raise ValidationFailed("Capacity cannot be negative.", field="capacity")
+    if not 0 <= spec.capacity <= MAX_CAPACITY:
+        raise ValidationFailed(
+            f"Capacity is between 0 (no limit) and {MAX_CAPACITY}.", field="capacity"
+        )
     if not 0 <= spec.knock_minutes < spec.interview_minutes:
         raise ValidationFailed(
             "The knock comes before the end of the interview: use fewer minutes than the "
@@ -207,6 +219,8 @@ async def save_room(
 ) -> Room:
     if not spec.name.strip():
         raise ValidationFailed("Give the room a name.", field="name")
+    check_text(spec.name, field="name", max_length=120, label="The room's name")
+    check_text(spec.external_url or "", field="external_url", max_length=500, label="The link")
     if not spec.interviewer_ids:
         raise ValidationFailed(
             f"{spec.name} has no interviewers: choose at least one.", field="interviewer_ids"

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 
 from core.errors import Conflict, ValidationFailed
 from core.scoping import ProgramScope
+from core.textcheck import check_text
 from scoring.models import ITEM_KINDS, Score, ScoringForm, ScoringItem
 
 NAME_MAX = 200
@@ -97,6 +98,14 @@ def validate_form(spec: FormSpec) -> FormSpec:
         raise ValidationFailed(
             f"Keep the description under {DESCRIPTION_MAX} characters.", field="description"
         )
+    check_text(spec.name, field="name", max_length=NAME_MAX, label="The name")
+    check_text(
+        spec.description or "",
+        field="description",
+        max_length=DESCRIPTION_MAX,
+        multiline=True,
+        label="The description",
+    )
     if not spec.items:
         raise ValidationFailed("Add at least one item.", field="items")
     if len(spec.items) > ITEMS_MAX:
@@ -125,6 +134,14 @@ def _validate_item(index: int, item: ItemSpec) -> None:
             f"Item {number}: keep the help text under {HELP_MAX} characters.",
             field=f"{where}.help_text",
         )
+    check_text(item.label, field=f"{where}.label", max_length=LABEL_MAX, label=f"Item {number}")
+    check_text(
+        item.help_text or "",
+        field=f"{where}.help_text",
+        max_length=HELP_MAX,
+        multiline=True,
+        label=f"Item {number}'s help text",
+    )
     if item.kind != "rating":
         return
     if item.scale_min < SCALE_FLOOR:
@@ -340,6 +357,7 @@ async def copy_form(scope: ProgramScope, form_id: str, name: str | None = None) 
     source = await load_form(scope, form_id)
     spec = spec_of(source.form, source.items)
     new_name = (name or "").strip() or copy_name(source.form.name)
+    check_text(new_name, field="name", max_length=NAME_MAX, label="The name")
     return await _insert(scope, normalized(replace(spec, name=new_name)))
 
 

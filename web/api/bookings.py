@@ -7,8 +7,9 @@ when seats are about to be taken) and hands `portal.bookings` its id, name and c
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from core.errors import Conflict, NotFound
 from core.scoping import ProgramScope
@@ -17,6 +18,7 @@ from portal.bookings import SessionSeats
 from portal.models import Applicant, Booking
 from portal.people import MAX_BULK
 from rooms.models import InterviewSession
+from web.api.fields import RowId, SingleLine
 from web.api.framework import Api, Call
 
 api = Api()
@@ -95,11 +97,11 @@ class SessionBookingsOut(CapacityOut):
 
 
 class BookIn(BaseModel):
-    applicant_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
+    applicant_ids: list[RowId] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class MoveIn(BaseModel):
-    session_id: str = Field(min_length=1, max_length=32)
+    session_id: Annotated[str, StringConstraints(min_length=1, max_length=32), SingleLine]
 
 
 def capacity_out(session: InterviewSession, occupancy: bookings.Occupancy) -> CapacityOut:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from portal.audit import record
 from rooms import conflicts
 from rooms.models import ConflictOfInterest
+from web.api.fields import LongLine, RowId
 from web.api.framework import Api, Call
 from web.conflicts import ProgramParties
 
@@ -15,18 +16,18 @@ TAGS = ("conflicts",)
 
 
 class ConflictIn(BaseModel):
-    applicant_id: str
-    staff_id: str
-    reason: str | None = None
+    applicant_id: RowId
+    staff_id: RowId
+    reason: LongLine | None = None
 
 
 class ReasonIn(BaseModel):
-    reason: str | None = None
+    reason: LongLine | None = None
 
 
 class ListQuery(BaseModel):
-    applicant_id: str | None = None
-    staff_id: str | None = None
+    applicant_id: RowId | None = None
+    staff_id: RowId | None = None
 
 
 class ConflictOut(BaseModel):

@@ -12,10 +12,11 @@ bits, so a `2**70` never reaches SQL. Import these instead of bare `str`/`int`:
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 from core.textcheck import control_problem
 
@@ -65,10 +66,16 @@ OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 """Like Name, but may be empty."""
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), SingleLine]
 """One line of free text (a label, a search term, a reason): up to 500 characters."""
+LongLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000), SingleLine]
+"""One line of up to 10,000 characters: a hard ceiling for text whose real limit the domain
+checks with its own message (a URL, a reason)."""
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000), MultiLine]
 """Free text over several lines (notes, comments, a template body): up to 10,000 characters."""
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200), SingleLine]
 """An opaque token or key the server handed out (not stripped: it is compared exactly)."""
+RowId = Annotated[str, StringConstraints(max_length=64), SingleLine]
+"""The id of a row as the API hands it out (ids are opaque strings; an empty one is left for
+the domain to refuse with its own message)."""
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
 """A password: never stripped, any characters, bounded so hashing cannot be made expensive."""
 Email = Annotated[
@@ -94,9 +101,30 @@ Count = Annotated[int, Field(ge=0, le=1_000_000)]
 """A non-negative count of things (slots, places, items)."""
 Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
 """A duration or offset in minutes: at most a week."""
-Score = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+ScoreValue = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 Rank = Annotated[int, Field(ge=1, le=1_000_000)]
+
+# Dates: far enough either way for any interview season, near enough that converting between
+# time zones never leaves the years datetime can hold.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2199, 12, 31)
+
+
+def _within_years(value: datetime) -> datetime:
+    if not EARLIEST <= value.date() <= LATEST:
+        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
+    return value
+
+
+Day = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
+"""A calendar date between 2000 and 2199."""
+Moment = Annotated[AwareDatetime, AfterValidator(_within_years)]
+"""A date and time with its UTC offset, between 2000 and 2199."""
+NaiveMoment = Annotated[datetime, AfterValidator(_within_years)]
+"""A date and time, offset optional, between 2000 and 2199."""
 
 # Lists.
 Ids = Annotated[list[Id], Field(max_length=MAX_ITEMS)]
+"""A list of integer ids, at most MAX_ITEMS long."""
+RowIds = Annotated[list[RowId], Field(max_length=MAX_ITEMS)]
 """A list of row ids, at most MAX_ITEMS long."""

@@ -4,14 +4,15 @@ new version, and the answer says so."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func
 
 from portal.audit import record
 from rooms.models import Room
 from scoring import forms
+from web.api.fields import LongText, ShortText, SingleLine
 from web.api.framework import Api, Call
 
 api = Api()
@@ -20,11 +21,11 @@ TAGS = ("forms",)
 
 class ItemIn(BaseModel):
     kind: Literal["rating", "yes_no", "comment"]
-    label: str
-    help_text: str | None = None
-    scale_min: int = 1
-    scale_max: int = 5
-    weight: float = 1.0
+    label: ShortText
+    help_text: LongText | None = None
+    scale_min: int = Field(1, ge=-1000, le=1000)
+    scale_max: int = Field(5, ge=-1000, le=1000)
+    weight: float = Field(1.0, ge=-1000, le=1000)
     required: bool = False
 
     def spec(self) -> forms.ItemSpec:
@@ -40,16 +41,21 @@ class ItemIn(BaseModel):
 
 
 class FormIn(BaseModel):
-    name: str
-    description: str | None = None
-    items: list[ItemIn]
+    name: ShortText
+    description: LongText | None = None
+    items: list[ItemIn] = Field(max_length=1000)
 
     def spec(self) -> forms.FormSpec:
         return forms.FormSpec(self.name, self.description, tuple(i.spec() for i in self.items))
 
 
 class CopyIn(BaseModel):
-    name: str | None = Field(default=None, max_length=forms.NAME_MAX)
+    name: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, max_length=forms.NAME_MAX), SingleLine
+        ]
+        | None
+    ) = None
 
 
 class ListQuery(BaseModel):

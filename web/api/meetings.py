@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from portal.audit import record
 from rooms import meetings
 from rooms.models import MeetingRoom
+from web.api.fields import LongLine, Moment, OptionalName, RowId, ShortText
 from web.api.framework import Api, Call
 
 api = Api()
@@ -16,12 +17,12 @@ TAGS = ("meeting rooms",)
 
 
 class MeetingRoomIn(BaseModel):
-    name: str
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    audience: str = "both"
-    external_url: str | None = None
-    session_id: str | None = None
+    name: OptionalName
+    starts_at: Moment
+    ends_at: Moment
+    audience: ShortText = "both"
+    external_url: LongLine | None = None
+    session_id: RowId | None = None
 
     def spec(self) -> meetings.MeetingSpec:
         return meetings.MeetingSpec(
@@ -35,7 +36,7 @@ class MeetingRoomIn(BaseModel):
 
 
 class ListQuery(BaseModel):
-    session_id: str | None = None
+    session_id: RowId | None = None
 
 
 class MeetingRoomOut(BaseModel):

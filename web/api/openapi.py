@@ -27,16 +27,32 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+_PLACEHOLDER = re.compile(r"{(\w+)(?::([^{}]+))?}")
+_ALTERNATIVES = re.compile(r"\w+(?:\|\w+)*")
+
+
+def path_parameters(path: str) -> tuple[str, list[dict[str, Any]]]:
+    """The path as OpenAPI writes it (`{fmt:csv|pdf}` becomes `{fmt}`) and its parameters.
+
+    A placeholder's regex becomes an enum when it lists words (`csv|pdf`), else a pattern.
+    """
+    params: list[dict[str, Any]] = []
+    for name, regex in _PLACEHOLDER.findall(path):
+        schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 200}
+        if regex and _ALTERNATIVES.fullmatch(regex):
+            schema = {"type": "string", "enum": regex.split("|")}
+        elif regex:
+            schema["pattern"] = f"^(?:{regex})$"
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return _PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", path), params
+
+
 def build_openapi(api: Api, *, version: str = "0.1.0") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     ref = "#/components/schemas/{model}"
     for endpoint in api.endpoints:
-        path = api.prefix + endpoint.path
-        params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", endpoint.path)
-        ]
+        path, params = path_parameters(api.prefix + endpoint.path)
         operation: dict[str, Any] = {
             "summary": endpoint.summary,
             "operationId": endpoint.handler.__name__,

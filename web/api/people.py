@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from core.errors import ValidationFailed
 from portal import people
 from portal.csv_import import decode
-from portal.models import Applicant, Staff
+from portal.models import Applicant, ApplicantStatus, Role, Staff
 from web.api import applicant_files
 from web.api.applicant_files import remove_files
+from web.api.fields import Email, Name, OptionalName, Page, PerPage, RowId
 from web.api.framework import Api, Call
 from web.keys import PASSWORDS
 
@@ -38,15 +39,15 @@ class StaffCreated(StaffOut):
 
 
 class StaffIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
-    role: str
+    name: Name
+    email: Email
+    role: Role
     password: str | None = Field(None, min_length=10, max_length=200)
     generate_password: bool = False
 
 
 class RoleIn(BaseModel):
-    role: str
+    role: Role
 
 
 class StaffImported(BaseModel):
@@ -78,13 +79,13 @@ def applicant_out(row: Applicant) -> ApplicantOut:
 
 
 class ApplicantListQuery(BaseModel):
-    q: str = Field("", max_length=200, description="Name, email, medical school or AAMC id")
-    status: str | None = None
-    session_id: str | None = Field(None, description="A session id, or 'none' for unbooked")
+    q: OptionalName = Field("", description="Name, email, medical school or AAMC id")
+    status: ApplicantStatus | None = None
+    session_id: RowId | None = Field(None, description="A session id, or 'none' for unbooked")
     sort: Literal["name", "status", "created"] = "name"
     order: Literal["asc", "desc"] = "asc"
-    page: int = Field(1, ge=1)
-    page_size: int = Field(people.PAGE_SIZE, ge=1, le=people.MAX_PAGE_SIZE)
+    page: Page = 1
+    page_size: PerPage = people.PAGE_SIZE
 
     def domain(self) -> people.ApplicantQuery:
         return people.ApplicantQuery(
@@ -99,12 +100,12 @@ class ApplicantListQuery(BaseModel):
 
 
 class StatusIn(BaseModel):
-    status: str
+    status: ApplicantStatus
 
 
 class BulkStatusIn(BaseModel):
-    applicant_ids: list[str] = Field(min_length=1, max_length=people.MAX_BULK)
-    status: str
+    applicant_ids: list[RowId] = Field(min_length=1, max_length=people.MAX_BULK)
+    status: ApplicantStatus
 
 
 class BulkStatusOut(BaseModel):

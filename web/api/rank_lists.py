@@ -7,15 +7,17 @@ Every manual change is written to the audit log with who moved where.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from core.clock import to_datetime
 from core.scoping import ProgramScope
 from portal.audit import record
 from scoring import exports, ranks
 from scoring.models import RankList
+from web.api.fields import MAX_ITEMS, RowId, SingleLine
 from web.api.framework import Api, Call
 from web.api.ranks import Board, load_board
 from web.keys import CLOCK
@@ -48,16 +50,18 @@ class RankListOut(BaseModel):
 
 
 class RankListIn(BaseModel):
-    name: str = Field(max_length=ranks.NAME_MAX)
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=ranks.NAME_MAX), SingleLine
+    ]
 
 
 class OrderEntryIn(BaseModel):
-    applicant_id: str
+    applicant_id: RowId
     included: bool = True
 
 
 class OrderIn(BaseModel):
-    entries: list[OrderEntryIn]
+    entries: list[OrderEntryIn] = Field(max_length=MAX_ITEMS)
 
 
 async def placements_of(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from core.clock import to_datetime
 from core.scoping import ProgramScope
@@ -20,6 +21,7 @@ from rooms.models import InterviewSession
 from scoring import aggregate, ranks, scores
 from scoring.agreement import krippendorff_alpha, matrix_from_results, rater_vs_others
 from scoring.models import Score, ScoreExclusion, ScoreOverride
+from web.api.fields import MultiLine
 from web.api.framework import Api, Call
 from web.api.scores import published_interviews, score_range
 from web.keys import CLOCK
@@ -200,12 +202,16 @@ async def results(call: Call) -> list[ResultOut]:
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(max_length=scores.REASON_MAX)
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=scores.REASON_MAX), MultiLine
+    ]
 
 
 class OverrideIn(BaseModel):
-    value: float
-    reason: str = Field(max_length=scores.REASON_MAX)
+    value: float = Field(ge=-1_000_000, le=1_000_000)
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=scores.REASON_MAX), MultiLine
+    ]
 
 
 def _now(call: Call) -> datetime:

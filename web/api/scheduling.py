@@ -8,9 +8,9 @@ this API share them; each locks the sessions it touches (`web.jobs.lock_sessions
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from core.errors import Conflict, ValidationFailed
 from core.scoping import ProgramScope
@@ -21,6 +21,7 @@ from portal.models_mail import AllocationRun, SessionChoice, WaitlistOffer
 from portal.permissions import Actor
 from rooms.models import InterviewSession
 from web.api.applicant_view import ApplicantView, applicant_view
+from web.api.fields import NaiveMoment, RowId, SingleLine
 from web.api.finalize import FinalizeOut, finalize_session
 from web.api.framework import Api, Call
 from web.jobs import lock_sessions, now_of, program_rules, wake_after_commit
@@ -157,11 +158,11 @@ async def rank(scope: ProgramScope, actor: Actor, session_ids: list[str], now: d
 
 
 class SessionIdsIn(BaseModel):
-    session_ids: list[str] = Field(min_length=1, max_length=60)
+    session_ids: list[RowId] = Field(min_length=1, max_length=60)
 
 
 class SessionIdIn(BaseModel):
-    session_id: str = Field(min_length=1, max_length=32)
+    session_id: Annotated[str, StringConstraints(min_length=1, max_length=32), SingleLine]
 
 
 class AnswerIn(BaseModel):
@@ -359,11 +360,13 @@ async def post_answer(call: Call) -> None:
 class OptionsIn(BaseModel):
     self_scheduling: bool = False
     waitlist_mode: Literal["first_come", "sequential"] = "first_come"
-    waitlist_modes: dict[str, Literal["first_come", "sequential"]] = Field(default_factory=dict)
+    waitlist_modes: dict[RowId, Literal["first_come", "sequential"]] = Field(
+        default_factory=dict, max_length=1000
+    )
     offer_hours: float = Field(default=24, gt=0, le=24 * 30)
     manage_deadline_days: int = Field(default=0, ge=0, le=365)
     reminder_hours: int = Field(default=24, ge=0, le=24 * 60)
-    preferences_close_at: datetime | None = None
+    preferences_close_at: NaiveMoment | None = None
 
 
 OPTION_KEYS = tuple(OptionsIn.model_fields)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from core.clock import to_datetime
 from core.errors import Conflict, NotFound
@@ -23,6 +23,7 @@ from portal.permissions import Actor, allowed
 from rooms.models import Interview, InterviewSession, Itinerary, Room, RoomInterviewer
 from scoring import aggregate, scores
 from scoring.models import Score, ScoringForm, ScoringItem
+from web.api.fields import LongText, MultiLine, Revision, RowId, ScoreValue
 from web.api.framework import Api, Call
 from web.keys import CLOCK
 
@@ -73,9 +74,13 @@ class PanelOut(BaseModel):
 
 
 class DraftIn(BaseModel):
-    answers: dict[str, int | bool | str | None] = Field(default_factory=dict)
-    comment: str = Field(default="", max_length=scores.COMMENT_MAX)
-    revision: int = Field(ge=0)
+    answers: dict[RowId, ScoreValue | bool | LongText | None] = Field(
+        default_factory=dict, max_length=1000
+    )
+    comment: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=scores.COMMENT_MAX), MultiLine
+    ] = ""
+    revision: Revision
 
 
 class SaveOut(BaseModel):
@@ -339,8 +344,8 @@ async def submit_own(call: Call) -> ScoreOut:
 
 
 class ScoresQuery(BaseModel):
-    session_id: str | None = None
-    applicant_id: str | None = None
+    session_id: RowId | None = None
+    applicant_id: RowId | None = None
 
 
 @api.route(

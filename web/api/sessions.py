@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.errors import NotFound
 from core.scoping import ProgramScope
@@ -27,6 +27,7 @@ from rooms.sessions import (
     save_session,
     session_window,
 )
+from web.api.fields import Day, Name, Round, RowId, ShortText, SingleLine
 from web.api.framework import Api, Call
 from web.keys import CLOCK
 from web.session_data import (
@@ -40,24 +41,24 @@ api = Api()
 
 
 class BreakIn(BaseModel):
-    after_round: int = Field(ge=1)
+    after_round: Round
     minutes: int = Field(ge=1, le=240)
 
 
 class SessionIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    date: date
+    name: Name
+    date: Day
     start_time: time
-    timezone: str = Field(min_length=1, max_length=64)
+    timezone: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")
     mode: Literal["native", "external", "scoring-only"] = "native"
     rounds: int = Field(default=4, ge=1, le=40)
     interview_minutes: int = Field(default=20, ge=1, le=240)
     review_minutes: int = Field(default=5, ge=0, le=120)
-    breaks: list[BreakIn] = Field(default_factory=list)
-    capacity: int = Field(default=0, ge=0)
+    breaks: list[BreakIn] = Field(default_factory=list, max_length=40)
+    capacity: int = Field(default=0, ge=0, le=10_000, description="0: no limit")
     visible: bool = False
     manual_mode: bool = False
-    knock_minutes: int = Field(default=2, ge=0)
+    knock_minutes: int = Field(default=2, ge=0, le=240)
 
     def spec(self) -> SessionSpec:
         return SessionSpec(
@@ -78,10 +79,12 @@ class SessionIn(BaseModel):
 
 
 class RoomIn(BaseModel):
-    name: str = Field(min_length=1, max_length=120)
-    interviewer_ids: list[str] = Field(default_factory=list)
-    external_url: str | None = Field(default=None, max_length=500)
-    scoring_form_id: str | None = None
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), SingleLine
+    ]
+    interviewer_ids: list[RowId] = Field(default_factory=list, max_length=100)
+    external_url: ShortText | None = None
+    scoring_form_id: RowId | None = None
 
 
 class RoomOut(BaseModel):
@@ -119,7 +122,7 @@ class SessionOut(BaseModel):
 
 
 class CopyIn(BaseModel):
-    dates: list[date] = Field(min_length=1, max_length=60)
+    dates: list[Day] = Field(min_length=1, max_length=60)
 
 
 class SlotOut(BaseModel):
@@ -142,10 +145,10 @@ class ItineraryOut(BaseModel):
 
 class EditIn(BaseModel):
     kind: Literal["move", "swap"]
-    round: int = Field(ge=1)
-    applicant_id: str
-    other_applicant_id: str | None = None
-    room_id: str | None = None
+    round: Round
+    applicant_id: RowId
+    other_applicant_id: RowId | None = None
+    room_id: RowId | None = None
 
 
 class ChangeOut(BaseModel):

@@ -47,7 +47,7 @@ def list_query(query: Mapping[str, str]) -> people.ApplicantQuery:
     status = query.get("status", "")
     sort = query.get("sort", "name")
     try:
-        page = max(1, int(query.get("page", "1")))
+        page = min(max(1, int(query.get("page", "1"))), people.MAX_PAGE)
     except ValueError:
         page = 1
     return people.ApplicantQuery(
