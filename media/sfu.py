@@ -36,6 +36,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from . import fastpath
 from .forwarder import OutSlot, Source
 from .layout import assign_slots
+from .offer import check_offer
 from .stats import ParticipantStats, rate_bps
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ def _rtc_ice_server(server: IceServer | Mapping[str, Any]) -> RTCIceServer:
     return RTCIceServer(
         urls=server["urls"], username=server.get("username"), credential=server.get("credential")
     )
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    """Retrieve a background task's exception (asyncio warns about unretrieved ones) and log it."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("SFU background task failed", exc_info=task.exception())
 
 
 @dataclass(eq=False)
@@ -137,9 +144,10 @@ class Sfu:
 
         A participant id that is already connected is replaced (a reconnect); of two adds
         racing for one id the later wins. Raises ValueError for an offer we cannot serve (no
-        VP8/Opus, malformed SDP), ConnectionAbortedError if `remove()` or a newer add for the
-        same id came while this one was negotiating.
+        VP8/Opus, malformed SDP, no fingerprint: see media/offer.py), ConnectionAbortedError
+        if `remove()` or a newer add for the same id came while this one was negotiating.
         """
+        check_offer(offer_sdp)  # before anything exists: nothing to undo, no task left behind
         token = object()
         self._adding[participant_id] = token
         await self._discard(participant_id)
@@ -163,6 +171,7 @@ class Sfu:
         self._participants[participant_id] = participant
         if self._rtcp_task is None:
             self._rtcp_task = asyncio.ensure_future(self._send_reports())
+            self._rtcp_task.add_done_callback(_log_failure)
         self._enter(participant, room_id, announce=True)
         if pc.connectionState != "new":  # changed before we were listening for it
             self._on_connection_state(participant_id, pc)

@@ -35,7 +35,11 @@ class HandEvent(Event):
 
 
 class HeartbeatEvent(Event):
-    t: float = Field(description="the client's clock, in milliseconds")
+    t: float = Field(description="the client's clock, in milliseconds", allow_inf_nan=False)
+
+
+class LeaveEvent(Event):
+    """No fields: `leave` is sent without a payload (or with `{}`)."""
 
 
 EventModel = TypeVar("EventModel", bound=Event)
@@ -57,7 +61,7 @@ def parse(model: type[EventModel], data: Any) -> EventModel:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = ".".join(str(p) for p in first["loc"])[:80]  # keys come from the client
         raise EventError("invalid", f"{where}: {first['msg']}" if where else first["msg"]) from None
 
 

@@ -15,17 +15,18 @@ from dataclasses import replace
 from typing import Any
 
 import socketio
-from aiortc.sdp import candidate_from_sdp
 
 from core.clock import Clock
 from core.security import TokenError, Tokens
 from media.sfu import Sfu
+from signaling.candidates import parse_candidate
 from signaling.events import (
     EventError,
     HandEvent,
     HeartbeatEvent,
     IceEvent,
     JoinEvent,
+    LeaveEvent,
     MediaStateEvent,
     failure,
     ok,
@@ -44,6 +45,9 @@ TOKEN_ERRORS = {
 }
 
 PresenceListener = Callable[[Member], None]
+CLIENT_EVENTS = frozenset({"join", "ice", "media", "hand", "heartbeat", "leave"})
+SERVER_EVENTS = frozenset({"connect", "disconnect"})
+"""Triggered by python-socketio itself; a packet can never name them (signaling/packets.py)."""
 
 
 def refusal(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -121,18 +125,30 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         return grant
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        # One place turns validation and state errors into the error ack.
+        """One place dispatches client events and turns every failure into the error ack.
+
+        Every handler takes `(sid, data=None)`: python-socketio passes what the client sent
+        after the event name as positional arguments, none when it sent no payload.
+        """
         try:
-            return await super().trigger_event(event, *args)
+            if event in SERVER_EVENTS:
+                return await super().trigger_event(event, *args)
+            sid, payload = args[0], args[1:]
+            if event not in CLIENT_EVENTS:
+                raise EventError("unknown_event", f"There is no event {event[:64]!r}.")
+            if len(payload) > 1:
+                raise EventError("invalid", "Send one payload object (or none) per event.")
+            handler = getattr(self, f"on_{event}")
+            return await handler(sid, payload[0] if payload else None)
         except EventError as exc:
             return failure(exc.code, exc.message)
         except socketio.exceptions.ConnectionRefusedError:
             raise
         except Exception:
-            log.exception("live event %s failed", event)
+            log.exception("live event %s failed", event[:64])
             return failure("internal", "Something went wrong on the server.")
 
-    async def on_join(self, sid: str, data: Any) -> dict[str, Any]:
+    async def on_join(self, sid: str, data: Any = None) -> dict[str, Any]:
         event = parse(JoinEvent, data)
         grant = await self._grant(sid)
         pid = grant.participant_id
@@ -146,6 +162,8 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
                 answer = await self.sfu.add_participant(pid, event.offer, room_key)
             except ValueError as exc:
                 raise EventError("bad_offer", str(exc)) from None
+            except ConnectionAbortedError:
+                raise EventError("join_aborted", "You left while joining: join again.") from None
             member = self.presence.put(
                 replace(known, sid=sid, connected=True, last_seen=self.clock.now())
                 if known
@@ -171,21 +189,27 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             server_time=self.clock.now() * 1000,
         )
 
-    async def on_ice(self, sid: str, data: Any) -> dict[str, Any]:
+    async def on_ice(self, sid: str, data: Any = None) -> dict[str, Any]:
         event = parse(IceEvent, data)
         member = self._member(sid)
         if not event.candidate:
             return ok()  # end of candidates
         try:
-            candidate = candidate_from_sdp(event.candidate.removeprefix("candidate:"))
-        except (ValueError, IndexError):
-            raise EventError("invalid", "candidate: not an ICE candidate line") from None
+            candidate = parse_candidate(event.candidate)
+        except ValueError as exc:
+            raise EventError("bad_candidate", f"candidate: {exc}") from None
+        if event.sdpMid is None and event.sdpMLineIndex is None:
+            raise EventError("bad_candidate", "Give sdpMid or sdpMLineIndex with a candidate.")
         candidate.sdpMid = event.sdpMid
         candidate.sdpMLineIndex = event.sdpMLineIndex
-        await self.sfu.peer_connection(member.participant_id).addIceCandidate(candidate)
+        try:
+            pc = self.sfu.peer_connection(member.participant_id)
+        except KeyError:
+            raise EventError("not_joined", "Join again: your media connection ended.") from None
+        await pc.addIceCandidate(candidate)
         return ok()
 
-    async def on_media(self, sid: str, data: Any) -> dict[str, Any]:
+    async def on_media(self, sid: str, data: Any = None) -> dict[str, Any]:
         event = parse(MediaStateEvent, data)
         member = self._member(sid)
         if not member.observer:
@@ -198,13 +222,13 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         await self._announce(member)
         return ok()
 
-    async def on_hand(self, sid: str, data: Any) -> dict[str, Any]:
+    async def on_hand(self, sid: str, data: Any = None) -> dict[str, Any]:
         event = parse(HandEvent, data)
         member = self.presence.update(self._member(sid).participant_id, hand=event.raised)
         await self._announce(member)
         return ok()
 
-    async def on_heartbeat(self, sid: str, data: Any) -> dict[str, Any]:
+    async def on_heartbeat(self, sid: str, data: Any = None) -> dict[str, Any]:
         event = parse(HeartbeatEvent, data)
         member = self.presence.by_socket(sid)
         if member is not None:
@@ -213,6 +237,7 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         return ok(t=event.t, server_time=self.clock.now() * 1000)
 
     async def on_leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+        parse(LeaveEvent, data)
         member = self._member(sid)
         await self._disconnect_media(member)
         self.presence.members.pop(member.participant_id, None)
@@ -351,7 +376,13 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._settle)
+
+    def _settle(self, task: asyncio.Task[Any]) -> None:
+        # Retrieving the exception here is what keeps asyncio from reporting it "never retrieved".
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("live notification failed", exc_info=task.exception())
 
     def _on_layout(self, participant_id: str, layout: dict[str, str | None]) -> None:
         self._spawn(self.emit("layout", layout, room=person_channel(participant_id)))

@@ -21,6 +21,7 @@ from rooms.models import Interview, InterviewSession, MeetingRoom, Room, RoomInt
 from signaling.grants import JoinGrant, issue_join_token
 from signaling.hub import NAMESPACE, LiveHub
 from signaling.ice import client_ice_servers
+from signaling.server import LiveServer
 from web.api.framework import Api, Call
 from web.keys import CLOCK, METRICS, SETTINGS, TOKENS
 
@@ -225,14 +226,14 @@ def _join_out(call: Call, grant: JoinGrant, mode: str, external_url: str | None)
 
 def build_socketio(app: web.Application, client_manager: object | None) -> LiveHub:
     """Attaches socket.io and the live hub. Engine.io pings every 2 s and gives up after 2 s
-    more, so a dead participant is noticed within 5 s."""
-    sio = socketio.AsyncServer(
-        async_mode="aiohttp",
+    more, so a dead participant is noticed within 5 s. Size, nesting and refused packets:
+    signaling/server.py (websocket only, messages up to 256 KB)."""
+    sio = LiveServer(
+        clock=app[CLOCK],
         client_manager=client_manager,
         ping_interval=2,
         ping_timeout=2,
         cors_allowed_origins=[],
-        max_http_buffer_size=1_000_000,
     )
     settings = app[SETTINGS]
     sfu = Sfu(
