@@ -72,6 +72,17 @@ def check_release(release_at: datetime | None, now: datetime) -> None:
         )
 
 
+async def check_template_sendable(scope: ProgramScope) -> None:
+    """Refuses to queue invitations that could only fail: a template stored before the
+    save-time rules (a line break in the subject, no link) is fixed first."""
+    template = await mail.template_for(scope, "invitation")
+    if problem := mail.delivery_problem("invitation", template.subject, template.body):
+        raise ValidationFailed(
+            f"The invitation template cannot be sent: {problem[1]} "
+            "Fix it under Invitations → Templates, then send."
+        )
+
+
 async def send(
     scope: ProgramScope,
     actor: Actor,
@@ -89,6 +100,7 @@ async def send(
     check_release(release_at, now)
     if deadline_at is not None and (deadline_at.tzinfo is None or deadline_at <= now):
         raise ValidationFailed("The answer-by date must be in the future.", field="deadline_at")
+    await check_template_sendable(scope)
     program = await scope.db.get(Program, scope.program_id)
     assert program is not None
     deadline, ics = _deadline(program, deadline_at, now)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock, to_datetime
+from core.errors import ValidationFailed
 from core.scoping import ProgramScope
 from portal import invitations, mail, outbox
 from portal.mail_failures import UndeliverableMessage, send_failure, writing_failure
@@ -101,7 +102,8 @@ async def messages_of(factory: Factory, program_id: str) -> dict[str, OutboxMess
 
 async def poison_program_a(factory: Factory, a: ProgramData, now: datetime) -> None:
     """Everything that used to stop the whole pass, put straight into the database as old
-    data or a careless import would have left it."""
+    data or a careless import would have left it (the invitations are already queued: sending
+    with a broken template is refused up front)."""
     async with factory() as db, db.begin():
         scope = ProgramScope(db, a.program_id)
         # A template saved before subjects were checked.
@@ -135,9 +137,9 @@ async def test_a_poisoned_program_never_stops_another_programs_mail(
     clock = FakeClock()
     now = to_datetime(clock.now())
     server.mailbox.refuse["refused@a.test"] = "550 5.1.1 No such user here"
-    # Program A's poison is queued first, so a pass that stopped at it would send nothing.
-    await poison_program_a(factory, a, now)
+    # Program A's mail is queued first, so a pass that stopped at it would send nothing.
     await invite(factory, a, now, "a-batch")
+    await poison_program_a(factory, a, now)
     await clock.advance(1)
     await invite(factory, b, to_datetime(clock.now()), "b-batch")
 
@@ -242,6 +244,22 @@ async def test_a_busy_mailbox_is_retried_with_backoff_a_missing_one_is_not(
     rows = await messages_of(factory, a.program_id)
     assert rows["applicant1@a.test"].status == "sent"
     assert rows["applicant2@a.test"].status == "failed"
+
+
+async def test_invitations_are_not_queued_with_a_template_that_cannot_be_sent(
+    factory: Factory, two_programs: World
+) -> None:
+    a = two_programs.a
+    now = to_datetime(FakeClock().now())
+    async with factory() as db, db.begin():
+        ProgramScope(db, a.program_id).add(
+            EmailTemplate(kind="invitation", subject="Hi", body="No link here", updated_at=now)
+        )
+    with pytest.raises(
+        ValidationFailed, match=r"invitation template cannot be sent.*\{\{ link \}\}"
+    ):
+        await invite(factory, a, now, "batch")
+    assert await messages_of(factory, a.program_id) == {}
 
 
 # The pure rules ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ reason and a retry, through the app's own jobs loop."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -162,6 +163,9 @@ async def test_a_template_stored_before_the_rules_is_shown_with_its_problem(
     page = Elements(await response.text())
     assert page.attrs["subject"].get("aria-invalid") == "true"
     assert "line break" in page.text["subject-error"]
+    listing = Elements(await (await client.get("/invitations/templates")).text())
+    assert "Cannot be sent" in listing.text["problem-invitation"]
+    assert "problem-reminder" not in listing.text
 
 
 async def test_the_outbox_tells_a_retry_from_a_dead_letter_and_retries_it(
@@ -170,10 +174,6 @@ async def test_the_outbox_tells_a_retry_from_a_dead_letter_and_retries_it(
     clock: FakeClock,
 ) -> None:
     a, b = world.a, world.b
-    async with client.app[DB]() as db, db.begin():
-        ProgramScope(db, a.program_id).add(
-            EmailTemplate(kind="invitation", subject="Hi\r\nBcc: x@evil.test", body="{{ link }}")
-        )
     csrf_b = await login(client, b.director_email)
     queued_b = await client.post(
         "/api/v1/invitations",
@@ -188,6 +188,16 @@ async def test_the_outbox_tells_a_retry_from_a_dead_letter_and_retries_it(
         "/api/v1/invitations", json={"applicant_ids": [a.applicant_id]}, headers=headers
     )
     assert queued.status == 202
+    # The template breaks after the invitation was queued (old data, or a direct edit).
+    async with client.app[DB]() as db, db.begin():
+        ProgramScope(db, a.program_id).add(
+            EmailTemplate(kind="invitation", subject="Hi\r\nBcc: x@evil.test", body="{{ link }}")
+        )
+    refused = await client.post(
+        "/api/v1/invitations", json={"applicant_ids": [a.other_applicant_id]}, headers=headers
+    )
+    assert refused.status == 422
+    assert "invitation template cannot be sent" in (await error_of(refused))["message"]
     # A reminder that will fail for a passing reason (retried, not given up on).
     now = to_datetime(clock.now())
     retry_at = now + timedelta(minutes=2)
@@ -230,6 +240,9 @@ async def test_the_outbox_tells_a_retry_from_a_dead_letter_and_retries_it(
     assert "will retry at" in busy_row and retry_at.strftime("%H:%M UTC") in busy_row
     assert "Retry" not in busy_row and "450 mailbox busy" in busy_row
 
+    message = await (await client.get(f"/invitations/outbox/{dead.id}")).text()
+    assert "gave up" in message and "Retry this email" in message
+
     # Fixed, then retried from the page: the invitation goes out with the new words.
     saved = await client.put(
         "/api/v1/email-templates/invitation",
@@ -245,3 +258,17 @@ async def test_the_outbox_tells_a_retry_from_a_dead_letter_and_retries_it(
     async with client.app[DB]() as db:
         again = await db.get(OutboxMessage, dead.id)
     assert again is not None and again.status == "sent" and again.subject == "Come interview"
+
+
+async def test_a_sender_with_a_line_break_is_refused_at_start(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    runner = client.app[JOBS]
+    url = "smtp://127.0.0.1:25?from=mail%40a.test%0D%0ABcc:%20all%40evil.test"
+    with pytest.raises(ValueError, match="line break"):
+        dataclasses.replace(runner, settings=dataclasses.replace(runner.settings, smtp_url=url))
+    fine = "smtp://127.0.0.1:25?from=mail%40a.test"
+    started = dataclasses.replace(
+        runner, settings=dataclasses.replace(runner.settings, smtp_url=fine)
+    )
+    assert started.from_address == "mail@a.test"

@@ -128,6 +128,12 @@ async def templates_page(request: web.Request) -> web.StreamResponse:
         **_base(identity, request, "Email templates"),
         "templates": templates,
         "labels": mail.KIND_LABELS,
+        # Templates stored before the rules that would fail every email of their kind.
+        "problems": {
+            t.kind: problem[1]
+            for t in templates
+            if (problem := mail.delivery_problem(t.kind, t.subject, t.body))
+        },
     }
     return render(request, "invitations/templates.html", context)
 
@@ -256,7 +262,11 @@ async def message_page(request: web.Request) -> web.StreamResponse:
         row = await ProgramScope(db, identity.actor.program_id).get(
             OutboxMessage, request.match_info["message_id"], what="message"
         )
-    context = {**_base(identity, request, row.subject or "Email"), "row": row}
+    context = {
+        **_base(identity, request, row.subject or "Email"),
+        "row": row,
+        "max_attempts": outbox.MAX_ATTEMPTS,
+    }
     return render(request, "invitations/message.html", context)
 
 
