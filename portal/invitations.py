@@ -63,6 +63,11 @@ def split_selection(applicants: Sequence[Applicant]) -> tuple[list[Applicant], l
     return allowed, refused
 
 
+# No program plans its invitations further ahead; a far date is a typo (and year 9999 would
+# overflow the calendar entry).
+FURTHEST_AHEAD = timedelta(days=2 * 366)
+
+
 def check_release(release_at: datetime | None, now: datetime) -> None:
     if release_at is not None and release_at.tzinfo is None:
         raise ValidationFailed("Give the release time with its time zone.", field="release_at")
@@ -70,6 +75,8 @@ def check_release(release_at: datetime | None, now: datetime) -> None:
         raise ValidationFailed(
             "The release time has passed; send now or choose a later time.", field="release_at"
         )
+    if release_at is not None and release_at > now + FURTHEST_AHEAD:
+        raise ValidationFailed("Choose a release time within two years.", field="release_at")
 
 
 async def check_template_sendable(scope: ProgramScope) -> None:
@@ -100,6 +107,8 @@ async def send(
     check_release(release_at, now)
     if deadline_at is not None and (deadline_at.tzinfo is None or deadline_at <= now):
         raise ValidationFailed("The answer-by date must be in the future.", field="deadline_at")
+    if deadline_at is not None and deadline_at > now + FURTHEST_AHEAD:
+        raise ValidationFailed("Choose an answer-by date within two years.", field="deadline_at")
     await check_template_sendable(scope)
     program = await scope.db.get(Program, scope.program_id)
     assert program is not None

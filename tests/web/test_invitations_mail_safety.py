@@ -272,3 +272,30 @@ async def test_a_sender_with_a_line_break_is_refused_at_start(
         runner, settings=dataclasses.replace(runner.settings, smtp_url=fine)
     )
     assert started.from_address == "mail@a.test"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"release_at": "9999-12-31T23:59:59+09:00"}, "release_at"),
+        ({"deadline_at": "9999-12-31T23:59:59+09:00"}, "deadline_at"),
+        ({"release_at": "0001-01-01T00:00:00+05:00"}, "release_at"),
+        ({"applicant_ids": ["x" * 33]}, "applicant_ids.0"),
+    ],
+)
+async def test_sending_refuses_dates_and_ids_no_program_needs(
+    client: TestClient,  # type: ignore[type-arg]
+    world: World,
+    body: dict[str, object],
+    field: str,
+) -> None:
+    csrf = await login(client, world.a.director_email)
+    response = await client.post(
+        "/api/v1/invitations",
+        json={"applicant_ids": [world.a.applicant_id], **body},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status == 422
+    assert (await error_of(response))["field"] == field
+    async with client.app[DB]() as db:
+        assert await ProgramScope(db, world.a.program_id).all(OutboxMessage) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func
@@ -171,7 +171,9 @@ async def post_preview(call: Call) -> PreviewOut:
 
 
 class SendIn(BaseModel):
-    applicant_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
+    applicant_ids: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        min_length=1, max_length=MAX_BULK
+    )
     release_at: datetime | None = None
     deadline_at: datetime | None = None
     request_key: str | None = Field(default=None, min_length=1, max_length=80)
