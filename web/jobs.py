@@ -240,7 +240,13 @@ class Jobs:
                     program.options if program else {}
                 )
             rules = rules_by_program[session.program_id]
-            info = await session_info(ProgramScope(db, session.program_id), session)
+            try:
+                info = await session_info(ProgramScope(db, session.program_id), session)
+            except (ValueError, LookupError) as exc:  # e.g. a time zone that does not exist
+                # Skipped, not raised: one session that cannot be placed in time never holds
+                # back the other programs' reminders and mail.
+                log.warning("session %s has no reminders: %r", session.id, exc)
+                continue
             if info.starts_at <= now or rules.reminder_hours <= 0:
                 continue
             pending.append((session, info.starts_at - timedelta(hours=rules.reminder_hours)))

@@ -15,6 +15,7 @@ from core.clock import FakeClock, to_datetime
 from core.scoping import ProgramScope
 from portal import mail, outbox
 from portal.models_mail import EmailTemplate, OutboxMessage
+from rooms.models import InterviewSession
 from tests.factories import World
 from tests.web.helpers import error_of, login
 from web.jobs import JOBS
@@ -299,3 +300,26 @@ async def test_sending_refuses_dates_and_ids_no_program_needs(
     assert (await error_of(response))["field"] == field
     async with client.app[DB]() as db:
         assert await ProgramScope(db, world.a.program_id).all(OutboxMessage) == []
+
+
+async def test_one_programs_broken_session_never_holds_back_anothers_mail(
+    client: TestClient,  # type: ignore[type-arg]
+    world: World,
+) -> None:
+    # A session stored with a time zone that does not exist (old data, a direct edit): the
+    # reminder planner cannot place it. Before, that stopped every program's delivery.
+    async with client.app[DB]() as db, db.begin():
+        broken = await db.get(InterviewSession, world.b.session_id)
+        assert broken is not None
+        broken.timezone = "Mars/Olympus_Mons"
+    csrf = await login(client, world.a.director_email)
+    queued = await client.post(
+        "/api/v1/invitations",
+        json={"applicant_ids": [world.a.applicant_id]},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert queued.status == 202
+    await client.app[JOBS].run_due()
+    async with client.app[DB]() as db:
+        [sent] = await ProgramScope(db, world.a.program_id).all(OutboxMessage)
+    assert sent.status == "sent"
