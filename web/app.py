@@ -15,8 +15,8 @@ import socketio
 from aiohttp import web
 
 from core.bus import InMemoryBus, RedisBus
-from core.clock import Clock, SystemClock
-from core.db import create_engine, create_session_factory
+from core.clock import Clock, SystemClock, to_datetime
+from core.db import create_engine, create_read_session_factory, create_session_factory
 from core.lease import LocalLeases, RedisLeases
 from core.security import PasswordPool, Passwords, Tokens
 from core.settings import Settings
@@ -32,7 +32,7 @@ from web.metrics import Metrics
 from web.middleware import metrics_middleware, security_headers_middleware
 from web.overload import overload_middleware
 from web.pages.routes import add_page_routes
-from web.session import Identity, make_session_middleware
+from web.session import Identity, IdentityCache, make_session_middleware
 from web.system import add_system_routes
 
 HERE = Path(__file__).parent
@@ -54,12 +54,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         magic_link_days=settings.magic_link_days,
     )
 
+    identities = IdentityCache()
+
     async def resolve(cookie_value: str) -> Identity | None:
-        async with app[keys.DB]() as db, db.begin():
+        cached = identities.get(cookie_value, to_datetime(clock.now()))
+        if cached is not None:
+            return cached
+        async with app[keys.DB_READ]() as db, db.begin():
             found = await auth.resolve(db, cookie_value)
         if found is None:
             return None
-        return Identity(found.actor, found.csrf_token, cookie_value, found.session_id)
+        identity = Identity(found.actor, found.csrf_token, cookie_value, found.session_id)
+        identities.put(identity, found.expires_at)
+        return identity
 
     app = web.Application(
         middlewares=[
@@ -77,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.PASSWORDS] = passwords
     app[keys.TOKENS] = tokens
     app[keys.AUTH] = auth
+    app[keys.IDENTITIES] = identities
     app[keys.METRICS] = Metrics()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_password_pool)
@@ -115,6 +123,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, pool_timeout=settings.db_pool_timeout)
     app[keys.ENGINE] = engine
     app[keys.DB] = create_session_factory(engine)
+    app[keys.DB_READ] = create_read_session_factory(engine)
     yield
     await engine.dispose()
 

@@ -13,16 +13,20 @@ from core.security import PasswordPool, Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
 from web.metrics import Metrics
+from web.session import IdentityCache
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+# Sessions that only read: on SQLite they begin deferred and never take the write lock.
+DB_READ = web.AppKey("db_read", async_sessionmaker[AsyncSession])
 TOKENS = web.AppKey("tokens", Tokens)
 PASSWORDS = web.AppKey("passwords", Passwords)
 # Password checks run here, a few at a time, off the event loop.
 PASSWORD_POOL = web.AppKey("password_pool", PasswordPool)
 AUTH = web.AppKey("auth", Auth)
+IDENTITIES = web.AppKey("identities", IdentityCache)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", aioredis.Redis | None)  # type: ignore[arg-type]

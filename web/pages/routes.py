@@ -10,7 +10,7 @@ from portal import invitations as invitations_portal
 from portal.auth import lock_rate_keys
 from web.client_address import client_address
 from web.jobs import now_of, wake
-from web.keys import AUTH, DB, PASSWORD_POOL, SETTINGS
+from web.keys import AUTH, DB, IDENTITIES, PASSWORD_POOL, SETTINGS
 from web.pages import (
     applicant,
     conflicts,
@@ -96,6 +96,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if identity is not None:
         async with request.app[DB]() as db, db.begin():
             await request.app[AUTH].logout(db, identity.cookie_value)
+        request.app[IDENTITIES].forget(identity.cookie_value)
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)
     raise response
@@ -107,6 +108,7 @@ async def switch_role(request: web.Request) -> web.StreamResponse:
     role = str(form.get("role", ""))
     async with request.app[DB]() as db, db.begin():
         await request.app[AUTH].switch_role(db, identity.session_id, identity.actor, role)
+    request.app[IDENTITIES].forget(identity.cookie_value)
     raise web.HTTPSeeOther("/dashboard")
 
 
