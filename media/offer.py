@@ -19,6 +19,9 @@ MAX_SLOT_PAIRS = 16
 MAX_MEDIA_SECTIONS = 2 + 2 * MAX_SLOT_PAIRS
 """Your own audio and video, then up to 16 receive pairs."""
 DTLS_ROLES = ("auto", "client", "server")  # a=setup: actpass, active, passive
+MAX_CANDIDATES = 64
+"""Distinct remote addresses one peer connection will check: the server sends STUN to each,
+so a longer list would make it probe addresses on a stranger's behalf."""
 # RFC 8839: ice-char = ALPHA / DIGIT / "+" / "/"; ufrag 4-256 characters, pwd 22-256.
 _ICE_UFRAG = re.compile(r"[A-Za-z0-9+/]{4,256}")
 _ICE_PWD = re.compile(r"[A-Za-z0-9+/]{22,256}")
@@ -57,4 +60,7 @@ def check_offer(sdp: str) -> SessionDescription:
             )
         if not media.rtcp_mux:
             raise ValueError(f"{where} does not multiplex RTCP (a=rtcp-mux)")
+    addresses = {(c.ip, c.port, c.protocol) for m in offer.media for c in m.ice_candidates}
+    if len(addresses) > MAX_CANDIDATES:
+        raise ValueError(f"the offer has more than {MAX_CANDIDATES} ICE candidates")
     return offer

@@ -18,6 +18,7 @@ import socketio
 
 from core.clock import Clock
 from core.security import TokenError, Tokens
+from media.offer import MAX_CANDIDATES
 from media.sfu import Sfu
 from signaling.candidates import parse_candidate
 from signaling.events import (
@@ -36,6 +37,10 @@ from signaling.grants import JoinGrant, read_join_token
 from signaling.presence import Member, Presence, quality_of
 
 NAMESPACE = "/live"
+MAX_TOKEN_CHARS = 8192
+"""A join token is a few hundred characters (two 200-character names escaped: under 4,000).
+Longer ones are refused unread: the token reader decompresses the payload of an unverified
+token to explain a refusal, and a small zlib bomb would decompress to hundreds of MB."""
 log = logging.getLogger("interviewday.signaling")
 
 TOKEN_ERRORS = {
@@ -102,6 +107,8 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise refusal("no_token", "Connect with auth {token: <join token>}.")
+        if len(token) > MAX_TOKEN_CHARS:  # never decoded: see MAX_TOKEN_CHARS
+            raise refusal("token_invalid", TOKEN_ERRORS["invalid"])
         try:
             grant = read_join_token(self.tokens, token)
         except TokenError as exc:
@@ -130,9 +137,9 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         Every handler takes `(sid, data=None)`: python-socketio passes what the client sent
         after the event name as positional arguments, none when it sent no payload.
         """
+        if event in SERVER_EVENTS:
+            return await self._server_event(event, *args)
         try:
-            if event in SERVER_EVENTS:
-                return await super().trigger_event(event, *args)
             sid, payload = args[0], args[1:]
             if event not in CLIENT_EVENTS:
                 raise EventError("unknown_event", f"There is no event {event[:64]!r}.")
@@ -142,11 +149,20 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             return await handler(sid, payload[0] if payload else None)
         except EventError as exc:
             return failure(exc.code, exc.message)
-        except socketio.exceptions.ConnectionRefusedError:
-            raise
         except Exception:
             log.exception("live event %s failed", event[:64])
             return failure("internal", "Something went wrong on the server.")
+
+    async def _server_event(self, event: str, *args: Any) -> Any:
+        try:
+            return await super().trigger_event(event, *args)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception:
+            log.exception("live %s failed", event)
+            if event == "connect":  # python-socketio accepts unless refused: refuse on a fault
+                raise refusal("internal", "Something went wrong on the server.") from None
+            return None
 
     async def on_join(self, sid: str, data: Any = None) -> dict[str, Any]:
         event = parse(JoinEvent, data)
@@ -206,6 +222,10 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             pc = self.sfu.peer_connection(member.participant_id)
         except KeyError:
             raise EventError("not_joined", "Join again: your media connection ended.") from None
+        # Bundled: one ICE transport for every m-line; it STUN-checks every remote address.
+        transport = pc.getTransceivers()[0].receiver.transport.transport
+        if len(transport.getRemoteCandidates()) >= MAX_CANDIDATES:
+            raise EventError("bad_candidate", f"At most {MAX_CANDIDATES} candidates per join.")
         await pc.addIceCandidate(candidate)
         return ok()
 

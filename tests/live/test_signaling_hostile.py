@@ -21,6 +21,7 @@ import pytest
 import socketio
 
 from core.clock import FakeClock
+from media.offer import MAX_CANDIDATES
 from signaling.grants import JoinGrant, issue_join_token
 from signaling.server import MAX_MESSAGE_BYTES, STRIKE_WINDOW_S, STRIKES
 from tests.utils import new_client_pc, wait_for
@@ -272,6 +273,48 @@ async def test_bad_candidates_answer_bad_candidate(
         "connected",
         "connecting",
     )
+    quiet()
+
+
+async def test_hostile_connects_are_refused(live_server: Any, quiet: Callable[[], None]) -> None:
+    refusals: list[Any] = []
+    for auth in (
+        {"token": "x" * 100_000},  # refused unread: no decompressing an unverified payload
+        {"token": ["not", "a", "string"]},
+        {"token": token(live_server), "scope": {"a": 1}},
+        "a string",
+    ):
+        sio = socketio.AsyncClient(reconnection=False)
+        sio.on("connect_error", refusals.append, namespace=NS)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await sio.connect(
+                base_url(live_server),
+                auth=auth,
+                namespaces=[NS],
+                transports=["websocket"],
+                wait_timeout=5,
+            )
+        await sio.disconnect()
+    codes = [r["data"]["code"] for r in refusals]
+    assert codes == ["token_invalid", "no_token", "wrong_session", "no_token"]
+    quiet()
+
+
+async def test_a_join_takes_a_bounded_number_of_candidates(
+    client: Any, quiet: Callable[[], None]
+) -> None:
+    # The server STUN-checks every address it is given; a browser trickles (no end marker).
+    sio = await client()
+    offer = without(await make_offer(), "a=end-of-candidates")
+    assert (await call(sio, "join", {"offer": offer}))["ok"] is True
+    codes = []
+    for port in range(40000, 40000 + MAX_CANDIDATES + 1):
+        line = f"candidate:{port} 1 udp 2130706431 127.0.0.1 {port} typ host"
+        ack = await call(sio, "ice", {"candidate": line, "sdpMid": "0"})
+        codes.append("ok" if ack["ok"] else code_of(ack))
+    in_offer = len(re.findall("a=candidate", offer))  # the offer's own (some repeated)
+    assert MAX_CANDIDATES - in_offer <= codes.count("ok") < MAX_CANDIDATES
+    assert codes[-1] == "bad_candidate"
     quiet()
 
 

@@ -27,9 +27,18 @@ def drop(sdp: str, prefix: str) -> str:
     return "".join(line for line in sdp.splitlines(keepends=True) if not line.startswith(prefix))
 
 
+def many_candidates(count: int) -> str:
+    return "".join(
+        f"a=candidate:{port} 1 udp 2130706431 192.0.2.1 {port} typ host\r\n"
+        for port in range(40000, 40000 + count)
+    )
+
+
 async def test_a_real_offer_with_sixteen_slots_passes() -> None:
     offer = check_offer(await real_offer(slots=16))
     assert len(offer.media) == MAX_MEDIA_SECTIONS
+    sdp = await real_offer()
+    check_offer(sdp.replace("a=mid:0\r\n", "a=mid:0\r\n" + many_candidates(50)))
 
 
 async def test_session_level_credentials_count() -> None:
@@ -58,6 +67,7 @@ async def test_session_level_credentials_count() -> None:
         (lambda s: s.replace("a=rtpmap:", "a=rtpmap:x", 1), "not valid SDP"),
         (lambda s: re.sub(r"m=audio \d+", "m=audio nine", s, count=1), "not valid SDP"),
         (lambda s: "v=0 but not really an offer", "not valid SDP"),
+        (lambda s: s.replace("a=mid:0\r\n", "a=mid:0\r\n" + many_candidates(65)), "ICE candidates"),
     ],
 )
 async def test_offers_we_cannot_serve_raise_value_error(change: object, message: str) -> None:
