@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import ValidationFailed
+from core.textcheck import control_problem
 from portal.models import APPLICANT_STATUSES, ROLES
 
 MAX_ROWS = 10_000
@@ -212,6 +213,14 @@ def _records(
                 continue
             padded = values + [""] * (len(header) - len(values))
             cells = {name: value.strip() for name, value in zip(header, padded, strict=True)}
+            unprintable = [
+                RowProblem(line, name, f"{name} {problem}")
+                for name, value in cells.items()
+                if name and (problem := control_problem(value))
+            ]
+            if unprintable:
+                parsed.problems.extend(unprintable)
+                continue
             yield line, cells
     except csv.Error as exc:
         parsed.problems.append(RowProblem(reader.line_num, "file", f"unreadable row ({exc})"))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.scoping import ProgramScope
+from core.textcheck import check_text
 from portal.audit import record
 from portal.csv_import import (
     ApplicantRow,
@@ -67,6 +68,7 @@ async def add_staff(
     name = new.name.strip()
     if not name:
         raise ValidationFailed("Enter a name.", field="name")
+    check_text(name, field="name", max_length=200, label="The name")
     _check_role(actor, new.role)
     if await _taken_emails(scope, [email]):
         raise Conflict(

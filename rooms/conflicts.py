@@ -13,6 +13,7 @@ from sqlalchemy import func
 
 from core.errors import Conflict, ValidationFailed
 from core.scoping import ProgramScope
+from core.textcheck import check_text
 from rooms.models import ConflictOfInterest, Interview, RoomInterviewer
 
 REASON_MAX = 1000
@@ -37,6 +38,7 @@ def clean_reason(reason: str | None) -> str | None:
     text = (reason or "").strip()
     if len(text) > REASON_MAX:
         raise ValidationFailed(f"Keep the reason under {REASON_MAX} characters.", field="reason")
+    check_text(text, field="reason", max_length=REASON_MAX, label="The reason")
     return text or None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from core.errors import Conflict, ValidationFailed
 from core.scoping import ProgramScope
+from core.textcheck import check_text
 from scoring.agreement import Agreement
 from scoring.models import RankEntry, RankList
 
@@ -123,6 +124,7 @@ def clean_name(name: str) -> str:
         raise ValidationFailed("Give the list a name.", field="name")
     if len(cleaned) > NAME_MAX:
         raise ValidationFailed(f"Keep the name under {NAME_MAX} characters.", field="name")
+    check_text(cleaned, field="name", max_length=NAME_MAX, label="The name")
     return cleaned
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from core.errors import AppError, Conflict, ValidationFailed
 from core.scoping import ProgramScope
+from core.textcheck import check_text
 from scoring import aggregate
 from scoring.models import Score, ScoreExclusion, ScoreOverride, ScoringItem
 
@@ -97,6 +98,7 @@ def clean_answers(items: Sequence[ScoringItem], raw: Mapping[str, Any]) -> dict[
                 raise ValidationFailed(
                     f"{item.label}: keep it under {COMMENT_MAX} characters.", field=field
                 )
+            check_text(value, field=field, max_length=COMMENT_MAX, multiline=True, label=item.label)
             if value.strip():
                 cleaned[item_id] = value
     return cleaned
@@ -208,6 +210,9 @@ async def save_draft(
     cleaned = clean_answers(items, answers)
     if len(comment) > COMMENT_MAX:
         raise ValidationFailed(f"Keep the comment under {COMMENT_MAX} characters.", field="comment")
+    check_text(
+        comment, field="comment", max_length=COMMENT_MAX, multiline=True, label="The comment"
+    )
     if score is None:
         score = scope.add(
             Score(
@@ -273,6 +278,7 @@ def clean_reason(reason: str) -> str:
         raise ValidationFailed("Write the reason: it is shown with the change.", field="reason")
     if len(cleaned) > REASON_MAX:
         raise ValidationFailed(f"Keep the reason under {REASON_MAX} characters.", field="reason")
+    check_text(cleaned, field="reason", max_length=REASON_MAX, multiline=True, label="The reason")
     return cleaned
 
 

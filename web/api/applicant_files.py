@@ -21,6 +21,7 @@ from portal.models import Applicant
 from portal.people import MAX_PDF_BYTES, PdfKind, attach_pdf, pdf_problem
 from portal.permissions import Actor
 from web.api.framework import Api, Call
+from web.input_guard import unreadable_body_is_400
 from web.keys import SETTINGS
 
 api = Api()
@@ -70,10 +71,11 @@ async def pdf_from_form(form: MultiDictProxy[str | bytes | web.FileField], name:
 async def pdf_from_request(request: web.Request) -> bytes:
     """The PDF of an API upload: the raw body (application/pdf) or the multipart field `file`."""
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and part.name == "file":
-                return await read_limited(_part_chunks(part))
+        with unreadable_body_is_400("upload"):
+            reader = await request.multipart()
+            async for part in reader:
+                if isinstance(part, BodyPartReader) and part.name == "file":
+                    return await read_limited(_part_chunks(part))
         raise ValidationFailed("Send the PDF in a form field named 'file'.", field="file")
     return await read_limited(request.content.iter_chunked(CHUNK))
 

@@ -17,6 +17,7 @@ from web.api import applicant_files
 from web.api.applicant_files import remove_files
 from web.api.fields import Email, Name, OptionalName, Page, PerPage, RowId
 from web.api.framework import Api, Call
+from web.input_guard import unreadable_body_is_400
 from web.keys import PASSWORDS
 
 api = Api()
@@ -123,18 +124,21 @@ class ImportOut(BaseModel):
 async def csv_text(request: web.Request) -> str:
     """The CSV of an upload: the raw body (text/csv) or the multipart field `file`."""
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and part.name == "file":
-                data = await part.read()
-                break
-        else:
-            raise ValidationFailed("Send the CSV in a form field named 'file'.", field="file")
+        with unreadable_body_is_400("upload"):
+            data = await _multipart_file(request)
     else:
         data = await request.read()
     if len(data) > MAX_CSV_BYTES:
         raise ValidationFailed("The CSV file is larger than 5 MB.", field="file")
     return decode(data)
+
+
+async def _multipart_file(request: web.Request) -> bytes:
+    reader = await request.multipart()
+    async for part in reader:
+        if isinstance(part, BodyPartReader) and part.name == "file":
+            return bytes(await part.read())
+    raise ValidationFailed("Send the CSV in a form field named 'file'.", field="file")
 
 
 # Staff -------------------------------------------------------------------------------------
