@@ -38,9 +38,10 @@ from signaling.presence import Member, Presence, quality_of
 
 NAMESPACE = "/live"
 MAX_TOKEN_CHARS = 8192
-"""A join token is a few hundred characters (two 200-character names escaped: under 4,000).
-Longer ones are refused unread: the token reader decompresses the payload of an unverified
-token to explain a refusal, and a small zlib bomb would decompress to hundreds of MB."""
+"""A join token is a few hundred characters (two 200-character names of 4-byte characters:
+about 1,900)."""
+# Longer ones are refused unread: the token reader decompresses the payload of an unverified
+# token to explain a refusal, and a small zlib bomb would decompress to hundreds of MB.
 log = logging.getLogger("interviewday.signaling")
 
 TOKEN_ERRORS = {
