@@ -88,6 +88,10 @@ async def test_pages_static_files_and_errors_carry_the_headers(
     await error_of(app_error)
     assert_protected(app_error)
 
+    app_error_page = await client.get("/applicants/does-not-exist")
+    assert app_error_page.status == 404 and "text/html" in app_error_page.headers["Content-Type"]
+    assert_protected(app_error_page)
+
     wrong_method = await client.put("/login")
     assert wrong_method.status == 405
     assert_protected(wrong_method)
