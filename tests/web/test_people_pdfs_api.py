@@ -5,8 +5,10 @@ from __future__ import annotations
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from portal.models import Booking
 from tests.factories import World
 from tests.web.helpers import error_of, login
+from web.keys import DB
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 LIMITED = b"%PDF-1.4\nlimited\n%%EOF\n"
@@ -26,6 +28,24 @@ async def upload(
     )
 
 
+async def book(
+    client: TestClient,  # type: ignore[type-arg]
+    program_id: str,
+    session_id: str,
+    applicant_id: str,
+    status: str = "scheduled",
+) -> None:
+    async with client.app[DB]() as db, db.begin():
+        db.add(
+            Booking(
+                program_id=program_id,
+                session_id=session_id,
+                applicant_id=applicant_id,
+                status=status,
+            )
+        )
+
+
 async def test_upload_and_download_by_role(client: TestClient, world: World) -> None:
     a = world.a
     csrf = await login(client, a.coordinator_email)
@@ -37,6 +57,7 @@ async def test_upload_and_download_by_role(client: TestClient, world: World) -> 
     profile = await (await client.get(f"/api/v1/applicants/{a.applicant_id}")).json()
     assert profile["has_application_pdf"] is True and profile["has_limited_pdf"] is False
 
+    await book(client, a.program_id, a.session_id, a.applicant_id)  # into the interviewer's session
     await login(client, a.interviewer_email)
     assert (await client.get(f"/api/v1/applicants/{a.applicant_id}/pdf/full")).status == 403
     missing = await client.get(f"/api/v1/applicants/{a.applicant_id}/pdf/limited")

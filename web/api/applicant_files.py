@@ -7,19 +7,23 @@ Files live under `var_dir/uploads/<program id>/`; the database keeps the path re
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
+from sqlalchemy import exists, select
 
 from core.errors import NotFound, ValidationFailed
 from core.scoping import ProgramScope
-from portal.models import Applicant
+from portal.models import Applicant, Booking
 from portal.people import MAX_PDF_BYTES, PdfKind, attach_pdf, pdf_problem
-from portal.permissions import Actor
+from portal.permissions import Actor, allowed
+from rooms.models import Interview, Room, RoomInterviewer
 from web.api.framework import Api, Call
 from web.input_guard import unreadable_body_is_400
 from web.keys import SETTINGS
@@ -124,17 +128,24 @@ def pdf_response(app: web.Application, applicant: Applicant, kind: PdfKind) -> w
     path = stored_path(app, name)
     if not path.is_file():
         raise NotFound(f"The {label} PDF file is missing on the server.", code="no_pdf")
-    download = "-".join(
-        part for part in (applicant.last_name, applicant.first_name, kind) if part
-    ).replace('"', "")
     return web.FileResponse(
         path,
         headers={
             "Content-Type": "application/pdf",
-            "Content-Disposition": f'inline; filename="{download}.pdf"',
+            "Content-Disposition": content_disposition(
+                (applicant.last_name, applicant.first_name, kind)
+            ),
             "Cache-Control": "private, no-store",
         },
     )
+
+
+def content_disposition(parts: tuple[str, ...]) -> str:
+    """An inline disposition whose file name no stored name can break: ASCII for old clients,
+    the real name percent-encoded (RFC 6266) for the others."""
+    name = "-".join(part.strip() for part in parts if part.strip()) + ".pdf"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _kind(call: Call) -> PdfKind:
@@ -183,4 +194,35 @@ async def download_full(call: Call) -> web.StreamResponse:
 )
 async def download_limited(call: Call) -> web.StreamResponse:
     applicant = await call.scope.get(Applicant, call.path("applicant_id"), what="applicant")
+    if not allowed(call.staff, "applicants.pdf_full") and not await interviews_applicant(
+        call.scope, call.staff.id, applicant.id
+    ):
+        # The same answer as an unknown id: nobody learns which applicants exist by probing.
+        raise NotFound(f"No applicant with id {applicant.id!r}", field="id")
     return pdf_response(call.request.app, applicant, "limited")
+
+
+async def interviews_applicant(scope: ProgramScope, staff_id: str, applicant_id: str) -> bool:
+    """Whether the interviewer meets this applicant: the applicant holds a seat (booking
+    "scheduled") in a session where the interviewer sits in a room, or an itinerary puts the
+    applicant in one of the interviewer's rooms. Staff who may read the full PDF (directors,
+    coordinators) never need this."""
+    mine = select(RoomInterviewer.room_id).where(
+        RoomInterviewer.program_id == scope.program_id, RoomInterviewer.staff_id == staff_id
+    )
+    my_sessions = select(Room.session_id).where(
+        Room.program_id == scope.program_id, Room.id.in_(mine)
+    )
+    booked = select(Booking.id).where(
+        Booking.program_id == scope.program_id,
+        Booking.applicant_id == applicant_id,
+        Booking.status == "scheduled",
+        Booking.session_id.in_(my_sessions),
+    )
+    interviewed = select(Interview.id).where(
+        Interview.program_id == scope.program_id,
+        Interview.applicant_id == applicant_id,
+        Interview.room_id.in_(mine),
+    )
+    found = await scope.db.scalar(select(exists(booked) | exists(interviewed)))
+    return bool(found)
