@@ -91,3 +91,10 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
     if not response.prepared:
         add_security_headers(response.headers)
     return response
+
+
+async def stamp_prepared_response(request: web.Request, response: web.StreamResponse) -> None:
+    """For `app.on_response_prepare`: a response sent before its handler returns (a websocket
+    handshake, a streamed download) never comes back through the middleware unprepared; this
+    gives it the same headers just before they go out."""
+    add_security_headers(response.headers)

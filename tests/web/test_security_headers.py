@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.factories import World
 from tests.web.helpers import error_of, login
 from web.keys import METRICS
-from web.middleware import CONTENT_SECURITY_POLICY, SERVER_NAME, add_security_headers
+from web.middleware import (
+    CONTENT_SECURITY_POLICY,
+    SERVER_NAME,
+    add_security_headers,
+    security_headers_middleware,
+    stamp_prepared_response,
+)
 
 Client = TestClient  # type: ignore[type-arg]
 
@@ -118,3 +125,19 @@ async def test_metrics_count_app_errors_with_their_real_status(
 
     assert count("404") == 2.0
     assert count("500") is None
+
+
+async def test_responses_prepared_inside_the_handler_are_stamped(aiohttp_client: Any) -> None:
+    async def streamed(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"chunk")
+        return response
+
+    app = web.Application(middlewares=[security_headers_middleware])
+    app.on_response_prepare.append(stamp_prepared_response)
+    app.router.add_get("/stream", streamed)
+    client = await aiohttp_client(app)
+    response = await client.get("/stream")
+    assert await response.read() == b"chunk"
+    assert_protected(response)
