@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import threading
 from concurrent.futures import Executor
 from typing import Any
 
@@ -46,6 +48,14 @@ class Passwords:
             f"p={hasher.parallelism}${b64(os.urandom(hasher.salt_len))}"
             f"${b64(os.urandom(hasher.hash_len))}"
         )
+
+
+def lower_thread_priority() -> None:
+    """For password worker threads: on Linux niceness is per thread (and argon2's lane threads
+    inherit it), so a burst of logins yields the CPU to the event loop serving everyone else."""
+    # Not Linux, or not permitted: the thread runs at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 class PasswordPoolBusy(Exception):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, false, func, select, update
@@ -17,6 +20,36 @@ from portal.models import Applicant, LoginAttempt, MagicLink, Staff, WebSession
 from portal.permissions import Actor, can_switch
 
 MAGIC_LINK_PURPOSE = "magic-link"
+
+
+TOO_MANY = "Too many failed attempts. Wait a minute and try again."
+
+
+class LoginsBusy(Exception):
+    """Logins have queued longer than `login_wait_seconds`; the caller should answer 503."""
+
+
+class KnownLimits:
+    """Keys this node has seen at their limit, and until when: further attempts are refused
+    without a transaction, so a burst against one email costs the database ten attempts, not
+    two hundred. Only refusals the database would also give are remembered; a success on another
+    node that forgives an email's failures is seen here when the remembered minute ends."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self.max_keys = max_keys
+        self._until: dict[str, datetime] = {}
+
+    def any_limited(self, keys: tuple[str, ...], now: datetime) -> bool:
+        return any(self._until.get(key, now) > now for key in keys)
+
+    def remember(self, key: str, until: datetime) -> None:
+        if len(self._until) >= self.max_keys:
+            oldest = min(self._until, key=self._until.__getitem__)
+            del self._until[oldest]
+        self._until[key] = until
+
+    def forget(self, key: str) -> None:
+        self._until.pop(key, None)
 
 
 def session_key(cookie_value: str) -> str:
@@ -78,6 +111,31 @@ class Auth:
     attempts_per_client_per_minute: int = 50
     session_hours: int = 12
     magic_link_days: int = 30
+    login_transactions: int = 4
+    login_wait_seconds: float = 5.0
+    _login_gate: asyncio.Semaphore = field(init=False, repr=False)
+    _limited: KnownLimits = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._login_gate = asyncio.Semaphore(self.login_transactions)
+        self._limited = KnownLimits()
+
+    @contextlib.asynccontextmanager
+    async def _login_transaction(
+        self, factory: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        """A login's transaction, at most `login_transactions` at once: a burst of logins waits
+        here, holding no connection, instead of taking the pool from everyone else."""
+        try:
+            async with asyncio.timeout(self.login_wait_seconds):
+                await self._login_gate.acquire()
+        except TimeoutError:
+            raise LoginsBusy from None
+        try:
+            async with factory() as db, db.begin():
+                yield db
+        finally:
+            self._login_gate.release()
 
     async def login(
         self,
@@ -89,13 +147,13 @@ class Auth:
     ) -> LoginResult:
         """Two short transactions around a password check that holds no connection: a burst of
         logins queues for the password workers, never for the database pool."""
-        async with factory() as db, db.begin():
+        async with self._login_transaction(factory) as db:
             reserved = await self.reserve_attempt(db, email, client)
         if not await pool.verify(reserved.password_hash, password):
             raise Unauthorized("Wrong email or password.", code="bad_credentials", field="password")
         assert reserved.password_hash is not None
         new_hash = await pool.rehashed(reserved.password_hash, password)
-        async with factory() as db, db.begin():
+        async with self._login_transaction(factory) as db:
             return await self.complete_login(db, reserved, new_hash)
 
     async def reserve_attempt(self, db: AsyncSession, email: str, client: str) -> ReservedAttempt:
@@ -111,13 +169,16 @@ class Auth:
         }
         await lock_rate_keys(db, list(limits))
         for key, limit in limits.items():
-            recent = await db.scalar(
-                select(func.count())
-                .select_from(LoginAttempt)
-                .where(LoginAttempt.key == key, LoginAttempt.at > window_start)
-            )
-            if (recent or 0) >= limit:
-                raise TooManyRequests("Too many failed attempts. Wait a minute and try again.")
+            recent, oldest = (
+                await db.execute(
+                    select(func.count(), func.min(LoginAttempt.at)).where(
+                        LoginAttempt.key == key, LoginAttempt.at > window_start
+                    )
+                )
+            ).one()
+            if recent >= limit:
+                self._limited.remember(key, oldest + timedelta(minutes=1))
+                raise TooManyRequests(TOO_MANY)
         # Old rows of these keys no longer count; dropping them keeps the table small.
         await db.execute(
             delete(LoginAttempt).where(
@@ -152,6 +213,7 @@ class Auth:
         if new_hash is not None:
             staff.password_hash = new_hash
         staff.last_login_at = to_datetime(self.clock.now())
+        self._limited.forget(f"email:{reserved.email}")
         await db.execute(
             delete(LoginAttempt).where(
                 (LoginAttempt.key == f"email:{reserved.email}")

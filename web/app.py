@@ -18,7 +18,7 @@ from core.bus import InMemoryBus, RedisBus
 from core.clock import Clock, SystemClock, to_datetime
 from core.db import create_engine, create_read_session_factory, create_session_factory
 from core.lease import LocalLeases, RedisLeases
-from core.security import PasswordPool, Passwords, Tokens
+from core.security import PasswordPool, Passwords, Tokens, lower_thread_priority
 from core.settings import Settings
 from portal.auth import Auth
 from web import daytrack, keys
@@ -50,6 +50,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         clock=clock,
         attempts_per_minute=settings.login_attempts_per_minute,
         attempts_per_client_per_minute=settings.login_attempts_per_minute * 5,
+        # SQLite has one writer anyway; PostgreSQL locks per key. Either way a burst of logins
+        # holds at most this many pool connections, and everyone else keeps the rest.
+        login_transactions=1 if settings.is_sqlite else 4,
+        login_wait_seconds=settings.db_pool_timeout,
         session_hours=settings.session_hours,
         magic_link_days=settings.magic_link_days,
     )
@@ -131,7 +135,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _password_pool(app: web.Application) -> AsyncIterator[None]:
     # A few threads: argon2 releases the GIL, and each check already uses several lanes.
     workers = max(2, min(4, os.cpu_count() or 2))
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="passwords")
+    executor = ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix="passwords", initializer=lower_thread_priority
+    )
     app[keys.PASSWORD_POOL] = PasswordPool(app[keys.PASSWORDS], executor)
     yield
     executor.shutdown(wait=True, cancel_futures=True)

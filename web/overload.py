@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.errors import AppError
 from core.security import PasswordPoolBusy
+from portal.auth import LoginsBusy
 from web.errors import error_response
 
 log = logging.getLogger("interviewday.overload")
@@ -44,6 +45,6 @@ async def overload_middleware(request: web.Request, handler: Handler) -> web.Str
     except PoolTimeout:
         log.warning("no database connection in time for %s %s", request.method, request.path)
         return overloaded_response(request)
-    except PasswordPoolBusy:
-        log.warning("password workers saturated for %s %s", request.method, request.path)
+    except (PasswordPoolBusy, LoginsBusy):
+        log.warning("logins saturated for %s %s", request.method, request.path)
         return overloaded_response(request)

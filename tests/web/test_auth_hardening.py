@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,14 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
 from core.clock import FakeClock
+from core.errors import AppError
+from portal.auth import Auth, KnownLimits
 from portal.models import LoginAttempt, Staff
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, World, build_world
 from tests.web.helpers import error_of, login
 from web.app import create_app
-from web.keys import DB, PASSWORD_POOL
+from web.keys import AUTH, DB, PASSWORD_POOL
 
 
 @pytest.fixture
@@ -48,6 +51,27 @@ async def test_exactly_ten_of_forty_concurrent_attempts_reach_the_password_check
             .where(LoginAttempt.key == f"email:{email}")
         )
     assert recorded == 10
+
+
+async def test_the_limit_holds_across_nodes_sharing_the_database(
+    any_db_client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    """Two nodes (two `Auth`s with no gate or memory in common), twenty at once on each: only
+    the database's own locking keeps the count."""
+    app = any_db_client.app
+    world = await build_world(app[DB])
+    base = app[AUTH]
+    nodes = [Auth(base.passwords, base.tokens, base.clock, login_transactions=40) for _ in range(2)]
+
+    async def attempt(node: Auth) -> str:
+        try:
+            await node.login(app[DB], app[PASSWORD_POOL], world.b.director_email, "no", "c")
+        except AppError as exc:
+            return exc.code
+        return "ok"
+
+    outcomes = await asyncio.gather(*(attempt(node) for node in nodes for _ in range(20)))
+    assert Counter(outcomes) == {"bad_credentials": 10, "rate_limited": 30}
 
 
 async def test_a_good_password_forgives_the_emails_failures(
@@ -158,3 +182,16 @@ async def test_page_login_refuses_a_foreign_origin(
     )
     assert response.status == 400
     assert "Set-Cookie" not in response.headers
+
+
+def test_known_limits_refuse_until_the_minute_ends_and_stay_bounded() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    limits = KnownLimits(max_keys=2)
+    limits.remember("email:a", now + timedelta(seconds=30))
+    assert limits.any_limited(("email:a", "client:x"), now)
+    assert not limits.any_limited(("email:a",), now + timedelta(seconds=30))
+    limits.forget("email:a")
+    assert not limits.any_limited(("email:a",), now)
+    for key in ("k1", "k2", "k3"):
+        limits.remember(key, now + timedelta(minutes=1))
+    assert sum(limits.any_limited((key,), now) for key in ("k1", "k2", "k3")) == 2
