@@ -10,8 +10,8 @@ and on PostgreSQL too when `DATABASE_URL` is set:
 - 200 bad logins at once from four addresses, spread over six emails (three known staff, three
   unknown). Each must answer 401 (the password was checked) or 429 (limited); anything else is
   an error, a 5xx also counts in `burst_5xx`.
-- Then, with nothing else running, nine bad logins each (interleaved) for a fresh known and a fresh unknown
-  email: their median times should match (no account discovery by timing).
+- Then, with nothing else running, nine bad logins each (interleaved) for a fresh known and a
+  fresh unknown email: their median times should match (no account discovery by timing).
 
 Last line JSON: `{"burst_logins": 200, "burst_5xx", "others_p95_ms", "others_5xx",
 "accepted_per_email", ...}` (the worst database). Targets: 0 5xx, others' p95 < 500 ms,
