@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests.factories import PASSWORD, World
+from tests.web.test_magic_link import issue_link
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +35,12 @@ async def test_director_logs_in_and_switches_role(
         "Reports",
     ):
         assert await nav.get_by_role("link", name=label).count() == 1, label
+    # Bars are sized by app.js from data-w (the CSP refuses style="" attributes).
+    widths = await page.evaluate(
+        "() => [...document.querySelectorAll('.bar[data-w]')]"
+        ".map((bar) => [bar.dataset.w, bar.style.getPropertyValue('--w')])"
+    )
+    assert widths and all(style == f"{float(w):g}%" for w, style in widths), widths
     await page.screenshot(path=str(artifacts / "dashboard-director.png"), full_page=True)
 
     # The role switcher submits on change; acting as interviewer shows the interviewer's menu.
@@ -44,3 +51,19 @@ async def test_director_logs_in_and_switches_role(
     assert await nav.get_by_role("link", name="Applicants").count() == 0
     assert await page.get_by_role("heading", name="Your rooms").count() == 1
     await page.screenshot(path=str(artifacts / "dashboard-interviewer.png"), full_page=True)
+
+
+async def test_applicant_without_a_zone_sees_times_in_their_browsers_zone(
+    browser: Any, live_server: Any, client: Any, world: World
+) -> None:
+    context = await browser.new_context(timezone_id="Europe/Paris")
+    page = await context.new_page()
+    base = str(live_server.make_url("/")).rstrip("/")
+    token = await issue_link(client, world.a.applicant_id)
+    await page.goto(f"{base}/a/{token}")
+    await page.wait_for_url("**/applicant")
+    # app.js (no inline script) fills in the browser's zone beside the program's.
+    own = page.locator(".js-own-zone")
+    await own.wait_for(state="visible")
+    assert (await own.inner_text()).strip() == "and in yours (Europe/Paris)"
+    await context.close()
