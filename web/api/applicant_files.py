@@ -79,7 +79,12 @@ async def pdf_from_request(request: web.Request) -> bytes:
             reader = await request.multipart()
             async for part in reader:
                 if isinstance(part, BodyPartReader) and part.name == "file":
-                    return await read_limited(_part_chunks(part))
+                    data = await read_limited(_part_chunks(part))
+                    if len(data) <= MAX_PDF_BYTES:
+                        # Reads on to the closing boundary: an upload cut off midway (the
+                        # part ends where the stream does) is refused, not stored.
+                        await reader.release()
+                    return data
         raise ValidationFailed("Send the PDF in a form field named 'file'.", field="file")
     return await read_limited(request.content.iter_chunked(CHUNK))
 

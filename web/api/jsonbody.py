@@ -84,7 +84,7 @@ class _BadJson(ValueError):
 def parse_json_body(raw: bytes, content_type: str) -> Any:
     """The parsed body, or an AppError saying what is wrong with it."""
     if not is_json_media_type(content_type):
-        raise UnsupportedMediaType("Send the body as application/json.", code="unsupported_media")
+        raise UnsupportedMediaType("Send the body as application/json.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
