@@ -67,3 +67,20 @@ async def test_applicant_without_a_zone_sees_times_in_their_browsers_zone(
     await own.wait_for(state="visible")
     assert (await own.inner_text()).strip() == "and in yours (Europe/Paris)"
     await context.close()
+
+
+async def test_a_destructive_form_asks_first(browser: Any, live_server: Any, world: World) -> None:
+    page = await browser.new_page()
+    base = str(live_server.make_url("/")).rstrip("/")
+    await page.goto(f"{base}/login?next=/sessions/{world.a.session_id}")
+    await page.get_by_label("Email").fill(world.a.director_email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"**/sessions/{world.a.session_id}")
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    # data-confirm (app.js), not an inline handler: declining keeps the room.
+    async with page.expect_event("dialog") as asked:
+        await page.get_by_role("button", name="Remove Room 1").click()
+    assert (await asked.value).message == "Remove Room 1?"
+    await page.reload()
+    assert await page.get_by_role("button", name="Remove Room 1").count() == 1
