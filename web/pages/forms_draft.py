@@ -7,6 +7,7 @@ saving; only "Save" turns the draft into a `FormSpec` and writes it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -90,7 +91,8 @@ def parse_operation(value: str) -> Operation:
         return Operation("save")
     if verb == "add":
         return Operation("add", kind=argument or "rating")
-    if verb in ("up", "down", "remove") and argument.isdigit():
+    # ASCII digits only, and few of them: "²" is a digit to isdigit() but not to int().
+    if verb in ("up", "down", "remove") and re.fullmatch(r"[0-9]{1,4}", argument):
         return Operation(verb, int(argument))
     return Operation("refresh")
 

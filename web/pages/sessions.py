@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -445,10 +446,10 @@ async def itinerary_action(request: web.Request) -> web.StreamResponse:
 
 
 def _edit_from(form: Any, action: str) -> itineraries.Edit:
-    try:
-        round_number = int(str(form.get("round", "")))
-    except ValueError:
-        raise ValidationFailed("Choose a round.", field="round") from None
+    text = str(form.get("round", ""))
+    if not re.fullmatch(r"[0-9]{1,3}", text):
+        raise ValidationFailed("Choose a round.", field="round")
+    round_number = int(text)
     applicant = str(form.get("applicant_id", ""))
     if not applicant:
         raise ValidationFailed("Choose an applicant.", field="applicant_id")
