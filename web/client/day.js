@@ -39,7 +39,7 @@ class DayView {
     this.clock = $("room-clock");
     this.clock.hidden = false;
     this.clock.replaceChildren(
-      el("span", { class: "clock-label", id: "clock-label" }, "Waiting for the day to start"), "\n      ",
+      el("span", { class: "clock-label", id: "clock-label" }, "Waiting for the day to start"), " ",
       el("strong", { class: "clock-time", id: "clock-time" }), el("span", { class: "clock-next", id: "clock-next" }));
     this.polite = document.createElement("p");
     this.polite.className = "sr-only";
@@ -256,9 +256,9 @@ class DayView {
     side.replaceChildren(el("div", { id: "manual-slot" }),
       el("div", { class: "side-nav" },
         el("button", { type: "button", class: "btn btn-small", id: "prev-applicant", "aria-label": "Previous applicant", disabled: index <= 0 }, "‹"),
-        "\n      ", el("strong", { id: "side-applicant" }, names[applicantId] || ""), "\n      ",
+        " ", el("strong", { id: "side-applicant" }, names[applicantId] || ""), " ",
         el("button", { type: "button", class: "btn btn-small", id: "next-applicant", "aria-label": "Next applicant", disabled: index < 0 || index >= applicants.length - 1 }, "›")),
-      "\n      ", el("iframe", { class: "side-frame", title: "Scoring form", src: frame }));
+      " ", el("iframe", { class: "side-frame", title: "Scoring form", src: frame }));
     this.renderControls();
     $("prev-applicant").addEventListener("click", () => this.openPanel(applicants[index - 1]));
     $("next-applicant").addEventListener("click", () => this.openPanel(applicants[index + 1]));
