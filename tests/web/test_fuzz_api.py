@@ -1,20 +1,22 @@
 """Property-based fuzzing of every operation in /api/openapi.json against a real server.
 
-The app runs on a loopback port (its own thread and event loop, the `serve` runner's parser
-limits) over a migrated SQLite database seeded by the test factories. Schemathesis generates
+The app runs as `interviewday serve` (the real command, its runner and parser limits) on a
+loopback port, over a migrated SQLite database seeded by the test factories. Schemathesis generates
 valid and invalid requests from the document, anonymously, as a director (cookie and CSRF
 header) and as an applicant, with a fixed seed (`derandomize`) and a bounded number of
-examples. No answer may be a 5xx, and nothing may be logged as an unhandled error.
+examples. No answer may be a 5xx, and the server's log holds no error and no traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,87 +35,52 @@ pytestmark = pytest.mark.slow
 # Examples per operation and generation mode (valid, invalid), each sent as every role: enough
 # to reach every validator and handler the document describes, few enough for CI on a loaded
 # 2-core machine.
-EXAMPLES = 10
+EXAMPLES = 5
 LOGGED_OUT_BY = {("POST", "/api/v1/auth/logout")}
 """Operations that would end the fuzzing role's own session: fuzzed anonymously only."""
 
 
 @dataclass
 class Served:
-    """The app on a loopback port, in a thread with its own event loop."""
+    """`interviewday serve` on a loopback port, over a seeded database."""
 
-    base_url: str = ""
-    world: World | None = None
-    applicant_token: str = ""
-    errors: list[logging.LogRecord] = field(default_factory=list)
-    stop: Callable[[], None] = lambda: None
-
-
-class ErrorLog(logging.Handler):
-    def __init__(self, records: list[logging.LogRecord]) -> None:
-        super().__init__(logging.ERROR)
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+    base_url: str
+    world: World
+    applicant_token: str
+    log: Path
 
 
-def serve_in_thread(database_url: str, tmp_path: Path) -> Served:
-    from aiohttp import web
+SECRET_KEY = "fuzz-secret-key-0123456789abcdef"
 
+
+async def seed(database_url: str, tmp_path: Path) -> tuple[World, str]:
+    """The factories' two programs, self-scheduling on in A, and a magic link for A's
+    applicant (issued with the server's secret key, as mail would carry it)."""
+    from core.db import create_engine, create_session_factory
     from portal.models import Applicant, Program
     from web.app import create_app
-    from web.input_guard import PARSER_LIMITS
-    from web.keys import AUTH, DB
+    from web.keys import AUTH
 
-    served = Served()
-    ready = threading.Event()
-    failure: list[BaseException] = []
+    engine = create_engine(database_url)
+    try:
+        factory = create_session_factory(engine)
+        world = await build_world(factory)
+        auth = create_app(make_settings(database_url, tmp_path, secret_key=SECRET_KEY))[AUTH]
+        async with factory() as db, db.begin():
+            program = await db.get(Program, world.a.program_id)
+            applicant = await db.get(Applicant, world.a.applicant_id)
+            assert program is not None and applicant is not None
+            program.options = {"self_scheduling": True}
+            token = await auth.issue_magic_link(db, applicant)
+    finally:
+        await engine.dispose()
+    return world, token
 
-    async def main() -> None:
-        app = create_app(make_settings(database_url, tmp_path))
-        runner = web.AppRunner(app, **PARSER_LIMITS)
-        await runner.setup()
-        try:
-            served.world = await build_world(app[DB])
-            async with app[DB]() as db, db.begin():
-                program = await db.get(Program, served.world.a.program_id)
-                applicant = await db.get(Applicant, served.world.a.applicant_id)
-                assert program is not None and applicant is not None
-                program.options = {"self_scheduling": True}
-                served.applicant_token = await app[AUTH].issue_magic_link(db, applicant)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            served.base_url = f"http://{host}:{port}"
-            stopping = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            served.stop = lambda: loop.call_soon_threadsafe(stopping.set)
-            ready.set()
-            await stopping.wait()
-        finally:
-            await runner.cleanup()
 
-    def run() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # reported to the test below
-            failure.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, name="fuzzed-app", daemon=True)
-    thread.start()
-    ready.wait(60)
-    if failure:
-        raise failure[0]
-    stop = served.stop
-
-    def stop_and_join() -> None:
-        stop()
-        thread.join(30)
-
-    served.stop = stop_and_join
-    return served
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +88,45 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     from tests import services
 
     folder = tmp_path_factory.mktemp("fuzz")
-    server = serve_in_thread(services.sqlite_copy(sqlite_template, folder), folder)
-    handler = ErrorLog(server.errors)
-    watched = [logging.getLogger(name) for name in ("interviewday", "aiohttp")]
-    for logger in watched:
-        logger.addHandler(handler)
-    yield server
-    for logger in watched:
-        logger.removeHandler(handler)
-    server.stop()
+    database_url = services.sqlite_copy(sqlite_template, folder)
+    world, token = asyncio.run(seed(database_url, folder))
+    port = free_port()
+    env = {
+        **os.environ,
+        "INTERVIEWDAY_DATABASE_URL": database_url,
+        "INTERVIEWDAY_SECRET_KEY": SECRET_KEY,
+        "INTERVIEWDAY_VAR_DIR": str(folder / "var"),
+        "INTERVIEWDAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("INTERVIEWDAY_REDIS_URL", None)
+    log = folder / "serve.log"
+    command = [str(Path(sys.executable).parent / "interviewday"), "serve", "--port", str(port)]
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url, server, log)
+        yield Served(base_url, world, token, log)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def wait_until_up(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    """Polls until the server answers (it prints nothing when ready)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError("serve exited:\n" + log.read_text()[-3000:])
+        try:
+            requests.get(base_url + "/api/openapi.json", timeout=5)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not start:\n" + log.read_text()[-3000:])
 
 
 def director_session(served: Served) -> tuple[requests.Session, dict[str, str]]:
-    assert served.world is not None
     session = requests.Session()
     answer = session.post(
         served.base_url + "/api/v1/auth/login",
@@ -154,7 +147,6 @@ def applicant_session(served: Served) -> tuple[requests.Session, dict[str, str]]
 
 def known_ids(served: Served, path: str) -> dict[str, str]:
     """Real ids for the path parameters, so valid requests reach the handlers' logic."""
-    assert served.world is not None
     a = served.world.a
     ids = {
         "session_id": a.session_id,
@@ -238,8 +230,9 @@ def test_no_generated_request_is_a_server_error(served: Served) -> None:
         problems += fuzz_operation(operation, GenerationMode.POSITIVE, callers, ids or None)
         problems += fuzz_operation(operation, GenerationMode.NEGATIVE, callers, None)
     elapsed = time.monotonic() - started
-    logged = [f"{r.name}: {r.getMessage()}" for r in served.errors]
+    logged = [line for line in served.log.read_text().splitlines() if " ERROR " in line]
     assert operations >= 80, "the document lost its operations"
     assert not problems, f"{len(problems)} server errors:\n" + "\n".join(problems[:40])
-    assert not logged, "unhandled errors logged:\n" + "\n".join(logged[:20])
+    assert not logged, "errors logged by serve:\n" + "\n".join(logged[:20])
+    assert "Traceback" not in served.log.read_text()
     print(f"fuzzed {operations} operations as 3 roles in {elapsed:.1f} s")
