@@ -351,3 +351,55 @@ async def test_an_unexpected_exception_is_a_bare_500(
     page = await client.get("/broken", headers={"Accept": "text/html"})
     text = await page.text()
     assert page.status == 500 and "secret" not in text and "Traceback" not in text
+
+
+# PostgreSQL refuses NUL in text and numbers beyond its column types: none may reach it -----
+
+
+async def test_nothing_hostile_reaches_the_database(
+    aiohttp_client: Any, db_url: str, tmp_path: Path
+) -> None:
+    from tests.conftest import make_settings
+    from tests.factories import build_world
+    from web.app import create_app
+
+    client = await aiohttp_client(create_app(make_settings(db_url, tmp_path)))
+    world = await build_world(client.app[DB])
+    a = world.a
+    csrf = await login(client, a.director_email)
+    headers = {"X-CSRF-Token": csrf}
+    await problem(await client.get("/api/v1/sessions/a%00b"), 404, "not_found")
+    await problem(await client.get("/api/v1/applicants?q=%00"), 400, "bad_query")
+    await problem(await client.get("/api/v1/applicants?session_id=%00"), 400, "bad_query")
+    named = await client.post(
+        "/api/v1/sessions", json={**SESSION, "name": "a\x00b"}, headers=headers
+    )
+    await problem(named, 422, "invalid")
+    ids = await client.post(
+        "/api/v1/applicants/status",
+        json={"applicant_ids": ["a\x00b"], "status": "invited"},
+        headers=headers,
+    )
+    assert (await problem(ids, 422, "invalid"))["field"] == "applicant_ids.0"
+    csv = await client.post(
+        "/api/v1/applicants/import",
+        data=b"name,email\nA\x00B,ab@x.org\n",
+        headers={**headers, "Content-Type": "text/csv"},
+    )
+    assert csv.status == 422, await csv.text()
+    revision = await client.put(
+        f"/api/v1/sessions/{a.session_id}/applicants/{a.applicant_id}/score",
+        json={"answers": {}, "revision": 2**31},
+        headers=headers,
+    )
+    await problem(revision, 422, "invalid")
+    last_page = await client.get(
+        "/api/v1/applicants", params={"page": "1000000", "page_size": "500"}
+    )
+    assert last_page.status == 200 and await last_page.json() == []
+    page = await client.post(
+        "/sessions/new",
+        data=f"csrf_token={csrf}&name=a%00b".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert page.status == 400
