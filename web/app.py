@@ -30,7 +30,7 @@ from web.jobs import background_jobs
 from web.live import build_socketio
 from web.metrics import Metrics
 from web.middleware import metrics_middleware, security_headers_middleware
-from web.overload import overload_middleware
+from web.overload import make_admission_middleware, overload_middleware
 from web.pages.routes import add_page_routes
 from web.session import Identity, IdentityCache, make_session_middleware
 from web.system import add_system_routes
@@ -79,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             metrics_middleware,
             error_middleware,
             overload_middleware,
+            make_admission_middleware(admitted_requests(settings), settings.db_pool_timeout),
             make_session_middleware(resolve),
         ],
         client_max_size=48 * 1024 * 1024,
@@ -110,6 +111,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     build_socketio(app, _socketio_manager(settings))
     daytrack.install(app)
     return app
+
+
+def admitted_requests(settings: Settings) -> int:
+    """Requests working at once: about the connections there are (core.db's pool sizes), so
+    the rest wait in the admission queue rather than on the pool."""
+    return 8 if settings.is_sqlite else 16
 
 
 def _socketio_manager(settings: Settings) -> object | None:

@@ -1,17 +1,23 @@
 """Overload: a request that cannot get a database connection (or a password worker) in time is
 answered 503 with `Retry-After`, in the error shape, instead of waiting half a minute.
 
-The bound on the wait is the engine's `pool_timeout` (`INTERVIEWDAY_DB_POOL_TIMEOUT`, 5 s by
-default); SQLAlchemy then raises its pool `TimeoutError`, which this middleware turns into the
-answer. It sits inside `error_middleware`, which would otherwise log it as a 500.
+Two bounds, both `INTERVIEWDAY_DB_POOL_TIMEOUT` (5 s by default):
+- admission: at most a pool's worth of requests work at once; the others wait their turn in a
+  plain FIFO (cheaper than hundreds of waiters on the connection pool, and fairer), and after
+  the timeout are answered 503. Health checks, metrics, static files and sockets skip it.
+- the engine's `pool_timeout`, for whatever still finds the pool empty (background jobs share
+  it); SQLAlchemy's pool `TimeoutError` becomes the same 503.
+Both middlewares sit inside `error_middleware`, which would otherwise log a 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.errors import AppError
@@ -48,3 +54,28 @@ async def overload_middleware(request: web.Request, handler: Handler) -> web.Str
     except (PasswordPoolBusy, LoginsBusy):
         log.warning("logins saturated for %s %s", request.method, request.path)
         return overloaded_response(request)
+
+
+# Answered without the database, so never made to wait behind requests that need it.
+UNADMITTED_PREFIXES = ("/static/", "/socket.io/", "/healthz", "/metrics")
+
+
+def make_admission_middleware(limit: int, wait_seconds: float) -> Middleware:
+    slots = asyncio.Semaphore(limit)
+
+    @web.middleware
+    async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(UNADMITTED_PREFIXES):
+            return await handler(request)
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await slots.acquire()
+        except TimeoutError:
+            log.warning("not admitted in %.1f s: %s %s", wait_seconds, request.method, request.path)
+            return overloaded_response(request)
+        try:
+            return await handler(request)
+        finally:
+            slots.release()
+
+    return admission_middleware

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +17,7 @@ from tests.factories import build_world
 from tests.web.helpers import error_of, login
 from web.app import create_app
 from web.keys import DB, ENGINE
+from web.overload import make_admission_middleware
 from web.system import metrics_allowed
 
 TOKEN = "metrics-token-0123456789"
@@ -82,3 +85,31 @@ async def test_metrics_count_the_status_the_client_got(
     assert 'route="/api/v1/auth/me",status="401"' in body
     assert 'status="404"' in body
     assert 'status="500"' not in body
+
+
+async def test_admission_waits_in_line_then_answers_503(aiohttp_client: Any) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        entered.set()
+        await release.wait()
+        return web.json_response({"ok": True})
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(middlewares=[make_admission_middleware(1, 0.2)])
+    app.router.add_get("/api/v1/slow", slow)
+    app.router.add_get("/healthz", health)
+    client = await aiohttp_client(app)
+    first = asyncio.create_task(client.get("/api/v1/slow"))
+    await entered.wait()  # the first request holds the only slot
+    turned_away = await client.get("/api/v1/slow")
+    assert turned_away.status == 503
+    assert turned_away.headers["Retry-After"] == "2"
+    assert (await error_of(turned_away))["code"] == "overloaded"
+    # Health checks never wait behind the database's queue.
+    assert (await client.get("/healthz")).status == 200
+    release.set()
+    assert (await first).status == 200
+    assert (await client.get("/api/v1/slow")).status == 200
