@@ -269,6 +269,7 @@ async def test_no_stored_markup_runs_on_any_page(
         ("/invitations/outbox", []),
         ("/invitations/scheduling", [SESSION]),
         ("/invitations/templates", []),
+        ("/invitations/templates/invitation", []),
     ]
     problems: list[str] = []
     for path, expected in staff_pages:
