@@ -36,6 +36,9 @@ from web.session import Identity, IdentityCache, make_session_middleware
 from web.system import add_system_routes
 
 HERE = Path(__file__).parent
+# Logins pass admission: Auth.login bounds their transactions itself, and the password check
+# between them must not hold a slot that readers need.
+LOGIN_PATHS = frozenset({"/login", "/api/v1/auth/login"})
 API = web.AppKey("api", Api)
 log = logging.getLogger("interviewday")
 
@@ -79,7 +82,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             metrics_middleware,
             error_middleware,
             overload_middleware,
-            make_admission_middleware(admitted_requests(settings), settings.db_pool_timeout),
+            make_admission_middleware(
+                admitted_requests(settings), settings.db_pool_timeout, exempt=LOGIN_PATHS
+            ),
             make_session_middleware(resolve),
         ],
         client_max_size=48 * 1024 * 1024,

@@ -60,12 +60,16 @@ async def overload_middleware(request: web.Request, handler: Handler) -> web.Str
 UNADMITTED_PREFIXES = ("/static/", "/socket.io/", "/healthz", "/metrics")
 
 
-def make_admission_middleware(limit: int, wait_seconds: float) -> Middleware:
+def make_admission_middleware(
+    limit: int, wait_seconds: float, exempt: frozenset[str] = frozenset()
+) -> Middleware:
+    """`exempt`: paths bounded by a gate of their own (logins, which spend most of their time
+    on a password check holding no connection, and must not hold a slot meanwhile)."""
     slots = asyncio.Semaphore(limit)
 
     @web.middleware
     async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(UNADMITTED_PREFIXES):
+        if request.path.startswith(UNADMITTED_PREFIXES) or request.path in exempt:
             return await handler(request)
         try:
             async with asyncio.timeout(wait_seconds):
