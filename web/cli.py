@@ -21,7 +21,7 @@ from portal.auth import Auth
 from portal.models import ROLES, Applicant, Program, Staff
 from web.app import create_app
 from web.demo import seed_demo
-from web.input_guard import PARSER_LIMITS
+from web.input_guard import PARSER_LIMITS, quiet_protocol_errors
 from web.migrate import upgrade
 
 
@@ -125,7 +125,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     # Our own limits (web/input_guard.py) answer a long URL or header in the JSON error shape;
-    # aiohttp's parser must let such requests through to reach them.
+    # aiohttp's parser must let such requests through to reach them. Beyond its limits it
+    # answers a plain 400 itself, logged in one line.
+    quiet_protocol_errors()
     web.run_app(create_app(settings), host=host, port=port, print=None, **PARSER_LIMITS)
     return 0
 

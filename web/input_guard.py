@@ -14,10 +14,12 @@ them) answers a hostile URL, header, query or form with a 4xx in the error shape
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from core.errors import AppError, NotFound
@@ -103,3 +105,25 @@ def form_read_before_handler(request: web.Request) -> bool:
     if not request.path.startswith("/api/"):
         return True
     return "X-CSRF-Token" not in request.headers and bool(request.cookies)
+
+
+class QuietProtocolErrors(logging.Filter):
+    """Logs a request aiohttp's parser refused (a line over PARSER_LIMITS, a bad method,
+    garbage that is not HTTP) as one warning line instead of a traceback: the client's
+    fault, not the server's, and cheap for anyone to provoke."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], HttpProcessingError):
+            error = record.exc_info[1]
+            record.msg = "refused a malformed request (%s): %s"
+            record.args = (type(error).__name__, str(error.message)[:200])
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    """Installs QuietProtocolErrors on aiohttp's server logger (once)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietProtocolErrors) for f in server_log.filters):
+        server_log.addFilter(QuietProtocolErrors())

@@ -301,12 +301,13 @@ async def test_control_characters_in_query_strings_are_400(
 
 
 async def test_long_urls_and_headers_answer_in_the_error_shape_under_serve(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Through the runner options `interviewday serve` uses, on a real socket."""
     from web.app import create_app
-    from web.input_guard import PARSER_LIMITS
+    from web.input_guard import PARSER_LIMITS, quiet_protocol_errors
 
+    quiet_protocol_errors()  # as `serve` does
     runner = web.AppRunner(create_app(settings), **PARSER_LIMITS)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -324,8 +325,15 @@ async def test_long_urls_and_headers_answer_in_the_error_shape_under_serve(
                 assert (await got.json())["error"]["code"] == "header_too_large"
             async with http.get(base + "/api/v1/auth/me") as got:
                 assert got.status == 401  # ordinary requests are untouched
+            # Beyond the parser's own limit aiohttp answers a plain 400 itself, and the log
+            # holds one line, not a traceback.
+            async with http.get(base + "/api/v1/" + "x" * 70_000) as got:
+                assert got.status == 400
     finally:
         await runner.cleanup()
+    refused = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert refused and all(r.exc_info is None for r in refused)
+    assert all(r.levelname == "WARNING" for r in refused)
 
 
 # Unexpected errors -------------------------------------------------------------------------
