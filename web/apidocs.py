@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from web.api.framework import Api
+from web.api.jsonbody import MAX_DEPTH
 from web.api.routes import build_api
+from web.input_guard import MAX_HEADER_BYTES, MAX_PATH_PARAM_CHARS, MAX_URL_BYTES
 
 BEGIN = "<!-- BEGIN GENERATED REST REFERENCE -->"
 END = "<!-- END GENERATED REST REFERENCE -->"
@@ -27,12 +29,28 @@ def _model_name(model: Any) -> str:
     return f"`{model.__name__}`"
 
 
+def limits() -> list[str]:
+    """What every request must respect, from the constants that enforce it."""
+    return [
+        "Limits (each refused in the error shape): a JSON body is `application/json` (415),",
+        f"UTF-8, nested at most {MAX_DEPTH} deep, with integers within 64 bits and finite",
+        "numbers (400); every field is bounded as its schema says, and text fields refuse",
+        "control characters (422); a URL is at most "
+        f"{MAX_URL_BYTES // 1024} KB (414), a header line at most {MAX_HEADER_BYTES // 1024} KB",
+        f"(431); a path parameter over {MAX_PATH_PARAM_CHARS} characters or holding a control",
+        "character is 404; a query value holding one is 400; a truncated or garbled multipart",
+        "upload is 400.",
+    ]
+
+
 def reference(api: Api) -> str:
     lines = [
         BEGIN,
         "",
         "Every endpoint, generated from the code (`python -m web.apidocs`). Request and response",
         "models are defined field by field in `GET /api/openapi.json` under `components.schemas`.",
+        "",
+        *limits(),
         "",
         "| method | path | who | body | answer | what |",
         "| --- | --- | --- | --- | --- | --- |",
