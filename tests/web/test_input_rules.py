@@ -8,7 +8,13 @@ from pydantic import BaseModel, ValidationError
 from core.errors import AppError, ValidationFailed
 from core.textcheck import check_text, control_character
 from web.api.fields import Capacity, Email, LongText, Moment, Name, Page, PerPage, Revision, RowId
-from web.api.jsonbody import MAX_DEPTH, is_json_media_type, nesting_depth, parse_json_body
+from web.api.jsonbody import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    is_json_media_type,
+    nesting_depth,
+    parse_json_body,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +68,12 @@ def test_bodies_json_cannot_carry(raw: bytes, code: str) -> None:
     with pytest.raises(AppError) as error:
         parse_json_body(raw, "application/json")
     assert (error.value.status, error.value.code) == (400, code)
+
+
+def test_a_body_over_the_limit_is_413() -> None:
+    with pytest.raises(AppError) as error:
+        parse_json_body(b" " * (MAX_BYTES + 1), "application/json")
+    assert (error.value.status, error.value.code) == (413, "too_large")
 
 
 def test_good_bodies_and_media_types() -> None:

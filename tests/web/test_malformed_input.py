@@ -177,6 +177,12 @@ async def test_media_type_and_shape(client: TestClient, world: World) -> None:  
     await problem(listed, 422, "invalid")
     scalar = await client.post("/api/v1/sessions", json="name", headers=headers)
     await problem(scalar, 422, "invalid")
+    huge = await client.post(
+        "/api/v1/sessions",
+        data=b'{"name": "' + b"x" * (3 * 1024 * 1024) + b'"}',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    await problem(huge, 413, "too_large")
 
 
 # Strings -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Forbidden, Unauthorized, ValidationFailed
 from core.scoping import ProgramScope
 from portal.permissions import Actor, require
-from web.api.jsonbody import parse_json_body
+from web.api.jsonbody import check_size, parse_json_body
 from web.keys import DB
 from web.session import current
 
@@ -159,6 +159,7 @@ def _parse_query(endpoint: Endpoint, request: web.Request) -> Any:
 async def _parse_body(endpoint: Endpoint, request: web.Request) -> Any:
     if endpoint.body is None:
         return None
+    check_size(request.content_length)
     data = await request.read() if request.can_read_body else b""
     raw = parse_json_body(data, request.headers.get("Content-Type", "")) if data else {}
     try:

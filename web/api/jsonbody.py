@@ -14,6 +14,8 @@ from typing import Any
 
 from core.errors import AppError
 
+MAX_BYTES = 2 * 1024 * 1024
+"""Largest JSON body: ten times the biggest real one (a 10,000-applicant rank list)."""
 MAX_DEPTH = 32
 """Deepest nesting of arrays/objects a body may have; the deepest real body has 4."""
 INT64_MIN = -(2**63)
@@ -21,6 +23,17 @@ INT64_MAX = 2**63 - 1
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
+
+
+class BodyTooLarge(AppError):
+    status = 413
+    code = "too_large"
+
+
+def check_size(length: int | None) -> None:
+    """Refuses a body over MAX_BYTES (by its Content-Length, before reading it)."""
+    if length is not None and length > MAX_BYTES:
+        raise BodyTooLarge(f"The request body is larger than {MAX_BYTES // (1024 * 1024)} MB.")
 
 
 class UnsupportedMediaType(AppError):
@@ -83,6 +96,7 @@ class _BadJson(ValueError):
 
 def parse_json_body(raw: bytes, content_type: str) -> Any:
     """The parsed body, or an AppError saying what is wrong with it."""
+    check_size(len(raw))
     if not is_json_media_type(content_type):
         raise UnsupportedMediaType("Send the body as application/json.")
     try:
