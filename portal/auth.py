@@ -20,8 +20,6 @@ from portal.models import Applicant, LoginAttempt, MagicLink, Staff, WebSession
 from portal.permissions import Actor, can_switch
 
 MAGIC_LINK_PURPOSE = "magic-link"
-
-
 TOO_MANY = "Too many failed attempts. Wait a minute and try again."
 
 
@@ -147,6 +145,9 @@ class Auth:
     ) -> LoginResult:
         """Two short transactions around a password check that holds no connection: a burst of
         logins queues for the password workers, never for the database pool."""
+        keys = (f"email:{email.strip().lower()}", f"client:{client}")
+        if self._limited.any_limited(keys, to_datetime(self.clock.now())):
+            raise TooManyRequests(TOO_MANY)
         async with self._login_transaction(factory) as db:
             reserved = await self.reserve_attempt(db, email, client)
         if not await pool.verify(reserved.password_hash, password):

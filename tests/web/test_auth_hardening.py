@@ -136,7 +136,7 @@ async def test_login_api_takes_only_json(
         "/api/v1/auth/login", data=body, headers={"Content-Type": content_type}
     )
     assert response.status == 415
-    assert (await error_of(response))["code"] == "unsupported_media"
+    assert (await error_of(response))["code"] == "unsupported_media_type"
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1.evil.test"])

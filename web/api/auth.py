@@ -39,7 +39,7 @@ class SwitchRoleBody(BaseModel):
 
 class UnsupportedMediaType(AppError):
     status = 415
-    code = "unsupported_media"
+    code = "unsupported_media_type"
 
 
 def check_json_from_here(request: web.Request) -> None:
