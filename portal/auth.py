@@ -21,6 +21,8 @@ from portal.permissions import Actor, can_switch
 
 MAGIC_LINK_PURPOSE = "magic-link"
 TOO_MANY = "Too many failed attempts. Wait a minute and try again."
+MAX_EMAIL = 254
+MAX_PASSWORD = 500
 
 
 class LoginsBusy(Exception):
@@ -145,6 +147,9 @@ class Auth:
     ) -> LoginResult:
         """Two short transactions around a password check that holds no connection: a burst of
         logins queues for the password workers, never for the database pool."""
+        if len(email) > MAX_EMAIL or len(password) > MAX_PASSWORD:
+            # No account has such an email (the column holds 254), so nothing to limit or check.
+            raise Unauthorized("Wrong email or password.", code="bad_credentials", field="password")
         keys = (f"email:{email.strip().lower()}", f"client:{client}")
         if self._limited.any_limited(keys, to_datetime(self.clock.now())):
             raise TooManyRequests(TOO_MANY)

@@ -195,3 +195,13 @@ def test_known_limits_refuse_until_the_minute_ends_and_stay_bounded() -> None:
     for key in ("k1", "k2", "k3"):
         limits.remember(key, now + timedelta(minutes=1))
     assert sum(limits.any_limited((key,), now) for key in ("k1", "k2", "k3")) == 2
+
+
+async def test_page_login_with_an_oversized_email_is_a_plain_refusal(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    response = await client.post(
+        "/login", data={"email": "x" * 5000 + "@a.test", "password": "p", "next": "/dashboard"}
+    )
+    assert response.status == 401
+    assert "Wrong email or password." in await response.text()
