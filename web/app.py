@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -26,13 +28,14 @@ from web.api.framework import Api
 from web.api.openapi import build_openapi
 from web.api.routes import build_api
 from web.errors import error_middleware
+from web.identities import IdentityCache, listen_for_forgotten
 from web.jobs import background_jobs
 from web.live import build_socketio
 from web.metrics import Metrics
 from web.middleware import metrics_middleware, security_headers_middleware
 from web.overload import make_admission_middleware, overload_middleware
 from web.pages.routes import add_page_routes
-from web.session import Identity, IdentityCache, make_session_middleware
+from web.session import Identity, make_session_middleware
 from web.system import add_system_routes
 
 HERE = Path(__file__).parent
@@ -99,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_password_pool)
     app.cleanup_ctx.append(_bus)
+    app.cleanup_ctx.append(_identity_invalidation)
     app.cleanup_ctx.append(background_jobs)
 
     env = aiohttp_jinja2.setup(
@@ -153,6 +157,14 @@ async def _password_pool(app: web.Application) -> AsyncIterator[None]:
     app[keys.PASSWORD_POOL] = PasswordPool(app[keys.PASSWORDS], executor)
     yield
     executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def _identity_invalidation(app: web.Application) -> AsyncIterator[None]:
+    listener = asyncio.create_task(listen_for_forgotten(app[keys.IDENTITIES], app[keys.BUS]))
+    yield
+    listener.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:

@@ -12,8 +12,8 @@ from core.lease import Leases
 from core.security import PasswordPool, Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
+from web.identities import IdentityCache
 from web.metrics import Metrics
-from web.session import IdentityCache
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)

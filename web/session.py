@@ -7,11 +7,8 @@ in the `X-CSRF-Token` header (API, htmx) or a `csrf_token` form field (plain for
 from __future__ import annotations
 
 import hmac
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -37,55 +34,6 @@ class Identity:
 IDENTITY = web.RequestKey("identity", Identity)
 # Answered without looking at the cookie: nothing there depends on who asks.
 NO_IDENTITY_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-
-
-@dataclass(frozen=True)
-class _Cached:
-    identity: Identity
-    session_expires_at: datetime
-    fresh_until: float
-
-
-class IdentityCache:
-    """Resolved sessions, kept a few seconds on this node so that a burst of reads by one person
-    costs one session lookup, not one per request.
-
-    Logout and role switches on this node drop the entry at once. Anything else (a logout or role
-    switch on another node, a deactivation, a changed role) is seen within `ttl_seconds`: that is
-    the price, and why the TTL is short. The session's own expiry is checked on every use."""
-
-    def __init__(
-        self,
-        ttl_seconds: float = 5.0,
-        max_entries: int = 10_000,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self._monotonic = monotonic
-        self._entries: OrderedDict[str, _Cached] = OrderedDict()
-
-    def get(self, cookie_value: str, now: datetime) -> Identity | None:
-        entry = self._entries.get(cookie_value)
-        if entry is None:
-            return None
-        if entry.fresh_until <= self._monotonic() or entry.session_expires_at <= now:
-            del self._entries[cookie_value]
-            return None
-        return entry.identity
-
-    def put(self, identity: Identity, session_expires_at: datetime) -> None:
-        fresh_until = self._monotonic() + self.ttl_seconds
-        self._entries[identity.cookie_value] = _Cached(identity, session_expires_at, fresh_until)
-        self._entries.move_to_end(identity.cookie_value)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def forget(self, cookie_value: str) -> None:
-        self._entries.pop(cookie_value, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def current(request: web.Request) -> Identity | None:

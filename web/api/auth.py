@@ -11,7 +11,8 @@ from core.errors import AppError, Forbidden, Unauthorized
 from portal.permissions import SWITCHABLE_ROLES, Actor
 from web.api.framework import Api, Call
 from web.client_address import client_address
-from web.keys import AUTH, DB, IDENTITIES, METRICS, PASSWORD_POOL, SETTINGS
+from web.identities import forget_everywhere
+from web.keys import AUTH, BUS, DB, IDENTITIES, METRICS, PASSWORD_POOL, SETTINGS
 from web.session import clear_session_cookie, current, origin_allowed, set_session_cookie
 
 api = Api()
@@ -117,7 +118,9 @@ async def logout(call: Call) -> web.StreamResponse:
     identity = current(call.request)
     if identity is not None:
         await call.request.app[AUTH].logout(call.db, identity.cookie_value)
-        call.request.app[IDENTITIES].forget(identity.cookie_value)
+        await forget_everywhere(
+            call.request.app[IDENTITIES], call.request.app[BUS], identity.session_id
+        )
     response = web.Response(status=204)
     clear_session_cookie(response)
     return response
@@ -143,6 +146,8 @@ async def switch_role(call: Call) -> Me:
     assert identity is not None
     auth = call.request.app[AUTH]
     await auth.switch_role(call.db, identity.session_id, identity.actor, call.body.role)
-    call.request.app[IDENTITIES].forget(identity.cookie_value)
+    await forget_everywhere(
+        call.request.app[IDENTITIES], call.request.app[BUS], identity.session_id
+    )
     me = _me(call)
     return me.model_copy(update={"role": call.body.role})

@@ -9,8 +9,9 @@ from core.security import TokenError
 from portal import invitations as invitations_portal
 from portal.auth import lock_rate_keys
 from web.client_address import client_address
+from web.identities import forget_everywhere
 from web.jobs import now_of, wake
-from web.keys import AUTH, DB, IDENTITIES, PASSWORD_POOL, SETTINGS
+from web.keys import AUTH, BUS, DB, IDENTITIES, PASSWORD_POOL, SETTINGS
 from web.pages import (
     applicant,
     conflicts,
@@ -96,7 +97,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if identity is not None:
         async with request.app[DB]() as db, db.begin():
             await request.app[AUTH].logout(db, identity.cookie_value)
-        request.app[IDENTITIES].forget(identity.cookie_value)
+        await forget_everywhere(request.app[IDENTITIES], request.app[BUS], identity.session_id)
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)
     raise response
@@ -108,7 +109,7 @@ async def switch_role(request: web.Request) -> web.StreamResponse:
     role = str(form.get("role", ""))
     async with request.app[DB]() as db, db.begin():
         await request.app[AUTH].switch_role(db, identity.session_id, identity.actor, role)
-    request.app[IDENTITIES].forget(identity.cookie_value)
+    await forget_everywhere(request.app[IDENTITIES], request.app[BUS], identity.session_id)
     raise web.HTTPSeeOther("/dashboard")
 
 
