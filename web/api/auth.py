@@ -117,10 +117,11 @@ async def login(call: Call) -> web.StreamResponse:
 async def logout(call: Call) -> web.StreamResponse:
     identity = current(call.request)
     if identity is not None:
-        await call.request.app[AUTH].logout(call.db, identity.cookie_value)
-        await forget_everywhere(
-            call.request.app[IDENTITIES], call.request.app[BUS], identity.session_id
-        )
+        app = call.request.app
+        # Committed before the caches forget it, so no request in between can cache it again.
+        async with app[DB]() as db, db.begin():
+            await app[AUTH].logout(db, identity.cookie_value)
+        await forget_everywhere(app[IDENTITIES], app[BUS], identity.session_id)
     response = web.Response(status=204)
     clear_session_cookie(response)
     return response
@@ -144,10 +145,10 @@ async def me(call: Call) -> Me:
 async def switch_role(call: Call) -> Me:
     identity = current(call.request)
     assert identity is not None
-    auth = call.request.app[AUTH]
-    await auth.switch_role(call.db, identity.session_id, identity.actor, call.body.role)
-    await forget_everywhere(
-        call.request.app[IDENTITIES], call.request.app[BUS], identity.session_id
-    )
+    app = call.request.app
+    # Committed before the caches forget the old role, as in `logout`.
+    async with app[DB]() as db, db.begin():
+        await app[AUTH].switch_role(db, identity.session_id, identity.actor, call.body.role)
+    await forget_everywhere(app[IDENTITIES], app[BUS], identity.session_id)
     me = _me(call)
     return me.model_copy(update={"role": call.body.role})
