@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from core.errors import Unauthorized
-from web.keys import DB, METRICS, REDIS, SETTINGS
+from web.keys import DB_READ, METRICS, REDIS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -19,7 +19,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     try:
-        async with request.app[DB]() as db:
+        async with request.app[DB_READ]() as db:
             await db.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:
