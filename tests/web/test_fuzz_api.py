@@ -34,7 +34,8 @@ pytestmark = pytest.mark.slow
 
 # Examples per operation and generation mode (valid, invalid), each sent as every role: enough
 # to reach every validator and handler the document describes, few enough for CI on a loaded
-# 2-core machine. INTERVIEWDAY_FUZZ_EXAMPLES=200 digs deeper locally (same seed, more cases).
+# 2-core machine. INTERVIEWDAY_FUZZ_EXAMPLES=200 digs deeper locally (same seed, more cases),
+# INTERVIEWDAY_FUZZ_DATABASE=postgresql runs it against PostgreSQL.
 EXAMPLES = int(os.environ.get("INTERVIEWDAY_FUZZ_EXAMPLES", "5"))
 LOGGED_OUT_BY = {("POST", "/api/v1/auth/logout")}
 """Operations that would end the fuzzing role's own session: fuzzed anonymously only."""
@@ -84,11 +85,21 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[Served]:
     from tests import services
 
     folder = tmp_path_factory.mktemp("fuzz")
-    database_url = services.sqlite_copy(sqlite_template, folder)
+    drop = None
+    if os.environ.get("INTERVIEWDAY_FUZZ_DATABASE") == "postgresql":  # a deeper local run
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        database_url, name = services.postgres_copy(admin_url)
+        drop = (admin_url, name)
+    else:
+        database_url = services.sqlite_copy(sqlite_template, folder)
     world, token = asyncio.run(seed(database_url, folder))
     port = free_port()
     env = {
@@ -110,6 +121,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     finally:
         server.terminate()
         server.wait(30)
+        if drop is not None:
+            services.drop_postgres_database(*drop)
 
 
 def wait_until_up(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
