@@ -12,6 +12,7 @@ from typing import Any
 
 from web.api.framework import Api
 from web.api.jsonbody import MAX_DEPTH
+from web.api.openapi import path_parameters
 from web.api.routes import build_api
 from web.input_guard import MAX_HEADER_BYTES, MAX_PATH_PARAM_CHARS, MAX_URL_BYTES
 
@@ -69,7 +70,8 @@ def reference(api: Api) -> str:
         if endpoint.response is None:
             answer = "204 / file"
         lines.append(
-            f"| {endpoint.method} | `{api.prefix}{endpoint.path}` | {who} | "
+            # The OpenAPI spelling ({fmt}, not {fmt:csv|pdf}): a "|" would split the table cell.
+            f"| {endpoint.method} | `{path_parameters(api.prefix + endpoint.path)[0]}` | {who} | "
             f"{_model_name(endpoint.body)} | {answer} | {endpoint.summary} |"
         )
     lines += ["", END]

@@ -49,16 +49,20 @@ class Served:
     world: World
     applicant_token: str
     log: Path
+    ids: dict[str, str]
 
 
 SECRET_KEY = "fuzz-secret-key-0123456789abcdef"
 
 
-async def seed(database_url: str, tmp_path: Path) -> tuple[World, str]:
-    """The factories' two programs, self-scheduling on in A, and a magic link for A's
-    applicant (issued with the server's secret key, as mail would carry it)."""
+async def seed(database_url: str, tmp_path: Path) -> tuple[World, str, dict[str, str]]:
+    """The factories' two programs, self-scheduling on in A, a booking, a conflict and a rank
+    list (their ids for the path parameters), and a magic link for A's applicant (issued with
+    the server's secret key, as mail would carry it)."""
     from core.db import create_engine, create_session_factory
-    from portal.models import Applicant, Program
+    from portal.models import Applicant, Booking, Program
+    from rooms.models import ConflictOfInterest
+    from scoring.models import RankList
     from web.app import create_app
     from web.keys import AUTH
 
@@ -73,9 +77,22 @@ async def seed(database_url: str, tmp_path: Path) -> tuple[World, str]:
             assert program is not None and applicant is not None
             program.options = {"self_scheduling": True}
             token = await auth.issue_magic_link(db, applicant)
+            a = world.a
+            extra = {
+                "booking_id": Booking(
+                    program_id=a.program_id, session_id=a.session_id, applicant_id=a.applicant_id
+                ),
+                "conflict_id": ConflictOfInterest(
+                    program_id=a.program_id, applicant_id=a.other_applicant_id, staff_id=a.staff_id
+                ),
+                "list_id": RankList(program_id=a.program_id, name="Main", is_main=True),
+            }
+            db.add_all(extra.values())
+            await db.flush()
+            ids = {name: row.id for name, row in extra.items()}
     finally:
         await engine.dispose()
-    return world, token
+    return world, token, ids
 
 
 def free_port() -> int:
@@ -100,7 +117,7 @@ def served(
         drop = (admin_url, name)
     else:
         database_url = services.sqlite_copy(sqlite_template, folder)
-    world, token = asyncio.run(seed(database_url, folder))
+    world, token, ids = asyncio.run(seed(database_url, folder))
     port = free_port()
     env = {
         **os.environ,
@@ -117,7 +134,7 @@ def served(
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base_url, server, log)
-        yield Served(base_url, world, token, log)
+        yield Served(base_url, world, token, log, ids)
     finally:
         server.terminate()
         server.wait(30)
@@ -169,6 +186,9 @@ def known_ids(served: Served, path: str) -> dict[str, str]:
         "form_id": a.form_id,
         "staff_id": a.staff_id,
         "interviewer_id": a.interviewer_id,
+        "kind": "limited",
+        "fmt": "csv",
+        **served.ids,
     }
     return {name: value for name, value in ids.items() if "{" + name + "}" in path}
 

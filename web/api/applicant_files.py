@@ -162,7 +162,7 @@ def _kind(call: Call) -> PdfKind:
 
 @api.route(
     "PUT",
-    "/applicants/{applicant_id}/pdf/{kind}",
+    "/applicants/{applicant_id}/pdf/{kind:full|limited}",
     summary="Upload an application PDF (kind: full or limited); raw body or multipart 'file'",
     tags=("applicants",),
     permission="applicants.write",
