@@ -7,7 +7,8 @@ too when `DATABASE_URL` is set, at 50 and then 200 logged-in clients (each a ses
 
 - capacity: the clients loop over the read mix (sessions list, applicants list, forms list, who
   am I) back to back for a few seconds (`read_rps`, and `saturated_p95_ms`); then as many
-  cookie-less clients loop on `/healthz` for as long (`bare_rps`), in the same run;
+  cookie-less clients loop on `/healthz` for as long (`bare_rps`), in the same run; and, for
+  context, the logged-in clients loop on `/api/v1/auth/me` (`authed_trivial_rps`);
 - latency: the same clients send one read a second each, as people clicking through pages
   would (200 clients: 200 requests a second offered), and `p95_ms` is measured from each
   request's scheduled time, so a server that falls behind is not excused by sending less.
@@ -39,6 +40,7 @@ from served import Tally, client_session, databases, log_in_many, served
 
 READ_MIX = ("/api/v1/sessions", "/api/v1/applicants", "/api/v1/forms", "/api/v1/auth/me")
 BARE = "/healthz"
+AUTHED_TRIVIAL = "/api/v1/auth/me"
 LEVELS = (50, 200)
 # One read a second per client in the latency phase.
 PACE_SECONDS = 1.0
@@ -135,21 +137,24 @@ async def run_database(kind: str, seconds: float) -> dict[str, Any]:
         bare = [client_session() for _ in range(max(LEVELS))]
         try:
             for level in LEVELS:
-                await phase(readers[:level], server.base, READ_MIX, 1.0)  # warm-up
+                warm = await phase(readers[:level], server.base, READ_MIX, 1.0)
                 read = await phase(readers[:level], server.base, READ_MIX, seconds)
                 plain = await phase(bare[:level], server.base, (BARE,), seconds)
+                # For context: an authenticated trivial request (session lookup, no handler work).
+                me = await phase(readers[:level], server.base, (AUTHED_TRIVIAL,), seconds)
                 paced = await paced_phase(readers[:level], server.base, PACE_SECONDS, seconds)
                 ratio = round(read["rps"] / plain["rps"], 3) if plain["rps"] else None
                 results[str(level)] = {
                     "read_rps": read["rps"],
                     "bare_rps": plain["rps"],
                     "ratio": ratio,
+                    "authed_trivial_rps": me["rps"],
                     "p95_ms": paced["p95_ms"],
                     "paced_rps": paced["rps"],
                     "saturated_p95_ms": read["p95_ms"],
                     "bare_saturated_p95_ms": plain["p95_ms"],
-                    "attempts": read["attempts"] + plain["attempts"] + paced["attempts"],
-                    "errors": read["errors"] + plain["errors"] + paced["errors"],
+                    "attempts": sum(p["attempts"] for p in (warm, read, plain, me, paced)),
+                    "errors": sum(p["errors"] for p in (warm, read, plain, me, paced)),
                     "read_statuses": read["statuses"],
                 }
                 print(f"{kind} {level} clients: {json.dumps(results[str(level)])}", flush=True)
