@@ -6,7 +6,8 @@ Two bounds, both `INTERVIEWDAY_DB_POOL_TIMEOUT` (5 s by default):
   plain FIFO (cheaper than hundreds of waiters on the connection pool, and fairer), and after
   the timeout are answered 503. Health checks, metrics, static files and sockets skip it.
 - the engine's `pool_timeout`, for whatever still finds the pool empty (background jobs share
-  it); SQLAlchemy's pool `TimeoutError` becomes the same 503.
+  it); SQLAlchemy's pool `TimeoutError` becomes the same 503, and so does SQLite's writer
+  waiting longer than that for its turn (`core.sqlite.WriterTurnTimeout`).
 Both middlewares sit inside `error_middleware`, which would otherwise log a 500.
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.errors import AppError
 from core.security import PasswordPoolBusy
+from core.sqlite import WriterTurnTimeout
 from portal.auth import LoginsBusy
 from web.errors import error_response
 
@@ -48,7 +50,7 @@ def overloaded_response(request: web.Request) -> web.StreamResponse:
 async def overload_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except PoolTimeout:
+    except (PoolTimeout, WriterTurnTimeout):
         log.warning("no database connection in time for %s %s", request.method, request.path)
         return overloaded_response(request)
     except (PasswordPoolBusy, LoginsBusy):

@@ -12,12 +12,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import FakeClock
+from core.security import PasswordPoolBusy
+from core.sqlite import WriterTurnTimeout
+from portal.auth import LoginsBusy
 from tests.conftest import make_settings
 from tests.factories import build_world
 from tests.web.helpers import error_of, login
 from web.app import create_app
 from web.keys import DB, ENGINE
-from web.overload import make_admission_middleware
+from web.overload import make_admission_middleware, overload_middleware
 from web.system import metrics_allowed
 
 TOKEN = "metrics-token-0123456789"
@@ -113,3 +116,27 @@ async def test_admission_waits_in_line_then_answers_503(aiohttp_client: Any) -> 
     release.set()
     assert (await first).status == 200
     assert (await client.get("/api/v1/slow")).status == 200
+
+
+@pytest.mark.parametrize(
+    "overload",
+    [
+        WriterTurnTimeout("waited"),
+        PoolTimeout("no connection"),
+        PasswordPoolBusy(),
+        LoginsBusy(),
+    ],
+)
+async def test_every_kind_of_waiting_too_long_is_a_503(
+    aiohttp_client: Any, overload: Exception
+) -> None:
+    async def stuck(request: web.Request) -> web.Response:
+        raise overload
+
+    app = web.Application(middlewares=[overload_middleware])
+    app.router.add_post("/api/v1/stuck", stuck)
+    client = await aiohttp_client(app)
+    response = await client.post("/api/v1/stuck")
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "2"
+    assert (await error_of(response))["code"] == "overloaded"
