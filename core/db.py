@@ -60,14 +60,12 @@ class IdMixin:
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
 
 
-def create_engine(
-    url: str, *, pool_timeout: float = 30.0, immediate_writes: bool = False
-) -> AsyncEngine:
-    """`pool_timeout`: how long a request may wait for a connection before giving up.
-    `immediate_writes` (SQLite): see `core.sqlite`."""
+def create_engine(url: str, *, pool_timeout: float = 30.0) -> AsyncEngine:
+    """`pool_timeout`: how long a request may wait for a connection (and, on SQLite, for its
+    turn to write) before giving up. SQLite's writers: see `core.sqlite`."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
-        sqlite.configure(engine, immediate_writes=immediate_writes)
+        sqlite.configure(engine, turn_timeout=pool_timeout)
         return engine
     return create_async_engine(
         url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=pool_timeout

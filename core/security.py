@@ -120,6 +120,10 @@ class _ClockedSigner(TimestampSigner):
         return int(self.clock.now())
 
 
+MAX_TOKEN_CHARS = 4096
+"""Far beyond any token we issue; a longer one is refused before any work."""
+
+
 class Tokens:
     """Each purpose signs with its own salt, so a token for one purpose never opens another."""
 
@@ -139,6 +143,8 @@ class Tokens:
         return str(self._serializer(purpose).dumps({"p": purpose, **payload}))
 
     def read(self, purpose: str, token: str, max_age_seconds: float) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise TokenError("invalid")
         serializer = self._serializer(purpose)
         try:
             data = serializer.loads(token, max_age=int(max_age_seconds))
@@ -154,7 +160,10 @@ class Tokens:
         return data
 
     def _signed_for_other_purpose(self, token: str, purpose: str) -> bool:
-        # Only to give a clearer reason; the unverified payload is never trusted.
+        # Only to give a clearer reason; the unverified payload is never trusted. A compressed
+        # payload ('.' first) is not even inflated: unverified, it could be a zip bomb.
+        if token.startswith("."):
+            return False
         try:
             _, payload = URLSafeTimedSerializer(self._secret_key).loads_unsafe(token)
         except Exception:

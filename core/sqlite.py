@@ -46,6 +46,9 @@ class WriterGate:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     holder: Connection | None = None
     holder_task: asyncio.Task[Any] | None = None
+    holder_raw: Any = None
+    """The DBAPI connection under `holder`: the pool may get it back without a rollback
+    event (a task cancelled mid-transaction), and then the turn must end too."""
 
     def enter(self, conn: Connection) -> None:
         task = asyncio.current_task()
@@ -54,6 +57,9 @@ class WriterGate:
                 "a write transaction was opened inside another one on the same task; "
                 "finish the first (or read with the read-only sessions) before writing again"
             )
+        if self.holder is not None and self.holder_task is not None and self.holder_task.done():
+            # Its task is gone without ending the transaction: the turn ends with it.
+            self.leave(self.holder)
         try:
             await_only(asyncio.wait_for(self.lock.acquire(), self.wait_seconds))
         except TimeoutError:
@@ -61,21 +67,26 @@ class WriterGate:
                 f"waited {self.wait_seconds:.0f} s for the database's write turn"
             ) from None
         self.holder, self.holder_task = conn, task
+        self.holder_raw = conn.connection.dbapi_connection
 
     def leave(self, conn: Connection) -> None:
         if self.holder is conn:
-            self.holder, self.holder_task = None, None
+            self.holder, self.holder_task, self.holder_raw = None, None, None
             self.lock.release()
 
+    def returned(self, dbapi_connection: Any) -> None:
+        if self.holder is not None and dbapi_connection is self.holder_raw:
+            self.leave(self.holder)
 
-def configure(engine: AsyncEngine, *, immediate_writes: bool) -> None:
-    """Pragmas on every new connection; with `immediate_writes`, writers begin as writers."""
+
+def configure(engine: AsyncEngine, *, turn_timeout: float = 30.0) -> None:
+    """Pragmas on every new connection; writers begin as writers and wait at most
+    `turn_timeout` seconds for their turn (`WriterTurnTimeout`)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        if immediate_writes:
-            # We begin transactions ourselves (below), never the driver.
-            dbapi_connection.isolation_level = None
+        # We begin transactions ourselves (below), never the driver.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -84,9 +95,7 @@ def configure(engine: AsyncEngine, *, immediate_writes: bool) -> None:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    if not immediate_writes:
-        return
-    gate = WriterGate()
+    gate = WriterGate(wait_seconds=turn_timeout)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -104,3 +113,10 @@ def configure(engine: AsyncEngine, *, immediate_writes: bool) -> None:
     @event.listens_for(engine.sync_engine, "rollback")
     def _end(conn: Connection) -> None:
         gate.leave(conn)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    @event.listens_for(engine.sync_engine.pool, "reset")
+    @event.listens_for(engine.sync_engine.pool, "invalidate")
+    @event.listens_for(engine.sync_engine.pool, "close")
+    def _returned(dbapi_connection: Any, *_args: Any) -> None:
+        gate.returned(dbapi_connection)

@@ -29,10 +29,15 @@ from web.api.openapi import build_openapi
 from web.api.routes import build_api
 from web.errors import error_middleware
 from web.identities import IdentityCache, listen_for_forgotten
+from web.input_guard import PARSER_LIMITS
 from web.jobs import background_jobs
 from web.live import build_socketio
 from web.metrics import Metrics
-from web.middleware import metrics_middleware, security_headers_middleware
+from web.middleware import (
+    metrics_middleware,
+    security_headers_middleware,
+    stamp_prepared_response,
+)
 from web.overload import make_admission_middleware, overload_middleware
 from web.pages.routes import add_page_routes
 from web.session import Identity, make_session_middleware
@@ -91,7 +96,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             make_session_middleware(resolve),
         ],
         client_max_size=48 * 1024 * 1024,
+        # The parser reads up to these, so our own checks answer long URLs in the error shape.
+        handler_args=PARSER_LIMITS,
     )
+    # Responses sent before their handler returns (websocket handshakes, streamed downloads).
+    app.on_response_prepare.append(stamp_prepared_response)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
     app[keys.PASSWORDS] = passwords

@@ -396,6 +396,8 @@ async def get_day(call: Call) -> DayOut:
     permission="timetrack.room",
     body=CommandIn,
     response=CommandOut,
+    # The runner stores the command in its own transaction.
+    transaction="read",
 )
 async def day_command(call: Call) -> CommandOut:
     body: CommandIn = call.body

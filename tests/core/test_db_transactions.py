@@ -29,7 +29,7 @@ async def a_program(engine: AsyncEngine) -> str:
 
 async def test_read_then_write_transactions_never_see_a_locked_database(sqlite_url: str) -> None:
     """The pattern that failed: read, then write, while other connections write too."""
-    engine = create_engine(sqlite_url, immediate_writes=True)
+    engine = create_engine(sqlite_url)
     factory = create_session_factory(engine)
     try:
         program_id = await a_program(engine)
@@ -51,7 +51,7 @@ async def test_read_then_write_transactions_never_see_a_locked_database(sqlite_u
 
 
 async def test_sqlite_transactions_begin_immediate_unless_read_only(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url, immediate_writes=True)
+    engine = create_engine(sqlite_url)
     await a_program(engine)
     path = sqlite_url.split("///", 1)[1]
     try:
@@ -72,7 +72,7 @@ async def test_sqlite_transactions_begin_immediate_unless_read_only(sqlite_url: 
 
 
 async def test_read_only_sessions_refuse_to_write(db_url: str) -> None:
-    engine = create_engine(db_url, immediate_writes=True)
+    engine = create_engine(db_url)
     reads = create_read_session_factory(engine)
     try:
         program_id = await a_program(engine)
@@ -92,7 +92,7 @@ async def test_read_only_sessions_refuse_to_write(db_url: str) -> None:
 
 
 async def test_a_write_transaction_inside_another_fails_at_once(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url, immediate_writes=True)
+    engine = create_engine(sqlite_url)
     factory = create_session_factory(engine)
     try:
         async with factory() as outer, outer.begin():
@@ -111,7 +111,7 @@ async def test_a_write_transaction_inside_another_fails_at_once(sqlite_url: str)
 
 
 async def test_writers_take_turns_after_a_failed_transaction(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url, immediate_writes=True)
+    engine = create_engine(sqlite_url)
     factory = create_session_factory(engine)
     try:
         with pytest.raises(ZeroDivisionError):
@@ -130,3 +130,25 @@ async def a_program_named(engine: AsyncEngine, slug: str) -> str:
         db.add(program)
         await db.flush()
         return program.id
+
+
+async def test_a_writer_cancelled_mid_transaction_gives_its_turn_back(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url, pool_timeout=2)
+    factory = create_session_factory(engine)
+    inside = asyncio.Event()
+
+    async def stuck_writer() -> None:
+        async with factory() as db, db.begin():
+            await db.execute(text("SELECT 1"))
+            inside.set()
+            await asyncio.Event().wait()
+
+    try:
+        task = asyncio.create_task(stuck_writer())
+        await inside.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await a_program_named(engine, "after") is not None
+    finally:
+        await engine.dispose()

@@ -21,7 +21,7 @@ from tests.live.test_timetrack_live import two_rounds
 from timetrack.commands import Command
 from web.app import create_app
 from web.daytrack import DAYS
-from web.keys import DB, TOKENS
+from web.keys import DB_READ, TOKENS
 from web.live import HUB
 
 pytestmark = pytest.mark.redis
@@ -69,7 +69,8 @@ async def test_one_ticker_per_session_and_takeover(
     await two_rounds(first.app, world, day)
 
     async def runner_on(node: Any) -> Any:
-        async with node.app[DB]() as db:
+        # Read-only: the runner stores the day in transactions of its own.
+        async with node.app[DB_READ]() as db:
             scope = ProgramScope(db, world.a.program_id)
             session = await scope.get(InterviewSession, day.session_id)
             return await node.app[DAYS].get(scope, session)

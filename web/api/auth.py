@@ -83,6 +83,7 @@ def _me(call: Call) -> Me:
     auth="public",
     body=LoginBody,
     response=Me,
+    transaction="read",  # its own transactions, around the password check
 )
 async def login(call: Call) -> web.StreamResponse:
     # `call.db` stays unused (so no connection is held): the login opens two short
@@ -113,7 +114,9 @@ async def login(call: Call) -> web.StreamResponse:
     return response
 
 
-@api.route("POST", "/auth/logout", summary="Log out", tags=("auth",), auth="any")
+@api.route(
+    "POST", "/auth/logout", summary="Log out", tags=("auth",), auth="any", transaction="read"
+)
 async def logout(call: Call) -> web.StreamResponse:
     identity = current(call.request)
     if identity is not None:
@@ -141,6 +144,7 @@ async def me(call: Call) -> Me:
     tags=("auth",),
     body=SwitchRoleBody,
     response=Me,
+    transaction="read",  # commits its own before the identity caches forget
 )
 async def switch_role(call: Call) -> Me:
     identity = current(call.request)

@@ -18,10 +18,15 @@ from core.errors import Forbidden, Unauthorized, ValidationFailed
 from core.scoping import ProgramScope
 from portal.permissions import Actor, require
 from web.api.jsonbody import check_size, parse_json_body
-from web.keys import DB
+from web.keys import DB, DB_READ
 from web.session import current
 
 AuthMode = Literal["staff", "applicant", "any", "public"]
+Transaction = Literal["read", "write"]
+"""`read`: the handler's transaction only reads (a read-only session: on SQLite it runs beside
+the writer). GET endpoints read, others write, unless declared otherwise; an endpoint whose
+writes happen in transactions of their own (a day command: the runner stores it) declares
+`read`, else its outer transaction would hold the writer's turn that the inner one waits for."""
 
 
 @dataclass
@@ -64,6 +69,7 @@ class Endpoint:
     query: type[BaseModel] | None
     response: Any
     status: int
+    transaction: Transaction
 
 
 @dataclass
@@ -84,7 +90,11 @@ class Api:
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
+        transaction: Transaction | None = None,
     ) -> Callable[[Handler], Handler]:
+        if transaction is None:
+            transaction = "read" if method.upper() in ("GET", "HEAD") else "write"
+
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
                 Endpoint(
@@ -99,6 +109,7 @@ class Api:
                     query,
                     response,
                     status,
+                    transaction,
                 )
             )
             return handler
@@ -122,7 +133,8 @@ def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
         _check_auth(endpoint, actor)
         query = _parse_query(endpoint, request)
         body = await _parse_body(endpoint, request)
-        async with request.app[DB]() as db, db.begin():
+        sessions = request.app[DB_READ if endpoint.transaction == "read" else DB]
+        async with sessions() as db, db.begin():
             result = await endpoint.handler(Call(request, db, actor, body, query))
             if isinstance(result, web.StreamResponse):
                 return result

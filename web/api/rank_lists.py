@@ -126,6 +126,7 @@ async def load_list(scope: ProgramScope, rank_list: RankList) -> tuple[Board, Ra
     tags=("ranks",),
     permission="ranks.read",
     response=list[RankListOut],
+    transaction="write",  # the main list is created on first use
 )
 async def list_lists(call: Call) -> list[RankListOut]:
     board = await load_board(call.scope)
@@ -332,6 +333,7 @@ def slug(name: str) -> str:
     summary="Export a rank list (CSV or PDF) with what another system needs to enter it",
     tags=("ranks",),
     permission="ranks.read",
+    transaction="write",  # the export is recorded in the audit log
 )
 async def export_list(call: Call) -> web.Response:
     rank_list = await _list(call)
@@ -353,6 +355,7 @@ async def export_list(call: Call) -> web.Response:
     summary="Export every score (one row per applicant and interviewer), CSV or PDF",
     tags=("ranks",),
     permission="scores.read_all",
+    transaction="write",  # the export is recorded in the audit log
 )
 async def export_scores(call: Call) -> web.Response:
     board = await load_board(call.scope)
