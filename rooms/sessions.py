@@ -208,6 +208,46 @@ async def interviewers_by_room(scope: ProgramScope, session_id: str) -> dict[str
     return found
 
 
+@dataclass(frozen=True)
+class SessionLayout:
+    """A session's rounds (by number), rooms (by position) and who sits in each room."""
+
+    rounds: list[Round]
+    rooms: list[Room]
+    interviewers: dict[str, list[str]]
+
+
+async def session_layouts(
+    scope: ProgramScope, session_ids: Sequence[str]
+) -> dict[str, SessionLayout]:
+    """`rounds_of`, `rooms_of` and `interviewers_by_room` for many sessions in three queries."""
+    ids = list(session_ids)
+    rounds = await scope.all(Round, Round.session_id.in_(ids))
+    rooms = await scope.all(Room, Room.session_id.in_(ids))
+    seated = await scope.db.execute(
+        scope.select(RoomInterviewer)
+        .join(Room, Room.id == RoomInterviewer.room_id)
+        .where(Room.session_id.in_(ids))
+        .with_only_columns(RoomInterviewer.room_id, RoomInterviewer.staff_id)
+    )
+    interviewers: dict[str, list[str]] = {}
+    for room_id, staff_id in seated.tuples():
+        interviewers.setdefault(room_id, []).append(staff_id)
+    layouts = {}
+    for session_id in ids:
+        own_rooms = sorted(
+            (r for r in rooms if r.session_id == session_id), key=lambda r: (r.position, r.name)
+        )
+        layouts[session_id] = SessionLayout(
+            rounds=sorted(
+                (r for r in rounds if r.session_id == session_id), key=lambda r: r.number
+            ),
+            rooms=own_rooms,
+            interviewers={r.id: interviewers[r.id] for r in own_rooms if r.id in interviewers},
+        )
+    return layouts
+
+
 async def save_room(
     scope: ProgramScope,
     session: InterviewSession,

@@ -10,21 +10,22 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from core.errors import NotFound
 from core.scoping import ProgramScope
 from portal.audit import record
-from portal.bookings import booked_count
+from portal.bookings import SessionSeats, booked_count, occupancy
 from rooms import itineraries
 from rooms.models import InterviewSession, Itinerary, Room
 from rooms.sessions import (
     Break,
     RoomSpec,
+    SessionLayout,
     SessionSpec,
     copy_session,
     delete_room,
     delete_session,
     interviewers_by_room,
-    rooms_of,
     rounds_of,
     save_room,
     save_session,
+    session_layouts,
     session_window,
 )
 from web.api.fields import Day, Name, Round, RowId, ShortText, SingleLine
@@ -164,14 +165,28 @@ class EditOut(BaseModel):
 
 
 async def describe_session(scope: ProgramScope, session: InterviewSession) -> SessionOut:
-    rounds = await rounds_of(scope, session.id)
-    start, end = session_window(session, rounds)
-    staff = await interviewers_by_room(scope, session.id)
+    return (await describe_sessions(scope, [session]))[0]
+
+
+async def describe_sessions(
+    scope: ProgramScope, sessions: list[InterviewSession]
+) -> list[SessionOut]:
+    """Many sessions in a handful of queries, whatever their number."""
+    layouts = await session_layouts(scope, [s.id for s in sessions])
+    seats = await occupancy(scope, [SessionSeats(s.id, s.name, s.capacity) for s in sessions])
+    return [
+        _session_out(session, layouts[session.id], taken.booked)
+        for session, taken in zip(sessions, seats, strict=True)
+    ]
+
+
+def _session_out(session: InterviewSession, layout: SessionLayout, booked: int) -> SessionOut:
+    start, end = session_window(session, layout.rounds)
     rooms = [
         RoomOut.model_validate(room).model_copy(
-            update={"interviewer_ids": sorted(staff.get(room.id, []))}
+            update={"interviewer_ids": sorted(layout.interviewers.get(room.id, []))}
         )
-        for room in await rooms_of(scope, session.id)
+        for room in layout.rooms
     ]
     return SessionOut(
         id=session.id,
@@ -183,16 +198,16 @@ async def describe_session(scope: ProgramScope, session: InterviewSession) -> Se
         ends_at=end,
         timezone=session.timezone,
         mode=session.mode,
-        rounds=len(rounds),
+        rounds=len(layout.rounds),
         interview_minutes=session.interview_minutes,
         review_minutes=session.review_minutes,
         breaks=[
             BreakIn(after_round=r.number, minutes=r.break_after_minutes)
-            for r in rounds
+            for r in layout.rounds
             if r.break_after_minutes
         ],
         capacity=session.capacity,
-        booked=await booked_count(scope, session.id),
+        booked=booked,
         visible=session.visible,
         manual_mode=session.manual_mode,
         knock_minutes=session.knock_minutes,
@@ -247,7 +262,7 @@ async def _session(call: Call) -> InterviewSession:
 async def list_sessions(call: Call) -> list[SessionOut]:
     rows = await call.scope.all(InterviewSession)
     rows.sort(key=lambda s: (s.date, s.start_time, s.name))
-    return [await describe_session(call.scope, s) for s in rows]
+    return await describe_sessions(call.scope, rows)
 
 
 @api.route(
