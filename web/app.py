@@ -40,6 +40,7 @@ from web.middleware import (
 )
 from web.overload import make_admission_middleware, overload_middleware
 from web.pages.routes import add_page_routes
+from web.readcache import DataVersion, ReadCache, track_writes
 from web.session import Identity, make_session_middleware
 from web.system import add_system_routes
 
@@ -153,6 +154,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ENGINE] = engine
     app[keys.DB] = create_session_factory(engine)
     app[keys.DB_READ] = create_read_session_factory(engine)
+    if not settings.redis_url:
+        # One node sees every write it must forget answers for; several would not.
+        version = DataVersion()
+        track_writes(engine, version)
+        app[keys.READ_CACHE] = ReadCache(version)
     yield
     await engine.dispose()
 

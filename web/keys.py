@@ -14,6 +14,7 @@ from core.settings import Settings
 from portal.auth import Auth
 from web.identities import IdentityCache
 from web.metrics import Metrics
+from web.readcache import ReadCache
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -21,6 +22,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 # Sessions that only read: on SQLite they begin deferred and never take the write lock.
 DB_READ = web.AppKey("db_read", async_sessionmaker[AsyncSession])
+# Answers of read endpoints until the next write; absent when nodes share Redis.
+READ_CACHE = web.AppKey("read_cache", ReadCache)
 TOKENS = web.AppKey("tokens", Tokens)
 PASSWORDS = web.AppKey("passwords", Passwords)
 # Password checks run here, a few at a time, off the event loop.

@@ -134,6 +134,7 @@ async def _form_out(call: Call, form_id: str) -> FormOut:
     permission="forms.read",
     query=ListQuery,
     response=list[FormListEntryOut],
+    cache=True,
 )
 async def list_forms(call: Call) -> list[FormListEntryOut]:
     rows = await forms.list_forms(call.scope, include_archived=call.query.include_archived)

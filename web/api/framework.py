@@ -18,7 +18,8 @@ from core.errors import Forbidden, Unauthorized, ValidationFailed
 from core.scoping import ProgramScope
 from portal.permissions import Actor, require
 from web.api.jsonbody import check_size, parse_json_body
-from web.keys import DB, DB_READ
+from web.keys import CLOCK, DB, DB_READ, READ_CACHE
+from web.readcache import cache_key, replay
 from web.session import current
 
 AuthMode = Literal["staff", "applicant", "any", "public"]
@@ -70,6 +71,7 @@ class Endpoint:
     response: Any
     status: int
     transaction: Transaction
+    cache: bool
 
 
 @dataclass
@@ -91,7 +93,10 @@ class Api:
         response: Any = None,
         status: int = 200,
         transaction: Transaction | None = None,
+        cache: bool = False,
     ) -> Callable[[Handler], Handler]:
+        """`cache`: the answer depends only on database rows and who asks (never on the clock
+        or live state), so it may be served again until the next write (`web/readcache.py`)."""
         if transaction is None:
             transaction = "read" if method.upper() in ("GET", "HEAD") else "write"
 
@@ -110,6 +115,7 @@ class Api:
                     response,
                     status,
                     transaction,
+                    cache and method.upper() == "GET",
                 )
             )
             return handler
@@ -132,6 +138,21 @@ def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
         actor = identity.actor if identity else None
         _check_auth(endpoint, actor)
         query = _parse_query(endpoint, request)
+        cache = request.app.get(READ_CACHE) if endpoint.cache else None
+        if cache is None:
+            return await _run(request, actor, query)
+        key = cache_key(actor, request.path_qs)
+        now = request.app[CLOCK].now()
+        kept = cache.get(key, now)
+        if kept is not None:
+            return replay(kept)
+        started = cache.version.value
+        response = await _run(request, actor, query)
+        if isinstance(response, web.Response):
+            cache.put(key, started, now, response)
+        return response
+
+    async def _run(request: web.Request, actor: Actor | None, query: Any) -> web.StreamResponse:
         body = await _parse_body(endpoint, request)
         sessions = request.app[DB_READ if endpoint.transaction == "read" else DB]
         async with sessions() as db, db.begin():

@@ -151,6 +151,7 @@ async def _multipart_file(request: web.Request) -> bytes:
     tags=("staff",),
     permission="staff.read",
     response=list[StaffOut],
+    cache=True,
 )
 async def list_staff(call: Call) -> list[Staff]:
     return await call.scope.all(Staff)
@@ -259,6 +260,7 @@ APPLICANT_LIST = TypeAdapter(list[ApplicantOut])
     permission="applicants.read",
     query=ApplicantListQuery,
     response=list[ApplicantOut],
+    cache=True,
 )
 async def list_applicants(call: Call) -> web.StreamResponse:
     query: ApplicantListQuery = call.query

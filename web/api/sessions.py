@@ -258,6 +258,7 @@ async def _session(call: Call) -> InterviewSession:
     tags=("sessions",),
     permission="sessions.read",
     response=list[SessionOut],
+    cache=True,
 )
 async def list_sessions(call: Call) -> list[SessionOut]:
     rows = await call.scope.all(InterviewSession)
