@@ -27,8 +27,10 @@ import aiohttp
 
 # A plain script, not a package: make the repository root importable when run as a file.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aiohttp import web
+from served import admin_execute
 from sqlalchemy import func, select
 
 from core.settings import Settings, load_settings
@@ -59,16 +61,6 @@ def settings_for(folder: Path, port: int, database_url: str | None) -> Settings:
     return load_settings(env)
 
 
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @contextlib.asynccontextmanager
 async def scratch_database() -> AsyncIterator[str | None]:
     """With DATABASE_URL (PostgreSQL), a throwaway database beside it; else None (SQLite)."""
@@ -77,11 +69,11 @@ async def scratch_database() -> AsyncIterator[str | None]:
         yield None
         return
     name = f"bench_booking_{os.getpid()}"
-    await _admin(admin, f"CREATE DATABASE {name}")
+    await admin_execute(admin, f"CREATE DATABASE {name}")
     try:
         yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
     finally:
-        await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def seed(app: web.Application) -> tuple[str, list[str]]:

@@ -74,7 +74,8 @@ def databases() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get("DATABASE_URL") else ["sqlite"]
 
 
-async def _admin(url: str, statement: str) -> None:
+async def admin_execute(url: str, statement: str) -> None:
+    """One statement on the PostgreSQL server's admin database (CREATE/DROP DATABASE)."""
     import asyncpg
 
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -91,12 +92,12 @@ async def _database(kind: str, folder: Path, tag: str) -> AsyncIterator[str]:
         return
     admin = os.environ["DATABASE_URL"]
     name = f"bench_{tag}_{os.getpid()}"
-    await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await _admin(admin, f"CREATE DATABASE {name}")
+    await admin_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await admin_execute(admin, f"CREATE DATABASE {name}")
     try:
         yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
     finally:
-        await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin_execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _environment(
