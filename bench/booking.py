@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aiohttp import web
-from served import admin_execute
+from served import admin_execute, free_port
 from sqlalchemy import func, select
 
 from core.settings import Settings, load_settings
@@ -42,12 +41,6 @@ from web.migrate import upgrade_async
 
 CLAIMS = 500
 SEATS = 50
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def settings_for(folder: Path, port: int, database_url: str | None) -> Settings:

@@ -29,8 +29,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
+from served import free_port, p95  # noqa: E402
 
 from core.clock import SystemClock  # noqa: E402
 from core.db import create_engine, create_session_factory  # noqa: E402
@@ -40,15 +42,9 @@ from media.synthetic import encode_opus_clip, encode_vp8_clip  # noqa: E402
 from signaling.bot import LiveBot  # noqa: E402
 from signaling.grants import JoinGrant, issue_join_token  # noqa: E402
 from web.live import room_key  # noqa: E402
-from web.loadtest import free_port  # noqa: E402
 from web.migrate import upgrade  # noqa: E402
 
 PASSWORD = "bench-password"
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 async def seed(url: str, rooms: int) -> dict[str, Any]:
@@ -366,12 +362,12 @@ async def main() -> None:
         frame_ms = [1000 * (t - boundary) for t in frame_at.values()]
         print(
             f"round event: {len(event_ms)}/{len(everyone)} clients, median "
-            f"{statistics.median(event_ms):.1f} ms, p95 {p95(event_ms):.1f} ms",
+            f"{statistics.median(event_ms):.1f} ms, p95 {p95(event_ms)} ms",
             flush=True,
         )
         print(
             f"first frame of the new room: {len(frame_ms)}/{len(applicants)} applicants, "
-            f"median {statistics.median(frame_ms):.1f} ms, p95 {p95(frame_ms):.1f} ms",
+            f"median {statistics.median(frame_ms):.1f} ms, p95 {p95(frame_ms)} ms",
             flush=True,
         )
         for bot in everyone:
@@ -380,8 +376,8 @@ async def main() -> None:
             json.dumps(
                 {
                     "rooms": args.rooms,
-                    "event_p95_ms": round(p95(event_ms), 1),
-                    "first_frame_p95_ms": round(p95(frame_ms), 1),
+                    "event_p95_ms": p95(event_ms),
+                    "first_frame_p95_ms": p95(frame_ms),
                     "clients_with_event": len(event_ms),
                     "applicants_with_frame": len(frame_ms),
                 }

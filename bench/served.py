@@ -56,6 +56,11 @@ class Tally:
         return percentile(self.latencies_ms, 95)
 
 
+def p95(values: list[float]) -> float | None:
+    """The 95th percentile as every bench reports it: None (JSON null) when nothing was measured."""
+    return percentile(values, 95)
+
+
 def percentile(values: list[float], pct: float) -> float | None:
     if not values:
         return None

@@ -28,6 +28,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from served import p95  # noqa: E402
 
 from media.pacer import Pacer  # noqa: E402
 from media.synthetic import (  # noqa: E402
@@ -49,13 +52,6 @@ INTERVIEWER_SIZES = [(640, 464), (624, 464), (608, 464)]
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def p95(values: list[float]) -> float:
-    if not values:
-        return -1.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 # --------------------------------------------------------------------------- server side
@@ -290,8 +286,8 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
         )
         connected = sum(1 for b in bots.values() if b.pc.connectionState == "connected")
         log(
-            f"{connected}/{len(bots)} connected (p95 {p95(connect_ms):.0f} ms after the offer); "
-            f"join-to-first-frame p95 {p95(join_ms):.0f} ms "
+            f"{connected}/{len(bots)} connected (p95 {p95(connect_ms)} ms after the offer); "
+            f"join-to-first-frame p95 {p95(join_ms)} ms "
             f"(n={len(join_ms)}, never: {sum(1 for c in seen if not c)})"
         )
 
@@ -360,7 +356,7 @@ async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio
                 }
                 log(f"debug {pid}: {changes}")
         log(
-            f"rotation {rotation}: switch-to-first-frame p95 so far {p95(switch_ms):.0f} ms "
+            f"rotation {rotation}: switch-to-first-frame p95 so far {p95(switch_ms)} ms "
             f"(n={len(switch_ms)})"
         )
     expected_switches = args.rotations * rooms * 6
@@ -424,8 +420,8 @@ async def main(args: argparse.Namespace) -> None:
         "us_per_forwarded_packet": round(window.us_per_packet, 1),
         "consumers_per_core": round(consumers / window.core_fraction),
         "baseline_ratio": round(base_per_pair / ours_per_pair, 1) if base_per_pair else None,
-        "join_first_frame_p95_ms": round(p95(join_ms)),
-        "switch_first_frame_p95_ms": round(p95(switch_ms)),
+        "join_first_frame_p95_ms": p95(join_ms),
+        "switch_first_frame_p95_ms": p95(switch_ms),
     }
     log(
         f"per subscriber (one publisher's audio+video): ours {ours_per_pair:.2%} of a core, "

@@ -63,7 +63,7 @@ class RedisBus:
                     yield json.loads(raw["data"])
         finally:
             await pubsub.unsubscribe()
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def close(self) -> None:
         await self._client.aclose()

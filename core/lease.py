@@ -65,11 +65,11 @@ class RedisLeases:
         return await self.renew(name, owner, ttl_ms)
 
     async def renew(self, name: str, owner: str, ttl_ms: int) -> bool:
-        result = await self._client.eval(_RENEW, 1, self._prefix + name, owner, ttl_ms)  # type: ignore[misc]
+        result = await self._client.eval(_RENEW, 1, self._prefix + name, owner, ttl_ms)
         return bool(result)
 
     async def release(self, name: str, owner: str) -> None:
-        await self._client.eval(_RELEASE, 1, self._prefix + name, owner)  # type: ignore[misc]
+        await self._client.eval(_RELEASE, 1, self._prefix + name, owner)
 
     async def holder(self, name: str) -> str | None:
         value = await self._client.get(self._prefix + name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -95,12 +94,6 @@ async def seed(database_url: str, tmp_path: Path) -> tuple[World, str, dict[str,
     return world, token, ids
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(
     request: pytest.FixtureRequest,
@@ -118,7 +111,7 @@ def served(
     else:
         database_url = services.sqlite_copy(sqlite_template, folder)
     world, token, ids = asyncio.run(seed(database_url, folder))
-    port = free_port()
+    port = services.free_port()
     env = {
         **os.environ,
         "INTERVIEWDAY_DATABASE_URL": database_url,

@@ -376,8 +376,8 @@ def options_out(options: dict[str, Any]) -> OptionsIn:
     rules = scheduling.rules_of(options)
     return OptionsIn(
         self_scheduling=rules.self_scheduling,
-        waitlist_mode=rules.waitlist_mode,  # type: ignore[arg-type]
-        waitlist_modes=dict(rules.waitlist_modes),  # type: ignore[arg-type]
+        waitlist_mode=rules.waitlist_mode,
+        waitlist_modes=dict(rules.waitlist_modes),
         offer_hours=rules.offer_hours,
         manage_deadline_days=rules.manage_deadline_days,
         reminder_hours=rules.reminder_hours,
