@@ -16,6 +16,7 @@ from core.clock import to_datetime
 from core.scoping import ProgramScope
 from portal.audit import record
 from scoring import exports, ranks
+from scoring.aggregate import RankedApplicant
 from scoring.models import RankList
 from web.api.fields import MAX_ITEMS, RowId, SingleLine
 from web.api.framework import Api, Call
@@ -29,6 +30,7 @@ class EntryOut(BaseModel):
     applicant_id: str
     name: str
     rank: int | None
+    scored: bool
     included: bool
     manual: bool
     new: bool
@@ -70,9 +72,17 @@ async def placements_of(
     return ranks.merged_order(board.computed_order, await ranks.stored_order(scope, rank_list.id))
 
 
+NOT_SCORED = "Not scored"
+
+
 def describe_list(
     board: Board, rank_list: RankList, placements: list[ranks.Placement]
 ) -> RankListOut:
+    """The ranked entries in the list's order, then the applicants nobody has scored yet.
+
+    Only applicants with a final score get a rank number; the others follow, by name, with no
+    rank and marked "Not scored" (a stored order never places them among the ranked).
+    """
     by_id = board.by_id()
     entries: list[EntryOut] = []
     position = 0
@@ -81,21 +91,19 @@ def describe_list(
         if placement.included:
             position += 1
         entries.append(
-            EntryOut(
-                applicant_id=placement.applicant_id,
-                name=row.name,
+            _entry(
+                board,
+                row,
                 rank=position if placement.included else None,
                 included=placement.included,
                 manual=placement.manual,
                 new=placement.new,
-                computed_rank=row.rank,
-                tied=row.tied_with_previous,
-                final=row.final,
-                average=row.result.average,
-                interviews=board.interviews.get(placement.applicant_id, 0),
-                notes=board.notes(row.result),
             )
         )
+    entries += [
+        _entry(board, row, rank=None, included=True, manual=False, new=False)
+        for row in board.unscored
+    ]
     return RankListOut(
         id=rank_list.id,
         name=rank_list.name,
@@ -103,6 +111,34 @@ def describe_list(
         customised=any(not p.new for p in placements) and any(p.manual for p in placements),
         updated_at=rank_list.updated_at,
         entries=entries,
+    )
+
+
+def _entry(
+    board: Board,
+    row: RankedApplicant,
+    *,
+    rank: int | None,
+    included: bool,
+    manual: bool,
+    new: bool,
+) -> EntryOut:
+    scored = row.final is not None
+    notes = board.notes(row.result)
+    return EntryOut(
+        applicant_id=row.applicant_id,
+        name=row.name,
+        rank=rank if scored else None,
+        scored=scored,
+        included=included,
+        manual=manual,
+        new=new,
+        computed_rank=row.rank,
+        tied=row.tied_with_previous,
+        final=row.final,
+        average=row.result.average,
+        interviews=board.interviews.get(row.applicant_id, 0),
+        notes="; ".join(part for part in (NOT_SCORED if not scored else "", notes) if part),
     )
 
 
@@ -216,7 +252,11 @@ async def save_order(call: Call) -> RankListOut:
     rank_list = await _list(call)
     board = await load_board(call.scope)
     before = await placements_of(call.scope, board, rank_list)
-    order = [(e.applicant_id, e.included) for e in call.body.entries]
+    # Unscored applicants are never placed in an order: a client sending them is not refused.
+    unscored = {r.applicant_id for r in board.unscored}
+    order = [
+        (e.applicant_id, e.included) for e in call.body.entries if e.applicant_id not in unscored
+    ]
     placements = await ranks.save_order(
         call.scope, rank_list, order, board.computed_order, _now(call)
     )

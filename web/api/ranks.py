@@ -46,7 +46,13 @@ class Board:
 
     @property
     def computed_order(self) -> list[str]:
-        return [r.applicant_id for r in self.ranked]
+        """The applicants a rank list can order: those with a final score, best first."""
+        return [r.applicant_id for r in self.ranked if r.rank is not None]
+
+    @property
+    def unscored(self) -> list[aggregate.RankedApplicant]:
+        """Applicants without a final score, by name: listed after a rank list, never ranked."""
+        return [r for r in self.ranked if r.rank is None]
 
     def by_id(self) -> dict[str, aggregate.RankedApplicant]:
         return {r.applicant_id: r for r in self.ranked}
