@@ -2,7 +2,7 @@
 step, cancelling, and the emails each sends.
 
 Sessions belong to `rooms`; callers hand them in as `SessionInfo`, read under a lock of the
-session row (see `web.api.scheduling.lock_sessions`), so counting the seats and taking one
+session row (see `web.booking_rules.lock_sessions`), so counting the seats and taking one
 happen in one write transaction and two applicants can never both take the last seat.
 """
 

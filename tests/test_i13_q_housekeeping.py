@@ -57,3 +57,12 @@ def test_pyproject_warns_on_unused_ignores_and_drops_structlog() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["tool"]["mypy"]["warn_unused_ignores"] is True
     assert not any(dep.startswith("structlog") for dep in project["project"]["dependencies"])
+
+
+def test_the_seat_lock_lives_with_the_booking_rules() -> None:
+    from web import booking_rules, jobs
+
+    for name in ("lock_sessions", "program_rules", "now_of", "session_info"):
+        assert getattr(booking_rules, name).__module__ == "web.booking_rules"
+        # Re-exported for the request modules that still import it from web.jobs.
+        assert getattr(jobs, name) is getattr(booking_rules, name)

@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy import Select, event, literal, select, update
+from sqlalchemy import Select, event, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock, to_datetime
-from core.errors import NotFound
+from core.clock import Clock
 from core.scoping import ProgramScope
 from core.settings import Settings
 from portal import jobs, mail, outbox, scheduling, waitlists
@@ -28,65 +27,17 @@ from portal.auth import Auth
 from portal.models import Applicant, Booking, Program, Staff
 from portal.models_mail import MailMark, OutboxMessage, WaitlistOffer
 from rooms.models import InterviewSession, ItineraryChange
-from rooms.sessions import rounds_of, session_window
+from web.booking_rules import lock_sessions as lock_sessions
+from web.booking_rules import now_of as now_of
+from web.booking_rules import program_rules as program_rules
+from web.booking_rules import session_info as session_info
 from web.keys import AUTH, CLOCK, DB, SETTINGS
 
 # Several edits in a row reach each person as one email.
 CHANGE_SETTLE = timedelta(seconds=60)
 log = logging.getLogger("interviewday.jobs")
-
-
-async def session_info(scope: ProgramScope, session: InterviewSession) -> scheduling.SessionInfo:
-    start, end = session_window(session, await rounds_of(scope, session.id))
-    return scheduling.SessionInfo(
-        id=session.id,
-        name=session.name,
-        capacity=session.capacity,
-        visible=session.visible,
-        starts_at=start.astimezone(UTC),
-        ends_at=end.astimezone(UTC),
-        timezone=session.timezone,
-        finalized=session.finalized_at is not None,
-    )
-
-
-async def lock_sessions(
-    scope: ProgramScope, session_ids: Sequence[str]
-) -> dict[str, scheduling.SessionInfo]:
-    """Reads sessions for taking or giving up seats, locked until the transaction ends.
-
-    PostgreSQL: `SELECT … FOR UPDATE`, in id order so two transactions never wait on each other
-    in a circle. SQLite: a write to the rows first (a no-op UPDATE), which takes the database's
-    single write lock before the seats are counted, so no other transaction can count the old
-    number in between."""
-    wanted = sorted(set(session_ids))
-    if not wanted:
-        return {}
-    if scope.db.get_bind().dialect.name == "sqlite":
-        await scope.db.execute(
-            update(InterviewSession)
-            .where(InterviewSession.program_id == scope.program_id, InterviewSession.id.in_(wanted))
-            .values(capacity=InterviewSession.capacity)
-            .execution_options(synchronize_session=False)
-        )
-        statement = scope.select(InterviewSession, InterviewSession.id.in_(wanted))
-    else:
-        statement = (
-            scope.select(InterviewSession, InterviewSession.id.in_(wanted))
-            .order_by(InterviewSession.id)
-            .with_for_update()
-        )
-    statement = statement.execution_options(populate_existing=True)
-    found = {s.id: s for s in await scope.db.scalars(statement)}
-    for session_id in wanted:
-        if session_id not in found:
-            raise NotFound("This session is not open for booking.", field="session_id")
-    return {s.id: await session_info(scope, s) for s in found.values()}
-
-
-async def program_rules(scope: ProgramScope) -> scheduling.Rules:
-    program = await scope.db.get(Program, scope.program_id)
-    return scheduling.rules_of(program.options if program else {})
+# The seat lock, the program's rules and the app's now live in web.booking_rules; they are
+# re-exported here (`x as x`) for the request modules that still import them from web.jobs.
 
 
 def transport_for(settings: Settings) -> outbox.Transport:
@@ -404,7 +355,3 @@ def wake(app: web.Application) -> None:
     runner = app.get(JOBS)
     if runner is not None:
         runner.wake()
-
-
-def now_of(app: web.Application) -> datetime:
-    return to_datetime(app[CLOCK].now())

@@ -8,9 +8,10 @@ from core.errors import AppError
 from core.security import TokenError
 from portal import invitations as invitations_portal
 from portal.auth import lock_rate_keys
+from web.booking_rules import now_of
 from web.client_address import client_address
 from web.identities import forget_everywhere
-from web.jobs import now_of, wake
+from web.jobs import wake
 from web.keys import AUTH, BUS, DB, IDENTITIES, PASSWORD_POOL, SETTINGS
 from web.pages import (
     applicant,
