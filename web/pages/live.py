@@ -19,7 +19,7 @@ from core.scoping import ProgramScope
 from portal.models import Program, Staff
 from rooms.models import InterviewSession, MeetingRoom
 from web.keys import DB
-from web.live import JoinIn, grant_for_session
+from web.live import PLACEMENT, JoinIn, grant_for_session
 from web.render import render
 from web.session import Identity, current
 
@@ -149,8 +149,10 @@ async def session_room(request: web.Request) -> web.StreamResponse:
             session = await scope.get(InterviewSession, request.match_info["session_id"])
             if session.mode == "scoring-only":
                 raise Conflict("This session has no live rooms.", code="no_live_rooms")
+            # The running day's placement, as the join endpoint uses: after a move or a skip an
+            # applicant's page (and its external link) is the room they belong in now.
             grant, external_url = await grant_for_session(
-                scope, actor, session, JoinIn(room_id=watched)
+                scope, actor, session, JoinIn(room_id=watched), request.app.get(PLACEMENT)
             )
         except (NotFound, Forbidden, Conflict) as exc:
             return _unavailable(request, identity, exc, contact)
