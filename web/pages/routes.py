@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from core.errors import AppError
@@ -159,8 +161,17 @@ async def request_link_submit(request: web.Request) -> web.StreamResponse:
     return render(request, "link_error.html", {"reason": None, "sent": True})
 
 
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
+
+
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico whatever the page links; they get the SVG, not a 404."""
+    return web.FileResponse(FAVICON, headers={"Cache-Control": "public, max-age=86400"})
+
+
 def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
