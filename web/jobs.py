@@ -27,17 +27,12 @@ from portal.auth import Auth
 from portal.models import Applicant, Booking, Program, Staff
 from portal.models_mail import MailMark, OutboxMessage, WaitlistOffer
 from rooms.models import InterviewSession, ItineraryChange
-from web.booking_rules import lock_sessions as lock_sessions
-from web.booking_rules import now_of as now_of
-from web.booking_rules import program_rules as program_rules
-from web.booking_rules import session_info as session_info
+from web.booking_rules import lock_sessions, program_rules, session_info
 from web.keys import AUTH, CLOCK, DB, SETTINGS
 
 # Several edits in a row reach each person as one email.
 CHANGE_SETTLE = timedelta(seconds=60)
 log = logging.getLogger("interviewday.jobs")
-# The seat lock, the program's rules and the app's now live in web.booking_rules; they are
-# re-exported here (`x as x`) for the request modules that still import them from web.jobs.
 
 
 def transport_for(settings: Settings) -> outbox.Transport:

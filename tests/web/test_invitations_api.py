@@ -221,7 +221,7 @@ async def test_reminders_go_out_before_the_session(
     from core.scoping import ProgramScope
     from portal.permissions import Actor
     from web.api import scheduling as actions
-    from web.jobs import now_of
+    from web.booking_rules import now_of
 
     async with client.app[DB]() as db, db.begin():
         actor = Actor("applicant", world.a.applicant_id, world.a.program_id, "Ann")

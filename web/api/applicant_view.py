@@ -15,7 +15,7 @@ from portal.bookings import SessionSeats, occupancy
 from portal.models import Applicant, Program
 from portal.models_mail import WaitlistOffer
 from rooms.models import InterviewSession
-from web.jobs import session_info
+from web.booking_rules import session_info
 from web.schedules import applicant_schedule, changes_for
 
 SEES_SESSIONS = frozenset({"invited", "scheduled"})

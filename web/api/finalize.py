@@ -18,7 +18,7 @@ from portal.permissions import Actor
 from rooms import itineraries
 from rooms.models import Interview, InterviewSession, Itinerary
 from rooms.sessions import interviewers_by_room, rooms_of, round_starts, rounds_of
-from web.jobs import lock_sessions
+from web.booking_rules import lock_sessions
 from web.keys import CLOCK
 from web.session_data import applicant_names, booked_applicant_ids
 

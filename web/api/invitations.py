@@ -19,7 +19,8 @@ from portal.people import MAX_BULK
 from portal.scheduling import local_time
 from rooms.models import InterviewSession
 from web.api.framework import Api, Call
-from web.jobs import now_of, session_info, wake_after_commit
+from web.booking_rules import now_of, session_info
+from web.jobs import wake_after_commit
 from web.keys import SETTINGS
 
 api = Api()

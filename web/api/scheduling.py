@@ -2,7 +2,7 @@
 for staff the scheduling options, the allocation run and finalizing a session.
 
 The actions are plain functions (`choose`, `book`, `cancel`, …) so the applicant's pages and
-this API share them; each locks the sessions it touches (`web.jobs.lock_sessions`).
+this API share them; each locks the sessions it touches (`web.booking_rules.lock_sessions`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from web.api.applicant_view import ApplicantView, applicant_view
 from web.api.fields import NaiveMoment, RowId, SingleLine
 from web.api.finalize import FinalizeOut, finalize_session
 from web.api.framework import Api, Call
-from web.jobs import lock_sessions, now_of, program_rules, wake_after_commit
+from web.booking_rules import lock_sessions, now_of, program_rules
+from web.jobs import wake_after_commit
 
 api = Api()
 

@@ -15,7 +15,8 @@ from core.scoping import ProgramScope
 from portal import invitations
 from web.api import scheduling as actions
 from web.api.applicant_view import applicant_view
-from web.jobs import now_of, wake
+from web.booking_rules import now_of
+from web.jobs import wake
 from web.keys import DB
 from web.pages.common import applicant_identity
 from web.render import render

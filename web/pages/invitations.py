@@ -20,7 +20,8 @@ from rooms.models import InterviewSession
 from web.api.finalize import finalize_session
 from web.api.invitations import dead_letter_count, outbox_rows, preview
 from web.api.scheduling import OptionsIn, options_out, run_allocation, save_options
-from web.jobs import now_of, wake
+from web.booking_rules import now_of
+from web.jobs import wake
 from web.keys import DB, SETTINGS
 from web.pages.common import shell_context, staff_identity
 from web.render import render
