@@ -61,13 +61,19 @@ class WriterGate:
             # Its task is gone without ending the transaction: the turn ends with it.
             self.leave(self.holder)
         try:
-            await_only(asyncio.wait_for(self.lock.acquire(), self.wait_seconds))
+            await_only(self._acquire())
         except TimeoutError:
             raise WriterTurnTimeout(
                 f"waited {self.wait_seconds:.0f} s for the database's write turn"
             ) from None
         self.holder, self.holder_task = conn, task
         self.holder_raw = conn.connection.dbapi_connection
+
+    async def _acquire(self) -> None:
+        # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives as
+        # the lock is granted, and a cancelled task (a stopping jobs loop) would run on.
+        async with asyncio.timeout(self.wait_seconds):
+            await self.lock.acquire()
 
     def leave(self, conn: Connection) -> None:
         if self.holder is conn:

@@ -15,7 +15,7 @@ from core.db import (
     create_read_session_factory,
     create_session_factory,
 )
-from core.sqlite import NestedWriteTransaction
+from core.sqlite import NestedWriteTransaction, WriterGate
 from portal.models import Program
 
 
@@ -152,3 +152,16 @@ async def test_a_writer_cancelled_mid_transaction_gives_its_turn_back(sqlite_url
         assert await a_program_named(engine, "after") is not None
     finally:
         await engine.dispose()
+
+
+async def test_a_writer_cancelled_as_its_turn_comes_stays_cancelled() -> None:
+    """asyncio.wait_for on 3.11 could swallow this cancellation: the task then ran on."""
+    gate = WriterGate(wait_seconds=5)
+    await gate.lock.acquire()  # another writer has the turn
+    waiter = asyncio.create_task(gate._acquire())
+    await asyncio.sleep(0)  # the waiter is queued for the turn
+    gate.lock.release()  # the turn comes...
+    waiter.cancel()  # ...just as the waiter is cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not gate.lock.locked()
