@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.security import Passwords
 from portal.models import Applicant, Program, Staff
-from rooms.models import InterviewSession, MeetingRoom, Room, RoomInterviewer
+from rooms.models import Interview, InterviewSession, Itinerary, MeetingRoom, Room, RoomInterviewer
 from scoring.models import ScoringForm
 
 PASSWORD = "correct horse battery"
@@ -130,3 +130,30 @@ async def build_world(factory: async_sessionmaker[AsyncSession]) -> World:
         a = await add_program(db, "a")
         b = await add_program(db, "b")
     return World(a=a, b=b)
+
+
+async def itinerary_with(
+    db: AsyncSession,
+    *,
+    program_id: str,
+    session_id: str,
+    room_id: str,
+    applicant_id: str,
+    round_number: int = 1,
+    status: str = "draft",
+) -> Itinerary:
+    """An itinerary of `session_id` that puts one applicant in one room for one round."""
+    itinerary = Itinerary(program_id=program_id, session_id=session_id, status=status)
+    db.add(itinerary)
+    await db.flush()
+    db.add(
+        Interview(
+            program_id=program_id,
+            itinerary_id=itinerary.id,
+            session_id=session_id,
+            room_id=room_id,
+            round_number=round_number,
+            applicant_id=applicant_id,
+        )
+    )
+    return itinerary

@@ -14,7 +14,7 @@ from portal.models import Booking, Staff
 from rooms.models import Interview, Itinerary, Room, RoomInterviewer
 from signaling.bot import LiveBot
 from signaling.grants import JoinGrant, issue_join_token
-from tests.factories import World, password_hash
+from tests.factories import World, itinerary_with, password_hash
 from tests.media.conftest import audio_clip, labels, video_clips
 from web.keys import DB, TOKENS
 from web.live import HUB, room_key
@@ -51,18 +51,13 @@ async def day(live_server: Any, world: World, clock: FakeClock) -> Day:
         db.add(
             Booking(program_id=a.program_id, session_id=a.session_id, applicant_id=a.applicant_id)
         )
-        itinerary = Itinerary(program_id=a.program_id, session_id=a.session_id, status="published")
-        db.add(itinerary)
-        await db.flush()
-        db.add(
-            Interview(
-                program_id=a.program_id,
-                itinerary_id=itinerary.id,
-                session_id=a.session_id,
-                room_id=a.room_id,
-                round_number=1,
-                applicant_id=a.applicant_id,
-            )
+        await itinerary_with(
+            db,
+            program_id=a.program_id,
+            session_id=a.session_id,
+            room_id=a.room_id,
+            applicant_id=a.applicant_id,
+            status="published",
         )
     return Day(a.session_id, a.room_id, room2.id, a.interviewer_id, second.id, a.applicant_id)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 
 from portal.models import Booking, Staff
-from rooms.models import Interview, Itinerary, RoomInterviewer
-from tests.factories import World, password_hash
+from rooms.models import RoomInterviewer
+from tests.factories import World, itinerary_with, password_hash
 from tests.web.helpers import error_of, login
 from tests.web.test_people_pdfs_api import LIMITED, upload
 from web.keys import DB
@@ -76,18 +76,12 @@ async def test_an_interviewer_opens_only_their_applicants_limited_pdf(
 
     # An itinerary that puts the other applicant in my room opens theirs too.
     async with client.app[DB]() as db, db.begin():
-        itinerary = Itinerary(program_id=a.program_id, session_id=a.session_id)
-        db.add(itinerary)
-        await db.flush()
-        db.add(
-            Interview(
-                program_id=a.program_id,
-                itinerary_id=itinerary.id,
-                session_id=a.session_id,
-                room_id=a.room_id,
-                round_number=1,
-                applicant_id=a.other_applicant_id,
-            )
+        await itinerary_with(
+            db,
+            program_id=a.program_id,
+            session_id=a.session_id,
+            room_id=a.room_id,
+            applicant_id=a.other_applicant_id,
         )
     assert await limited_status(client, a.other_applicant_id) == (200, {})
 
