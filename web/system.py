@@ -33,7 +33,11 @@ async def readyz(request: web.Request) -> web.Response:
             checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return web.json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
+        {
+            "status": "ready" if ready else "not_ready",
+            "checks": checks,
+            "node": request.app[SETTINGS].node_id,
+        },
         status=200 if ready else 503,
     )
 
