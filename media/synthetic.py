@@ -38,7 +38,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 from aiortc.rtp import RtpPacket
 
 from . import fastpath
@@ -319,14 +319,20 @@ class SyntheticParticipant:
         capture: bool = False,
         ice_servers: Sequence[Mapping[str, Any]] = (),
         pacer: Pacer | None = None,
+        ice_transport_policy: str = "all",
     ) -> None:
         servers = [
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
             for s in ice_servers
         ]
-        # An explicit (empty) list: aiortc's default is a public STUN server.
+        # An explicit (empty) list: aiortc's default is a public STUN server. "relay" gathers
+        # only TURN candidates (a client behind a firewall that allows nothing else).
         self.pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+            RTCConfiguration(
+                iceServers=servers,
+                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+                iceTransportPolicy=RTCIceTransportPolicy(ice_transport_policy),
+            )
         )
         self.pacer = pacer
         self.streams: list[PacedStream] = []

@@ -42,6 +42,8 @@ class LiveBot:
     scope: str | None = None
     pacer: Pacer | None = None
     """One pacer shared by many bots sends all their packets from one timer (cheap bots)."""
+    ice_transport_policy: str = "all"
+    """With "relay", only TURN candidates: a client whose network allows nothing else."""
 
     def __post_init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -52,6 +54,7 @@ class LiveBot:
             labels=self.labels,
             ice_servers=self.ice_servers,
             pacer=self.pacer,
+            ice_transport_policy=self.ice_transport_policy,
         )
         self._event = asyncio.Event()
         self._refusal: Any = None
