@@ -17,6 +17,12 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+_STEAL = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) and 1 or 0
+end
+return 0
+"""
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
@@ -31,6 +37,10 @@ class Leases(Protocol):
     async def renew(self, name: str, owner: str, ttl_ms: int) -> bool: ...
 
     async def release(self, name: str, owner: str) -> None: ...
+
+    async def steal(self, name: str, dead_owner: str, owner: str, ttl_ms: int) -> bool:
+        """Takes the lease from `dead_owner` only if it still holds it (compare and set)."""
+        ...
 
     async def holder(self, name: str) -> str | None: ...
 
@@ -48,6 +58,12 @@ class LocalLeases:
     async def release(self, name: str, owner: str) -> None:
         if self._held.get(name) == owner:
             del self._held[name]
+
+    async def steal(self, name: str, dead_owner: str, owner: str, ttl_ms: int) -> bool:
+        if self._held.get(name) != dead_owner:
+            return False
+        self._held[name] = owner
+        return True
 
     async def holder(self, name: str) -> str | None:
         return self._held.get(name)
@@ -70,6 +86,10 @@ class RedisLeases:
 
     async def release(self, name: str, owner: str) -> None:
         await self._client.eval(_RELEASE, 1, self._prefix + name, owner)
+
+    async def steal(self, name: str, dead_owner: str, owner: str, ttl_ms: int) -> bool:
+        key = self._prefix + name
+        return bool(await self._client.eval(_STEAL, 1, key, dead_owner, owner, ttl_ms))
 
     async def holder(self, name: str) -> str | None:
         value = await self._client.get(self._prefix + name)

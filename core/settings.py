@@ -46,6 +46,8 @@ class Settings:
     session_hours: int = 12
     magic_link_days: int = 30
     node_id: str = "node-1"
+    # How the other nodes reach this one (forwarded requests, relayed sockets, hand-overs).
+    internal_url: str = "http://127.0.0.1:8080"
     # Peers whose X-Forwarded-For is believed (the reverse proxy); empty: nobody's.
     trusted_proxies: tuple[IpNetwork, ...] = ()
     # Bearer token for /metrics; without one, /metrics answers loopback peers only.
@@ -211,6 +213,11 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _reachable(host: str) -> str:
+    """A wildcard bind address is not an address another node can connect to."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     var_dir = Path(_get(env, "VAR_DIR") or "var")
     host = _get(env, "HOST") or "127.0.0.1"
@@ -230,6 +237,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         session_hours=_positive_int(env, "SESSION_HOURS", 12),
         magic_link_days=_positive_int(env, "MAGIC_LINK_DAYS", 30),
         node_id=_get(env, "NODE_ID") or "node-1",
+        internal_url=(
+            _url("INTERNAL_URL", _get(env, "INTERNAL_URL"), ("http", "https"))
+            or f"http://{_reachable(host)}:{port}"
+        ).rstrip("/"),
         trusted_proxies=parse_trusted_proxies(_get(env, "TRUSTED_PROXIES")),
         metrics_token=_metrics_token(_get(env, "METRICS_TOKEN")),
         db_pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 5.0),

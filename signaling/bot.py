@@ -5,10 +5,13 @@ tests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import socketio
 
@@ -44,10 +47,32 @@ class LiveBot:
     """One pacer shared by many bots sends all their packets from one timer (cheap bots)."""
     ice_transport_policy: str = "all"
     """With "relay", only TURN candidates: a client whose network allows nothing else."""
+    token_source: Callable[[], Awaitable[str]] | None = None
+    """Where a fresh join token comes from (the join API): with it, a bot whose connection
+    drops (its node died or drained) reconnects, with backoff and jitter, through `url`."""
+    disconnects: list[float] = field(default_factory=list)
+    """time.monotonic() of each drop of the connection."""
+    rejoins: list[float] = field(default_factory=list)
+    """time.monotonic() of each successful join after a drop."""
 
     def __post_init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.media = SyntheticParticipant(
+        self._event = asyncio.Event()
+        self._refusal: Any = None
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.sio = self._client()
+        self.media = self._participant()
+
+    def _client(self) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False)
+        sio.on("connect_error", self._on_refused, namespace=NAMESPACE)
+        sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
+        for name in ("layout", "moved", "peer", "peer_left", "media_failed", "timetrack"):
+            sio.on(name, self._recorder(name), namespace=NAMESPACE)
+        return sio
+
+    def _participant(self) -> SyntheticParticipant:
+        return SyntheticParticipant(
             self.video,
             self.audio,
             slots=self.slots,
@@ -56,11 +81,40 @@ class LiveBot:
             pacer=self.pacer,
             ice_transport_policy=self.ice_transport_policy,
         )
-        self._event = asyncio.Event()
-        self._refusal: Any = None
-        self.sio.on("connect_error", self._on_refused, namespace=NAMESPACE)
-        for name in ("layout", "moved", "peer", "peer_left", "media_failed", "timetrack"):
-            self.sio.on(name, self._recorder(name), namespace=NAMESPACE)
+
+    def _socket_url(self) -> str:
+        # The scope in the URL lets any node relay the socket to the session's owner.
+        return f"{self.url}/?scope={quote(self.scope, safe='')}" if self.scope else self.url
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        if self._closing or self.token_source is None:
+            return
+        self.disconnects.append(time.monotonic())
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        assert self.token_source is not None
+        attempt = 0
+        with contextlib.suppress(Exception):
+            await self.media.close()
+        while not self._closing:
+            # Backoff with jitter: a node's participants do not all come back in one instant.
+            await asyncio.sleep(min(0.2 * 2**attempt, 3.0) * (0.5 + random.random()))
+            attempt += 1
+            try:
+                self.token = await self.token_source()
+                self.sio = self._client()
+                self.media = self._participant()
+                await self.connect()
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await self.media.close()
+                with contextlib.suppress(Exception):
+                    await self.sio.disconnect()
+                continue
+            self.rejoins.append(time.monotonic())
+            return
 
     async def _on_refused(self, data: Any) -> None:
         self._refusal = data
@@ -82,7 +136,7 @@ class LiveBot:
         auth = {"token": self.token, **({"scope": self.scope} if self.scope else {})}
         try:
             await self.sio.connect(
-                self.url,
+                self._socket_url(),
                 auth=auth,
                 namespaces=[NAMESPACE],
                 transports=["websocket"],
@@ -128,6 +182,11 @@ class LiveBot:
         return self.media.counter.frames_since(mid, since) if mid else 0
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reconnecting
         await self.media.close()
         if self.sio.connected:
             await self.sio.disconnect()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -51,6 +51,8 @@ TOKEN_ERRORS = {
 }
 
 PresenceListener = Callable[[Member], None]
+Admission = Callable[[str], Awaitable[bool]]
+"""Whether this node serves a scope now (the cluster's owner); False refuses the connection."""
 CLIENT_EVENTS = frozenset({"join", "ice", "media", "hand", "heartbeat", "leave"})
 SERVER_EVENTS = frozenset({"connect", "disconnect"})
 """Triggered by python-socketio itself; a packet can never name them (signaling/packets.py)."""
@@ -99,6 +101,7 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         self.listeners: list[PresenceListener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._join_locks: dict[str, asyncio.Lock] = {}
+        self.admit: Admission | None = None
         sfu.on_layout = self._on_layout
         sfu.on_connection_state = self._on_media_state
 
@@ -117,6 +120,10 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         wanted = auth.get("scope")
         if wanted is not None and wanted != grant.scope:
             raise refusal("wrong_session", "This join token is for another session.")
+        if self.admit is not None and not await self.admit(grant.scope):
+            # Another node runs this session; the client connects again (through any node,
+            # which relays it to the owner when the URL names the scope).
+            raise refusal("wrong_node", "This session is served by another server: reconnecting.")
         await self.save_session(sid, {"grant": grant})
         await self.enter_room(sid, scope_channel(grant.scope))
         await self.enter_room(sid, person_channel(grant.participant_id))
@@ -393,6 +400,25 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
     def _notify(self, member: Member) -> None:
         for listener in self.listeners:
             listener(member)
+
+    async def disconnect_scope(self, scope: str) -> int:
+        """Closes every socket of `scope` on this node (it stopped owning the scope): each
+        client reconnects and lands on the new owner. Returns how many were closed."""
+        sids = [
+            sid
+            for sid, _ in self.server.manager.get_participants(self.namespace, scope_channel(scope))
+        ]
+        for sid in sids:
+            with contextlib.suppress(Exception):
+                await self.disconnect(sid)
+        return len(sids)
+
+    def connected_count(self) -> int:
+        return sum(1 for m in self.presence.members.values() if m.connected)
+
+    def spawn(self, coroutine: Any) -> None:
+        """Runs `coroutine` in the background; a failure is logged, never lost."""
+        self._spawn(coroutine)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -20,6 +20,8 @@ class DayRun(ProgramOwned, Base):
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(20), default="not_started")
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # Raised by every node that takes the day over; writes that carry an older one are refused.
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

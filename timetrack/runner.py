@@ -21,7 +21,7 @@ from timetrack.commands import Command, CommandRejected, apply
 from timetrack.effects import Effect, Notify, Prompt, Route, SetStatus, effects_for
 from timetrack.plan import ClockEvent, DayPlan
 from timetrack.state import DayState
-from timetrack.store import DayStore, event_key
+from timetrack.store import DayStore, StaleOwner, event_key
 
 log = logging.getLogger("interviewday.timetrack")
 
@@ -54,6 +54,7 @@ class DayRunner:
         ports: DayPorts,
         clock: Clock,
         plan_at: Callable[[float], DayPlan],
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.state = state
         self.fired = set(fired)
@@ -61,6 +62,9 @@ class DayRunner:
         self.ports = ports
         self.clock = clock
         self.plan_at = plan_at
+        self.on_lost = on_lost
+        """Called once when the store refuses a write because another node took the day over."""
+        self.lost = False
         self.lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -81,10 +85,26 @@ class DayRunner:
                 await self._task
             self._task = None
 
+    def _lose(self) -> None:
+        if self.lost:
+            return
+        self.lost = True
+        log.warning("day %s: another node took it over; this runner stops", self.state.session_id)
+        if self.on_lost is not None:
+            self.on_lost()
+
     # --- commands ------------------------------------------------------------------------
 
     async def command(self, command_id: str, command: Command) -> dict[str, Any]:
-        """Applies one command once; repeating a command id returns the first result."""
+        """Applies one command once; repeating a command id returns the first result. Raises
+        StaleOwner when another node has taken the day over (nothing was applied here)."""
+        try:
+            return await self._command(command_id, command)
+        except StaleOwner:
+            self._lose()
+            raise
+
+    async def _command(self, command_id: str, command: Command) -> dict[str, Any]:
         async with self.lock:
             earlier = await self.store.command_result(command_id)
             if earlier is not None:
@@ -134,6 +154,9 @@ class DayRunner:
                         and not self.state.plan.paused
                         else None
                     )
+            except StaleOwner:
+                self._lose()
+                return
             except Exception:
                 # The day must go on: log, and try again at the next wake-up.
                 log.exception("ticker of %s failed", self.state.session_id)

@@ -24,6 +24,11 @@ def event_key(event: ClockEvent) -> str:
     return f"{event.kind}:{event.round if event.round is not None else '-'}"
 
 
+class StaleOwner(Exception):
+    """Another node has taken this day over since this store claimed it: its writes are refused,
+    and whoever holds it must stop running the day."""
+
+
 @dataclass(frozen=True)
 class Loaded:
     state: DayState
@@ -36,6 +41,38 @@ class DayStore:
     sessions: async_sessionmaker[AsyncSession]
     program_id: str
     session_id: str
+    fence: int | None = None
+    """The fencing token of this node's claim (`claim`); None: unfenced (one process)."""
+
+    async def claim(self) -> int:
+        """Takes the day for this process: raises the fencing token, so every write of a node
+        that ran it before is refused from now on. The day's row must exist (`save` first)."""
+        async with self.sessions() as db, db.begin():
+            fence = await db.scalar(
+                update(DayRun)
+                .where(DayRun.session_id == self.session_id, DayRun.program_id == self.program_id)
+                .values(fence=DayRun.fence + 1)
+                .returning(DayRun.fence)
+            )
+        if fence is None:
+            raise LookupError(f"no day run for session {self.session_id}")
+        self.fence = int(fence)
+        return self.fence
+
+    async def _fenced(self, db: AsyncSession) -> None:
+        """Inside a write transaction: refuse it unless this store's claim is still the latest.
+        The update locks the day's row, so a claim by another node waits for this transaction
+        or makes it fail here."""
+        if self.fence is None:
+            return
+        result = await db.execute(
+            update(DayRun)
+            .where(DayRun.session_id == self.session_id, DayRun.fence == self.fence)
+            .values(fence=self.fence)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise StaleOwner(f"session {self.session_id}: another node runs this day now")
 
     async def load(self) -> Loaded | None:
         async with self.sessions() as db:
@@ -49,6 +86,7 @@ class DayStore:
 
     async def save(self, state: DayState, status: str) -> None:
         async with self.sessions() as db, db.begin():
+            await self._fenced(db)
             run = await db.get(DayRun, self.session_id)
             data = state_to_json(state)
             if run is None:
@@ -70,6 +108,7 @@ class DayStore:
         """Records the event; False when it had already fired (then do nothing)."""
         try:
             async with self.sessions() as db, db.begin():
+                await self._fenced(db)
                 db.add(
                     PhaseEvent(
                         program_id=self.program_id,
@@ -95,6 +134,7 @@ class DayStore:
         keys = [event_key(event) for event, _ in events]
         try:
             async with self.sessions() as db, db.begin():
+                await self._fenced(db)
                 done = set(
                     await db.scalars(
                         select(PhaseEvent.key).where(
@@ -146,6 +186,7 @@ class DayStore:
     ) -> dict[str, Any]:
         try:
             async with self.sessions() as db, db.begin():
+                await self._fenced(db)
                 db.add(
                     DayCommand(
                         program_id=self.program_id,
@@ -168,6 +209,7 @@ class DayStore:
         if not statuses:
             return
         async with self.sessions() as db, db.begin():
+            await self._fenced(db)
             itinerary = await db.scalar(
                 select(Itinerary).where(
                     Itinerary.session_id == self.session_id, Itinerary.status == "published"

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import aiohttp
 import aiohttp_jinja2
 import jinja2
 import redis.asyncio as aioredis
@@ -20,6 +21,7 @@ from core.bus import InMemoryBus, RedisBus
 from core.clock import Clock, SystemClock, to_datetime
 from core.db import create_engine, create_read_session_factory, create_session_factory
 from core.lease import LocalLeases, RedisLeases
+from core.nodes import HEARTBEAT_SECONDS, LocalNodes, NodeRegistry, RedisNodes, new_instance_id
 from core.security import PasswordPool, Passwords, Tokens, lower_thread_priority
 from core.settings import Settings
 from portal.auth import Auth
@@ -27,11 +29,13 @@ from web import daytrack, keys
 from web.api.framework import Api
 from web.api.openapi import build_openapi
 from web.api.routes import build_api
+from web.cluster import Cluster, node_info
 from web.errors import error_middleware
+from web.forwarding import add_cluster_routes, forwarding_middleware
 from web.identities import IdentityCache, listen_for_forgotten
 from web.input_guard import PARSER_LIMITS
 from web.jobs import background_jobs
-from web.live import build_socketio
+from web.live import HUB, build_socketio
 from web.metrics import Metrics
 from web.middleware import (
     metrics_middleware,
@@ -90,6 +94,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             # Outside the error middleware, so it counts the status the client really got.
             metrics_middleware,
             error_middleware,
+            # Before admission: a request for another node's session never waits for a slot here.
+            forwarding_middleware,
             overload_middleware,
             make_admission_middleware(
                 admitted_requests(settings), settings.db_pool_timeout, exempt=LOGIN_PATHS
@@ -127,8 +133,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     add_system_routes(app, build_openapi(api))
     add_page_routes(app)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
+    add_cluster_routes(app)
     build_socketio(app, _socketio_manager(settings))
     daytrack.install(app)
+    app.cleanup_ctx.append(_cluster_heartbeat)
     return app
 
 
@@ -184,14 +192,66 @@ async def _identity_invalidation(app: web.Application) -> AsyncIterator[None]:
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
+    me = node_info(settings.node_id, new_instance_id(settings.node_id), settings.internal_url)
+    nodes: NodeRegistry
     if settings.redis_url:
         client = aioredis.from_url(settings.redis_url)
         app[keys.REDIS] = client
         app[keys.BUS] = RedisBus(client)
         app[keys.LEASES] = RedisLeases(client)
+        nodes = RedisNodes(client)
     else:
         app[keys.REDIS] = None  # type: ignore[misc]
         app[keys.BUS] = InMemoryBus()
         app[keys.LEASES] = LocalLeases()
-    yield
+        nodes = LocalNodes()
+    metrics = app[keys.METRICS]
+    app[keys.CLUSTER] = Cluster(
+        me=me,
+        leases=app[keys.LEASES],
+        nodes=nodes,
+        secret=settings.secret_key,
+        shared=settings.redis_url is not None,
+        events=metrics.lease_event,
+    )
+    # The cluster's own calls (forwards, relayed sockets, hand-overs) pass bodies as they came.
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        app[keys.CLUSTER].http = http
+        yield
     await app[keys.BUS].close()
+
+
+async def _cluster_heartbeat(app: web.Application) -> AsyncIterator[None]:
+    """Announces this node (address, load) and renews its leases every second; at shutdown
+    lets go of what it owns, so another node takes it over at once instead of after the lease."""
+    cluster = app[keys.CLUSTER]
+    hub = app[HUB]
+    metrics = app[keys.METRICS]
+
+    def load() -> tuple[int, int]:
+        return len(cluster.owned), hub.connected_count()
+
+    cluster.load = load
+    if cluster.shared:
+
+        async def admit(scope: str) -> bool:
+            return (await cluster.owner(scope)).local
+
+        hub.admit = admit
+
+    async def beat() -> None:
+        while True:
+            try:
+                await cluster.heartbeat()
+                metrics.observe_cluster(len(cluster.owned), hub.connected_count())
+            except Exception:
+                log.exception("cluster heartbeat failed")
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    task = asyncio.create_task(beat()) if cluster.shared else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await cluster.leave()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from core.settings import IpNetwork
-from web.keys import SETTINGS
+from web.keys import CLUSTER_CLIENT, SETTINGS
 
 UNKNOWN = "unknown"
 
@@ -67,5 +67,10 @@ def resolve_client(
 
 
 def client_address(request: web.Request) -> str:
+    forwarded = request.get(CLUSTER_CLIENT)
+    if forwarded:
+        # Another node of the cluster forwarded this request and signed who the client is
+        # (web/forwarding.py).
+        return str(forwarded)
     trusted = request.app[SETTINGS].trusted_proxies
     return resolve_client(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,11 +17,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.errors import Conflict, Forbidden
-from core.lease import Leases
 from core.scoping import ProgramScope
 from portal.models import Staff
 from portal.permissions import allowed
@@ -37,7 +38,9 @@ from timetrack.runner import DayRunner
 from timetrack.state import DayState, RoomInfo
 from timetrack.store import DayStore
 from web.api.framework import Api, Call
-from web.keys import CLOCK, DB, LEASES, SETTINGS
+from web.cluster import Cluster, NotTaken
+from web.forwarding import owned_by
+from web.keys import CLOCK, CLUSTER, DB, DB_READ
 from web.live import HUB, PLACEMENT, room_key, waiting_room_key
 from web.session_data import applicant_names
 
@@ -204,88 +207,114 @@ def personal_view(snapshot: dict[str, Any], applicant_id: str) -> dict[str, Any]
     }
 
 
-LEASE_MS = 15_000
-RENEW_SECONDS = 5.0
-
-
 @dataclass
 class DayRegistry:
-    """One runner per session on this node, built on first use and resumed at start-up.
+    """One runner per session this node owns, built on first use and resumed after a restart
+    or a take-over.
 
-    Across nodes a lease (Redis) makes sure a session has one ticker: the node holding it runs
-    the day and renews it; a node that stops renewing loses it, and another node resumes the
-    day from the database.
+    Across nodes the cluster (web/cluster.py) decides which process owns a session; only the
+    owner runs its day, under a fencing token claimed from the database, so a node that lost
+    the session without knowing can write nothing more (timetrack/store.py `StaleOwner`).
     """
 
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]
+    """Read-only sessions for building a day: a write session held meanwhile would keep
+    SQLite's write turn from the store's own transactions."""
     hub: LiveHub
     clock: Clock
-    leases: Leases
-    node_id: str
-    shared: bool = False
-    """True when leases are shared between nodes (Redis): only then is taking over a day that
-    another node stopped renewing meaningful; a lone node resumes its days at start-up."""
+    cluster: Cluster
     runners: dict[str, DayRunner] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def get(self, scope: ProgramScope, session: InterviewSession) -> DayRunner:
+        runner = self.runners.get(session.id)
+        if runner is not None and not runner.lost:
+            return runner
+        owner = await self.cluster.owner(session.id)
+        if not owner.local:
+            assert owner.node is not None
+            raise Conflict(
+                f"This session's day runs on node {owner.node.node_id}.", code="session_elsewhere"
+            )
+        return await self._build(scope, session)
+
+    async def _build(self, scope: ProgramScope, session: InterviewSession) -> DayRunner:
         async with self.lock:
             runner = self.runners.get(session.id)
-            if runner is not None:
+            if runner is not None and not runner.lost:
                 return runner
-            if not await self.leases.acquire(f"day:{session.id}", self.node_id, LEASE_MS):
-                holder = await self.leases.holder(f"day:{session.id}")
-                raise Conflict(
-                    f"This session's day runs on node {holder}.", code="session_elsewhere"
-                )
             store = DayStore(self.sessions, scope.program_id, session.id)
-            loaded = await store.load()
             fresh, source = await build_day(scope, session)
-            if loaded is not None:
-                state, fired = loaded.state, loaded.fired
-            else:
-                state, fired = fresh, frozenset()
-                await store.save(state, "ready")
+            if await store.load() is None:
+                with contextlib.suppress(IntegrityError):  # another node created it first
+                    await store.save(fresh, "ready")
+            if self.cluster.shared:
+                await store.claim()
+            loaded = await store.load()
+            assert loaded is not None
+            started = time.monotonic()
 
             def plan_at(start: float, source: PlanInput = source) -> DayPlan:
                 return build_plan(PlanInput(**{**vars(source), "start": start}))
 
+            def lost(session_id: str = session.id) -> None:
+                self.hub.spawn(self.cluster.forget(session_id))
+
             runner = DayRunner(
-                state=state,
-                fired=fired,
+                state=loaded.state,
+                fired=loaded.fired,
                 store=store,
                 ports=HubPorts(self.hub, self.sessions, scope.program_id),
                 clock=self.clock,
                 plan_at=plan_at,
+                on_lost=lost,
             )
             runner.start_ticker()
             self.runners[session.id] = runner
+            log.info(
+                "day %s runs here (fence %s, resumed in %.0f ms)",
+                session.id,
+                store.fence,
+                (time.monotonic() - started) * 1000,
+            )
             return runner
 
-    async def resume_running(self) -> None:
-        async with self.sessions() as db:
-            runs = list(await db.scalars(select(DayRun).where(DayRun.state == "running")))
-            sessions = [(r.program_id, await db.get(InterviewSession, r.session_id)) for r in runs]
-        for program_id, session in sessions:
-            if session is None or session.id in self.runners:
-                continue
-            async with self.sessions() as db:
-                with contextlib.suppress(Conflict):
-                    await self.get(ProgramScope(db, program_id), session)
+    async def resume(self, session_id: str) -> None:
+        """Runs a session's day here if it is running (after a take-over or a restart)."""
+        async with self.reads() as db:
+            run = await db.get(DayRun, session_id)
+            session = await db.get(InterviewSession, session_id)
+            if run is None or session is None or run.state != "running":
+                return
+            await self._build(ProgramScope(db, run.program_id), session)
 
-    async def maintain(self) -> None:
-        """Renews this node's leases (dropping days it lost) and takes over orphaned days."""
-        for session_id in list(self.runners):
-            if not await self.leases.renew(f"day:{session_id}", self.node_id, LEASE_MS):
-                runner = self.runners.pop(session_id)
-                await runner.stop()
-        if self.shared:
-            await self.resume_running()
+    async def drop(self, session_id: str) -> None:
+        runner = self.runners.pop(session_id, None)
+        if runner is not None:
+            await runner.stop()
+
+    async def running_days(self) -> list[str]:
+        async with self.reads() as db:
+            return list(
+                await db.scalars(select(DayRun.session_id).where(DayRun.state == "running"))
+            )
+
+    async def resume_running(self) -> None:
+        for session_id in await self.running_days():
+            if session_id in self.runners:
+                continue
+            try:
+                owner = await self.cluster.owner(session_id)
+            except NotTaken:
+                continue
+            if owner.local:
+                with contextlib.suppress(Conflict):
+                    await self.resume(session_id)
 
     async def close(self) -> None:
-        for session_id, runner in self.runners.items():
+        for runner in self.runners.values():
             await runner.stop()
-            await self.leases.release(f"day:{session_id}", self.node_id)
         self.runners.clear()
 
     def placement(self, session_id: str, applicant_id: str) -> tuple[bool, str | None]:
@@ -298,6 +327,8 @@ class DayRegistry:
 
 
 DAYS = web.AppKey("days", DayRegistry)
+MAINTAIN_SECONDS = 1.0
+"""How often a node looks for running days nobody runs (an owner that died)."""
 
 
 def install(app: web.Application) -> None:
@@ -305,23 +336,30 @@ def install(app: web.Application) -> None:
 
 
 async def _registry(app: web.Application) -> AsyncIterator[None]:
-    registry = DayRegistry(
-        app[DB],
-        app[HUB],
-        app[CLOCK],
-        app[LEASES],
-        app[SETTINGS].node_id,
-        shared=app[SETTINGS].redis_url is not None,
-    )
+    cluster = app[CLUSTER]
+    hub = app[HUB]
+    registry = DayRegistry(app[DB], app[DB_READ], hub, app[CLOCK], cluster)
     app[DAYS] = registry
     app[PLACEMENT] = registry.placement
+
+    async def taken(scope: str) -> None:
+        if not scope.startswith("meeting:"):
+            await registry.resume(scope)
+
+    async def lost(scope: str) -> None:
+        await registry.drop(scope)
+        # Whoever is connected here reconnects and lands on the new owner.
+        await hub.disconnect_scope(scope)
+
+    cluster.on_taken = taken
+    cluster.on_lost = lost
     await registry.resume_running()
 
     async def maintain() -> None:
         while True:
-            await asyncio.sleep(RENEW_SECONDS)
+            await asyncio.sleep(MAINTAIN_SECONDS)
             try:
-                await registry.maintain()
+                await registry.resume_running()
             except Exception:
                 log.exception("day registry maintenance failed")
 
@@ -371,6 +409,7 @@ async def _runner(call: Call) -> tuple[DayRunner, InterviewSession]:
     permission="timetrack.room",
     response=DayOut,
 )
+@owned_by("session_id")
 async def get_day(call: Call) -> DayOut:
     runner, session = await _runner(call)
     hub = call.request.app[HUB]
@@ -399,6 +438,7 @@ async def get_day(call: Call) -> DayOut:
     # The runner stores the command in its own transaction.
     transaction="read",
 )
+@owned_by("session_id")
 async def day_command(call: Call) -> CommandOut:
     body: CommandIn = call.body
     actor = call.staff
@@ -430,6 +470,7 @@ class MyDayOut(BaseModel):
     auth="any",
     response=MyDayOut,
 )
+@owned_by("session_id")
 async def my_day(call: Call) -> MyDayOut:
     actor = call.actor
     assert actor is not None

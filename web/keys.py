@@ -12,6 +12,7 @@ from core.lease import Leases
 from core.security import PasswordPool, Passwords, Tokens
 from core.settings import Settings
 from portal.auth import Auth
+from web.cluster import Cluster
 from web.identities import IdentityCache
 from web.metrics import Metrics
 from web.readcache import ReadCache
@@ -34,3 +35,7 @@ BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", aioredis.Redis | None)  # type: ignore[arg-type]
 LEASES = web.AppKey("leases", Leases)
+# Who owns which session or meeting room, and this node in the registry (web/cluster.py).
+CLUSTER = web.AppKey("cluster", Cluster)
+# Who the client is, on a request another node of the cluster forwarded and signed.
+CLUSTER_CLIENT = web.RequestKey("cluster_client", str)

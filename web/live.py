@@ -23,6 +23,7 @@ from signaling.hub import NAMESPACE, LiveHub
 from signaling.ice import client_ice_servers
 from signaling.server import LiveServer
 from web.api.framework import Api, Call
+from web.forwarding import owned_by
 from web.keys import CLOCK, METRICS, SETTINGS, TOKENS
 
 api = Api()
@@ -159,6 +160,7 @@ async def grant_for_session(
     body=JoinIn,
     response=JoinOut,
 )
+@owned_by("session_id")
 async def join_session(call: Call) -> JoinOut:
     assert call.actor is not None
     session = await call.scope.get(InterviewSession, call.path("session_id"), what="session")

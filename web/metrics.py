@@ -36,6 +36,24 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.sessions_owned = Gauge(
+            "interviewday_cluster_scopes_owned",
+            "Sessions and meeting rooms this node owns (runs the day of, holds the media of)",
+            registry=self.registry,
+        )
+        self.cluster_participants = Gauge(
+            "interviewday_cluster_participants",
+            "Participants connected to this node's media server",
+            registry=self.registry,
+        )
+        self.lease_events = Counter(
+            "interviewday_cluster_lease_events_total",
+            "Ownership changes on this node: acquired, stolen (take-overs of a dead node's "
+            "scope), lost, handed_over (drain), released",
+            ["event"],
+            registry=self.registry,
+        )
+
         media_labels = ["participant", "room"]
         self.bitrate_in = Gauge(
             "interviewday_media_bitrate_in_bps",
@@ -68,6 +86,13 @@ class Metrics:
             registry=self.registry,
         )
         self._media_seen: set[tuple[str, str]] = set()
+
+    def lease_event(self, event: str) -> None:
+        self.lease_events.labels(event=event).inc()
+
+    def observe_cluster(self, owned: int, participants: int) -> None:
+        self.sessions_owned.set(owned)
+        self.cluster_participants.set(participants)
 
     def observe_media(self, stats: Mapping[str, ParticipantStats]) -> None:
         """Per-participant media gauges; participants who left are removed."""

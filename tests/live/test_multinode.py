@@ -18,10 +18,11 @@ from tests.conftest import make_settings
 from tests.factories import World
 from tests.live.conftest import Day, grant
 from tests.live.test_timetrack_live import two_rounds
+from tests.services import free_port
 from timetrack.commands import Command
 from web.app import create_app
 from web.daytrack import DAYS
-from web.keys import DB_READ, TOKENS
+from web.keys import CLUSTER, DB_READ, SETTINGS, TOKENS
 from web.live import HUB
 
 pytestmark = pytest.mark.redis
@@ -33,8 +34,16 @@ async def nodes(
 ) -> list[Any]:
     servers = []
     for name in ("node-a", "node-b"):
-        settings = make_settings(sqlite_url, tmp_path, redis_url=redis_url, node_id=name)
-        servers.append(await aiohttp_server(create_app(settings, clock=clock), host="127.0.0.1"))
+        port = free_port()
+        settings = make_settings(
+            sqlite_url,
+            tmp_path,
+            redis_url=redis_url,
+            node_id=name,
+            internal_url=f"http://127.0.0.1:{port}",
+        )
+        app = create_app(settings, clock=clock)
+        servers.append(await aiohttp_server(app, host="127.0.0.1", port=port))
     return servers
 
 
@@ -75,14 +84,20 @@ async def test_one_ticker_per_session_and_takeover(
             session = await scope.get(InterviewSession, day.session_id)
             return await node.app[DAYS].get(scope, session)
 
-    runner = await runner_on(first)
+    # The session is placed (by load) on one of the two; the other defers to it.
+    placed = await first.app[CLUSTER].owner(day.session_id)
+    owner, other = (first, second) if placed.local else (second, first)
+    runner = await runner_on(owner)
     assert (await runner.command("start", Command("start")))["ok"]
     with pytest.raises(Conflict) as info:
-        await runner_on(second)
-    assert info.value.code == "session_elsewhere" and "node-a" in info.value.message
+        await runner_on(other)
+    node_id = owner.app[SETTINGS].node_id
+    assert info.value.code == "session_elsewhere" and node_id in info.value.message
 
-    await first.app[DAYS].close()  # node A goes away (gracefully: it releases the lease)
-    await second.app[DAYS].maintain()
-    taken = second.app[DAYS].runners[day.session_id]
+    assert await owner.app[CLUSTER].drain() == 1  # the owner hands its sessions over
+    assert day.session_id not in owner.app[DAYS].runners
+    taken = other.app[DAYS].runners[day.session_id]
     assert taken.state.started and not taken.state.ended
     assert (await taken.command("pause", Command("pause")))["ok"]
+    # Node A's runner was fenced out: had it survived, nothing it wrote would be kept.
+    assert runner.store.fence is not None and taken.store.fence == runner.store.fence + 1

@@ -164,6 +164,8 @@ def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
             payload = response_adapter.dump_python(result, mode="json", by_alias=True)
         return web.json_response(payload, status=endpoint.status)
 
+    # Marks on the handler (web/forwarding.py `owned_by`) are read from the route's handler.
+    handle.__dict__.update(getattr(endpoint.handler, "__dict__", {}))
     return handle
 
 

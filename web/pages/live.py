@@ -18,6 +18,7 @@ from core.errors import AppError, Conflict, Forbidden, NotFound
 from core.scoping import ProgramScope
 from portal.models import Program, Staff
 from rooms.models import InterviewSession, MeetingRoom
+from web.forwarding import owned_by
 from web.keys import DB
 from web.live import PLACEMENT, JoinIn, grant_for_session
 from web.render import render
@@ -138,6 +139,7 @@ async def device_check(request: web.Request) -> web.StreamResponse:
     return render(request, "live/device_check.html", context)
 
 
+@owned_by("session_id")  # its external link follows the running day's placement
 async def session_room(request: web.Request) -> web.StreamResponse:
     identity = _anyone(request)
     actor = identity.actor

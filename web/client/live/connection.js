@@ -129,6 +129,8 @@ export class LiveConnection extends EventTarget {
     this._status("connecting", "Connecting…");
     const socket = io(socketUrl(this.answer), {
       transports: ["websocket"],
+      // Any node relays the socket to the node that owns this session (docs/protocol.md).
+      query: this.scope ? { scope: this.scope } : {},
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
       // Every (re)connection presents a fresh token: they are valid for 10 minutes.
@@ -188,7 +190,8 @@ export class LiveConnection extends EventTarget {
 
   _retrySocket() {
     window.clearTimeout(this._retryTimer);
-    const delay = RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)];
+    // Jitter: when a server goes away, its participants do not all come back in one instant.
+    const delay = RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)] * (0.5 + Math.random());
     this.failures += 1;
     this._retryTimer = window.setTimeout(() => {
       if (!this.left && this.socket && !this.socket.connected) this.socket.connect();
