@@ -302,7 +302,7 @@ def _tail(path: Path, chars: int = 4000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
 
 
-def requirements(proxy: str) -> str:
+def require_services(proxy: str) -> str:
     """The proxy's executable; skips (or, where CI requires it, fails) the test without it,
     PostgreSQL or the server's command."""
     if services.postgres_url() is None:
@@ -349,7 +349,7 @@ async def topology(
     (INTERVIEWDAY_… names; the ones that make the cluster, CLUSTER_SETTINGS, are fixed)."""
     if proxy not in proxies.PROXIES:
         raise ValueError(f"unknown proxy {proxy!r}: use one of {proxies.PROXIES}")
-    executable = requirements(proxy)
+    executable = require_services(proxy)
     extra = dict(env or {})
     fixed = {f"INTERVIEWDAY_{name}" for name in CLUSTER_SETTINGS} & set(extra)
     if fixed:
