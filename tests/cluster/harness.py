@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,25 @@ def spawn(
         return subprocess.Popen(argv, env=env, cwd=cwd, stdout=sink, stderr=sink)
 
 
+def stable_port() -> int:
+    """A free loopback port below the kernel's ephemeral range. services.free_port() hands out
+    an ephemeral one, which any outgoing connection (there are many here) may take before the
+    proxy binds it, or while a killed node is down and waiting to restart on it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return services.free_port()
+
+
 def client_session(total_timeout: float = 30) -> aiohttp.ClientSession:
     # unsafe=True: the jar otherwise refuses cookies from an IP address such as 127.0.0.1.
     return aiohttp.ClientSession(
@@ -112,7 +133,7 @@ class Topology:
         self.proxy_kind = kind
         self.database_url = database_url
         self.redis_url = redis_url
-        self.proxy_port = services.free_port()
+        self.proxy_port = stable_port()
         self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
         self.proxy_log = folder / f"{kind}.log"
         self.proxy_process: subprocess.Popen[bytes] | None = None
@@ -260,7 +281,7 @@ class Topology:
 
     async def _start_nodes(self, count: int, extra: Mapping[str, str]) -> None:
         for index in range(count):
-            port = services.free_port()
+            port = stable_port()
             log = self.folder / f"node-{index + 1}.log"
             self._nodes.append(Node(index, port, self._node_env(index, port, extra), log))
         for node in self._nodes:

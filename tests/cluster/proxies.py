@@ -20,6 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 PROXIES = ("caddy", "haproxy")
+# Whether a request with a body (a POST) that was sent to a node which had just died is retried
+# on another. HAProxy keeps the request until a connection stands. Caddy before the fix of
+# caddyserver/caddy#7546 (2026; Debian 12 ships 2.6.2) closes the body on the failed dial and
+# answers 502 "invalid Read on closed Body"; the failure also takes the node out of rotation,
+# so it costs one request per crashed node. A GET is retried by both.
+RETRIES_BODIES = {"caddy": False, "haproxy": True}
 
 SITE_LINE = "{$INTERVIEWDAY_SITE_ADDRESS} {"
 HAPROXY_GLOBAL = ["global", "\tlog stdout format raw local0", ""]
