@@ -21,6 +21,7 @@ from portal.auth import Auth
 from portal.models import ROLES, Applicant, Program, Staff
 from web.app import create_app
 from web.demo import seed_demo
+from web.drain import drain_on_sigterm
 from web.input_guard import PARSER_LIMITS, quiet_protocol_errors
 from web.migrate import upgrade
 
@@ -128,7 +129,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # aiohttp's parser must let such requests through to reach them. Beyond its limits it
     # answers a plain 400 itself, logged in one line.
     quiet_protocol_errors()
-    web.run_app(create_app(settings), host=host, port=port, print=None, **PARSER_LIMITS)
+    app = create_app(settings)
+    app.on_startup.append(drain_on_sigterm)
+    web.run_app(app, host=host, port=port, print=None, **PARSER_LIMITS)
     return 0
 
 

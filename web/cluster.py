@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from core.errors import Conflict
 from core.lease import Leases
 from core.nodes import NodeInfo, NodeRegistry, choose_node, with_load
 
@@ -79,6 +80,14 @@ class Owner:
 
 
 HERE = Owner()
+
+
+class ScopeMoved(Conflict):
+    """Raised inside a handler that found its scope owned by another node after all (it moved
+    while the request was on its way); the forwarding layer sends the request on to the new
+    owner, so a client never sees it."""
+
+    code = "session_elsewhere"
 
 
 class NotTaken(Exception):
@@ -193,14 +202,16 @@ class Cluster:
     async def _became_owner(self, scope: str, event: str) -> None:
         if scope in self.owned:
             return
-        self.owned.add(scope)
-        self.events(event)
-        log.info("%s now owns %s (%s)", self.instance, scope, event)
         if self.on_taken is not None:
             try:
                 await self.on_taken(scope)
             except Exception:
                 log.exception("taking %s failed", scope)
+        # Only now: a request that finds the scope owned here must find its day running too
+        # (requests that come meanwhile wait on the scope's lock).
+        self.owned.add(scope)
+        self.events(event)
+        log.info("%s now owns %s (%s)", self.instance, scope, event)
 
     async def _lose(self, scope: str, event: str) -> None:
         if scope not in self.owned:
@@ -282,12 +293,16 @@ class Cluster:
             if target is None:
                 log.warning("draining with no other node: %s stays until exit", scope)
                 continue
-            await self._lose(scope, "handed_over")
-            await self.leases.release(lease_name(scope), self.instance)
-            try:
-                await self.ask_to_take(target, scope)
-            except (NotTaken, aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("hand-over of %s to %s failed (%s)", scope, target.instance, exc)
+            # Under the scope's lock: a request arriving meanwhile must not adopt the scope
+            # again here (the lease is still ours until released); it waits and then finds
+            # the new owner.
+            async with self._locks.setdefault(scope, asyncio.Lock()):
+                await self._lose(scope, "handed_over")
+                await self.leases.release(lease_name(scope), self.instance)
+                try:
+                    await self.ask_to_take(target, scope)
+                except (NotTaken, aiohttp.ClientError, TimeoutError) as exc:
+                    log.warning("hand-over of %s to %s failed (%s)", scope, target.instance, exc)
             moved += 1
         return moved
 

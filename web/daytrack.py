@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,9 +38,9 @@ from timetrack.runner import DayRunner
 from timetrack.state import DayState, RoomInfo
 from timetrack.store import DayStore
 from web.api.framework import Api, Call
-from web.cluster import Cluster, NotTaken
+from web.cluster import Cluster, NotTaken, ScopeMoved
 from web.forwarding import owned_by
-from web.keys import CLOCK, CLUSTER, DB, DB_READ
+from web.keys import CLOCK, CLUSTER, DB, DB_READ, METRICS
 from web.live import HUB, PLACEMENT, room_key, waiting_room_key
 from web.session_data import applicant_names
 
@@ -226,6 +226,11 @@ class DayRegistry:
     cluster: Cluster
     runners: dict[str, DayRunner] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    counted: Callable[[int], None] = lambda running: None
+    """Told how many days tick here after every change (the `day_runners` gauge)."""
+
+    def _count(self) -> None:
+        self.counted(sum(1 for r in self.runners.values() if not r.lost))
 
     async def get(self, scope: ProgramScope, session: InterviewSession) -> DayRunner:
         runner = self.runners.get(session.id)
@@ -234,9 +239,7 @@ class DayRegistry:
         owner = await self.cluster.owner(session.id)
         if not owner.local:
             assert owner.node is not None
-            raise Conflict(
-                f"This session's day runs on node {owner.node.node_id}.", code="session_elsewhere"
-            )
+            raise ScopeMoved(f"This session's day runs on node {owner.node.node_id}.")
         return await self._build(scope, session)
 
     async def _build(self, scope: ProgramScope, session: InterviewSession) -> DayRunner:
@@ -259,6 +262,7 @@ class DayRegistry:
                 return build_plan(PlanInput(**{**vars(source), "start": start}))
 
             def lost(session_id: str = session.id) -> None:
+                self._count()
                 self.hub.spawn(self.cluster.forget(session_id))
 
             runner = DayRunner(
@@ -272,6 +276,7 @@ class DayRegistry:
             )
             runner.start_ticker()
             self.runners[session.id] = runner
+            self._count()
             log.info(
                 "day %s runs here (fence %s, resumed in %.0f ms)",
                 session.id,
@@ -293,6 +298,7 @@ class DayRegistry:
         runner = self.runners.pop(session_id, None)
         if runner is not None:
             await runner.stop()
+            self._count()
 
     async def running_days(self) -> list[str]:
         async with self.reads() as db:
@@ -339,6 +345,7 @@ async def _registry(app: web.Application) -> AsyncIterator[None]:
     cluster = app[CLUSTER]
     hub = app[HUB]
     registry = DayRegistry(app[DB], app[DB_READ], hub, app[CLOCK], cluster)
+    registry.counted = app[METRICS].day_runners.set
     app[DAYS] = registry
     app[PLACEMENT] = registry.placement
 

@@ -33,6 +33,7 @@ from web.cluster import (
     TARGET_HEADER,
     Cluster,
     NotTaken,
+    ScopeMoved,
     verify,
 )
 from web.keys import CLUSTER, CLUSTER_CLIENT
@@ -102,6 +103,10 @@ async def forwarding_middleware(request: web.Request, handler: Handler) -> web.S
     if cluster is None or not cluster.shared:
         return await handler(request)
     forwarded_by = _check_signature(request, cluster)
+    if request.path == SOCKET_PATH and cluster.draining and forwarded_by is None:
+        # A socket opened here now would be cut when this node exits: the client retries and
+        # the proxy, which sees /readyz failing, sends it to another node.
+        raise OwnerUnavailable("This server is shutting down: reconnecting elsewhere.")
     scope = scope_of(request)
     if scope is None:
         return await handler(request)
@@ -111,7 +116,12 @@ async def forwarding_middleware(request: web.Request, handler: Handler) -> web.S
         except NotTaken:
             raise OwnerUnavailable("This session is moving between servers: try again.") from None
         if owner.local:
-            return await handler(request)
+            try:
+                return await handler(request)
+            except ScopeMoved:
+                if forwarded_by is not None:
+                    raise MisdirectedRequest("This server no longer holds that session.") from None
+                continue  # it moved on the way: look again, and forward
         if forwarded_by is not None:
             # Forwarded here as the owner, but the scope moved meanwhile: the sender looks again.
             raise MisdirectedRequest("This server does not hold that session (any more).")

@@ -46,6 +46,11 @@ class Metrics:
             "Participants connected to this node's media server",
             registry=self.registry,
         )
+        self.day_runners = Gauge(
+            "interviewday_day_runners",
+            "Interview days whose clock ticks on this node (across nodes, one per session)",
+            registry=self.registry,
+        )
         self.lease_events = Counter(
             "interviewday_cluster_lease_events_total",
             "Ownership changes on this node: acquired, stolen (take-overs of a dead node's "

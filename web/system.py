@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from core.errors import Unauthorized
-from web.keys import DB_READ, METRICS, REDIS, SETTINGS
+from web.keys import CLUSTER, DB_READ, METRICS, REDIS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -32,9 +32,13 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
+    cluster = request.app.get(CLUSTER)
+    draining = cluster is not None and cluster.draining
+    status = "draining" if draining else ("ready" if ready else "not_ready")
+    ready = ready and not draining
     return web.json_response(
         {
-            "status": "ready" if ready else "not_ready",
+            "status": status,
             "checks": checks,
             "node": request.app[SETTINGS].node_id,
         },

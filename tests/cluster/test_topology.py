@@ -59,6 +59,8 @@ async def test_three_nodes_behind_the_proxy(proxy: str) -> None:
         async with cluster.client() as http:
             async with http.get(f"{cluster.proxy_url}/metrics") as response:
                 assert response.status == 404, "the proxy must not serve /metrics"
+            async with http.post(f"{cluster.proxy_url}/_cluster/take?scope=x") as response:
+                assert response.status == 404, "the nodes' own calls stay inside the cluster"
             # WebSockets pass through: engine.io's open packet arrives over the upgrade.
             async with http.ws_connect(f"{cluster.proxy_url}{ENGINE_IO}") as socket:
                 opened = await socket.receive(timeout=5)
