@@ -209,3 +209,30 @@ async def test_forged_cluster_headers_are_refused(nodes: list[Any], world: World
         assert response.status == 403
         response = await http.post(f"/_cluster/take?scope={day.session_id}")
         assert response.status == 403
+
+
+async def test_two_processes_with_the_same_node_id_never_both_own_a_session(
+    aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock, day: Day
+) -> None:
+    servers = []
+    for _ in range(2):
+        port = free_port()
+        settings = make_settings(
+            sqlite_url,
+            tmp_path,
+            redis_url=redis_url,
+            node_id="node-1",  # the operator's mistake the issue found
+            internal_url=f"http://127.0.0.1:{port}",
+        )
+        app = create_app(settings, clock=clock)
+        servers.append(await aiohttp_server(app, host="127.0.0.1", port=port))
+    clusters = [s.app[CLUSTER] for s in servers]
+    for cluster in clusters:
+        await cluster.heartbeat()
+    assert clusters[0].instance != clusters[1].instance
+    answers = [await c.owner(day.session_id) for c in clusters]
+    assert sorted(a.local for a in answers) == [False, True]
+    owner = next(c for c, a in zip(clusters, answers, strict=True) if a.local)
+    other = next(c for c in clusters if c is not owner)
+    await other.leave()  # one shutting down must not free the other's session
+    assert await owner.leases.holder(lease_name(day.session_id)) == owner.instance
