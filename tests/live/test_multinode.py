@@ -56,6 +56,7 @@ async def test_an_event_from_one_node_reaches_a_client_on_the_other(
         token=issue_join_token(second.app[TOKENS], grant(world, day, "interviewer1")),
         video=video_clips["a"],
         audio=audio_clip,
+        scope=day.session_id,  # whichever node owns the session, the socket reaches it
     )
     try:
         await bot.connect()
