@@ -34,8 +34,41 @@ def parse_offer(sdp: str) -> SessionDescription:
         raise ValueError(f"the offer is not valid SDP ({type(exc).__name__})") from None
 
 
-def check_offer(sdp: str) -> SessionDescription:
-    """Raise ValueError unless every m-line of `sdp` can become a transceiver of ours."""
+UPLINK_DIRECTIONS: tuple[str, ...] = ("sendonly", "sendrecv")
+SLOT_DIRECTIONS: tuple[str, ...] = ("recvonly",)
+
+
+def check_layout(offer: SessionDescription, slots: int) -> None:
+    """Raise ValueError unless the m-lines are the protocol's: own audio, own video (the client
+    sends: `sendonly` or `sendrecv`), then `slots` pairs of `recvonly` audio + video.
+
+    The SFU alone would serve other shapes (a viewer without uplink, in tests and benches); a
+    client of the live rooms may not, so a refusal says exactly which m-line is wrong instead
+    of a room where someone silently cannot be seen.
+    """
+    if not 0 <= slots <= MAX_SLOT_PAIRS:
+        raise ValueError(f"slots must be between 0 and {MAX_SLOT_PAIRS}")
+    expected = [("audio", UPLINK_DIRECTIONS), ("video", UPLINK_DIRECTIONS)]
+    expected += [("audio", SLOT_DIRECTIONS), ("video", SLOT_DIRECTIONS)] * slots
+    if len(offer.media) != len(expected):
+        raise ValueError(
+            f"the offer has {len(offer.media)} media sections; slots={slots} needs "
+            f"{len(expected)} (own audio and video, then {slots} audio+video pairs)"
+        )
+    for index, (media, (kind, directions)) in enumerate(zip(offer.media, expected, strict=True)):
+        role = "your own " + kind if index < 2 else f"slot {(index - 2) // 2} {kind}"
+        if media.kind != kind:
+            raise ValueError(f"media section {index} is {media.kind}: expected {role}")
+        direction = media.direction or "sendrecv"  # RFC 8866: no attribute means sendrecv
+        if direction not in directions:
+            raise ValueError(
+                f"media section {index} ({role}) is {direction}: expected {' or '.join(directions)}"
+            )
+
+
+def check_offer(sdp: str, slots: int | None = None) -> SessionDescription:
+    """Raise ValueError unless every m-line of `sdp` can become a transceiver of ours, and,
+    when `slots` is given, unless they are laid out as `check_layout` says."""
     offer = parse_offer(sdp)
     if not offer.media:
         raise ValueError("the offer has no media sections")
@@ -63,4 +96,6 @@ def check_offer(sdp: str) -> SessionDescription:
     addresses = {(c.ip, c.port, c.protocol) for m in offer.media for c in m.ice_candidates}
     if len(addresses) > MAX_CANDIDATES:
         raise ValueError(f"the offer has more than {MAX_CANDIDATES} ICE candidates")
+    if slots is not None:
+        check_layout(offer, slots)
     return offer

@@ -139,15 +139,21 @@ class Sfu:
     def layout(self, participant_id: str) -> dict[str, str | None]:
         return self._get(participant_id).layout()
 
-    async def add_participant(self, participant_id: str, offer_sdp: str, room_id: str) -> str:
+    async def add_participant(
+        self, participant_id: str, offer_sdp: str, room_id: str, *, slots: int | None = None
+    ) -> str:
         """Accept a participant's offer, route it to `room_id`; return the answer SDP.
+
+        With `slots`, the offer must be laid out as the live protocol says (own audio and
+        video, then `slots` receive pairs: media/offer.py `check_layout`).
 
         A participant id that is already connected is replaced (a reconnect); of two adds
         racing for one id the later wins. Raises ValueError for an offer we cannot serve (no
         VP8/Opus, malformed SDP, no fingerprint: see media/offer.py), ConnectionAbortedError
         if `remove()` or a newer add for the same id came while this one was negotiating.
         """
-        check_offer(offer_sdp)  # before anything exists: nothing to undo, no task left behind
+        # Before anything exists: nothing to undo, no task left behind.
+        check_offer(offer_sdp, slots)
         token = object()
         self._adding[participant_id] = token
         await self._discard(participant_id)

@@ -19,6 +19,18 @@ from media.pacer import Pacer
 from media.synthetic import EncodedClip, SyntheticParticipant
 from signaling.hub import NAMESPACE
 
+RECORDED_EVENTS = (
+    "layout",
+    "moved",
+    "peer",
+    "peer_left",
+    "presence",
+    "replaced",
+    "media_failed",
+    "timetrack",
+)
+"""What the server sends that a bot keeps in `events` (`presence` reaches coordinators only)."""
+
 
 class BotError(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -67,7 +79,7 @@ class LiveBot:
         sio = socketio.AsyncClient(reconnection=False)
         sio.on("connect_error", self._on_refused, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
-        for name in ("layout", "moved", "peer", "peer_left", "media_failed", "timetrack"):
+        for name in RECORDED_EVENTS:
             sio.on(name, self._recorder(name), namespace=NAMESPACE)
         return sio
 

@@ -183,7 +183,10 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             room_key = known.room_key if known else grant.room_key
             room_name = known.room_name if known else grant.room_name
             try:
-                answer = await self.sfu.add_participant(pid, event.offer, room_key)
+                # A second join (this socket or another) replaces the media of the first.
+                answer = await self.sfu.add_participant(
+                    pid, event.offer, room_key, slots=event.slots
+                )
             except ValueError as exc:
                 raise EventError("bad_offer", str(exc)) from None
             except ConnectionAbortedError:
@@ -204,6 +207,8 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             if member.observer:
                 self._mute_uplink(pid)
             await self.enter_room(sid, room_channel(room_key))
+            if known is not None and known.connected and known.sid and known.sid != sid:
+                await self._replaced(known.sid, known.room_key)
         await self._announce(member)
         return ok(
             answer=answer,
@@ -265,30 +270,31 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         return ok(t=event.t, server_time=self.clock.now() * 1000)
 
     async def on_leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """Gone for good: the room hears `peer_left`, the console `presence` (not connected)."""
         parse(LeaveEvent, data)
         member = self._member(sid)
         await self._disconnect_media(member)
         self.presence.members.pop(member.participant_id, None)
         self.presence.by_sid.pop(sid, None)
+        await self.leave_room(sid, room_channel(member.room_key))
         await self.emit(
             "peer_left",
             {"participant_id": member.participant_id},
             room=room_channel(member.room_key),
         )
-        self._notify(replace(member, connected=False, sid=None))
+        gone = replace(member, connected=False, sid=None)
+        await self._tell_console(gone)
+        self._notify(gone)
         return ok()
 
     async def on_disconnect(self, sid: str, *args: Any) -> None:
+        """The socket dropped: the person is kept (a reconnect lands in the same room), and
+        the room and the console hear it as `peer` / `presence` with `connected: false`."""
         member = self.presence.drop_socket(sid)
         if member is None:
             return
         await self._disconnect_media(member)
-        await self.emit(
-            "peer_left",
-            {"participant_id": member.participant_id},
-            room=room_channel(member.room_key),
-        )
-        self._notify(member)
+        await self._announce(member)
 
     # --- what the server does to participants ------------------------------------------
 
@@ -311,7 +317,9 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
                 "peer_left", {"participant_id": participant_id}, room=room_channel(old_key)
             )
             await self._announce(member)
-        self._notify(member)
+        else:  # not connected: only the console shows where they now belong
+            await self._tell_console(member)
+            self._notify(member)
 
     def place(self, grant: JoinGrant, room_key: str, room_name: str) -> None:
         """Decide where a participant will land before they join (TimeTrack's placement)."""
@@ -380,8 +388,22 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _announce(self, member: Member) -> None:
         await self.emit("peer", member.public(), room=room_channel(member.room_key))
-        await self.emit("presence", self.describe(member), room=console_channel(member.grant.scope))
+        await self._tell_console(member)
         self._notify(member)
+
+    async def _tell_console(self, member: Member) -> None:
+        await self.emit("presence", self.describe(member), room=console_channel(member.grant.scope))
+
+    async def _replaced(self, old_sid: str, room_key: str) -> None:
+        """The participant joined from another socket (a second tab, or a reconnect before
+        the old socket's drop was noticed): the old one stops hearing the room and is told."""
+        with contextlib.suppress(Exception):  # it may be gone already
+            await self.leave_room(old_sid, room_channel(room_key))
+            await self.emit(
+                "replaced",
+                {"message": "You joined from another window or device."},
+                to=old_sid,
+            )
 
     def describe(self, member: Member) -> dict[str, Any]:
         """What the console shows of one person."""

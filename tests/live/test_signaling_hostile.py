@@ -235,10 +235,10 @@ async def test_bad_offers_are_refused_before_anything_is_created(
         "too many m-lines": offer + offer[offer.index("m=audio") :] * 17,
     }
     for name, sdp in bad.items():
-        ack = await call(sio, "join", {"offer": sdp})
+        ack = await call(sio, "join", {"offer": sdp, "slots": 1})
         assert code_of(ack) == "bad_offer", (name, ack)
         assert sfu.participant_ids == [], name
-    ack = await call(sio, "join", {"offer": offer})
+    ack = await call(sio, "join", {"offer": offer, "slots": 1})
     assert ack["ok"] is True and "a=fingerprint" in ack["answer"]
     quiet()
 
@@ -306,7 +306,7 @@ async def test_a_join_takes_a_bounded_number_of_candidates(
     # The server STUN-checks every address it is given; a browser trickles (no end marker).
     sio = await client()
     offer = without(await make_offer(), "a=end-of-candidates")
-    assert (await call(sio, "join", {"offer": offer}))["ok"] is True
+    assert (await call(sio, "join", {"offer": offer, "slots": 1}))["ok"] is True
     codes = []
     for port in range(40000, 40000 + MAX_CANDIDATES + 1):
         line = f"candidate:{port} 1 udp 2130706431 127.0.0.1 {port} typ host"

@@ -11,7 +11,8 @@
 // message}, "room" {name, roomKey, peers: Map}, "moved" {name}, "layout" {layout},
 // "slots" {slots: [{index, audioMid, videoMid, audioTrack, videoTrack}]}, "pc" {pc},
 // "timetrack" (the server's `timetrack` payload as it came), "self" {peer} (our own state as
-// the server sees it, with our link's quality).
+// the server sees it, with our link's quality). "status" fatal also when the server says
+// `replaced` (this person joined again elsewhere).
 import { io } from "socket.io-client";
 
 import { ClockOffset } from "./clock.js";
@@ -167,6 +168,9 @@ export class LiveConnection extends EventTarget {
       this._fire("moved", { name: room.name, roomKey: room.room_key, at: performance.now() });
     });
     socket.on("media_failed", () => this._restartMedia("the server lost our media"));
+    // We joined again from another tab or device: that one has the room now; this one stops
+    // rather than taking it back (two tabs would otherwise take turns).
+    socket.on("replaced", (data) => this._fatal((data && data.message) || "You joined from another window."));
     // The day on the clock (docs/protocol.md, "TimeTrack"): passed on for the timer and banners.
     socket.on("timetrack", (payload) => this._fire("timetrack", payload || {}));
     this._heartbeat = window.setInterval(() => this._sendHeartbeat(), HEARTBEAT_MS);
