@@ -13,7 +13,7 @@ from typing import Any
 from rooms import solver
 from rooms.solver_edits import swap_in_round
 from timetrack import plan as plans
-from timetrack.effects import Effect, Notify, Prompt, Route, where_now
+from timetrack.effects import Effect, Notify, Prompt, Route, SetStatus, reviews_apart, where_now
 from timetrack.state import DayState
 
 COMMANDS = (
@@ -56,6 +56,15 @@ def current_round(state: DayState, now: float) -> int | None:
     if phase.kind in ("interview", "review"):
         return phase.round
     return None
+
+
+def room_now(state: DayState, now: float, applicant_id: str) -> str | None:
+    """The room an applicant belongs in at `now` (None: their waiting room). During a review
+    they wait outside while the interviewer scores, unless held in the room."""
+    phase = plans.phase_at(state.plan, now).phase
+    if phase.kind == "review" and reviews_apart(state) and applicant_id not in state.held:
+        return None
+    return where_now(state, current_round(state, now), applicant_id)
 
 
 def _applicant(state: DayState, args: dict[str, Any]) -> str:
@@ -111,7 +120,7 @@ def _end(state: DayState, command: Command, now: float) -> tuple[DayState, list[
 
 def _hold(state: DayState, command: Command, now: float) -> tuple[DayState, list[Effect]]:
     applicant = _applicant(state, command.args)
-    room = where_now(state, current_round(state, now), applicant)
+    room = room_now(state, now, applicant)
     if room is None:
         raise CommandRejected("not_in_room", "Only an applicant in a room can be held there.")
     state = replace(state, held={**state.held, applicant: room})
@@ -123,14 +132,22 @@ def _release(state: DayState, command: Command, now: float) -> tuple[DayState, l
     held = dict(state.held)
     held.pop(applicant, None)
     state = replace(state, held=held)
-    return state, [Route(applicant, where_now(state, current_round(state, now), applicant))]
+    return state, [Route(applicant, room_now(state, now, applicant))]
 
 
 def _no_show(state: DayState, command: Command, now: float) -> tuple[DayState, list[Effect]]:
     applicant = _applicant(state, command.args)
     held = {a: r for a, r in state.held.items() if a != applicant}
     state = replace(state, no_shows=state.no_shows | {applicant}, held=held)
+    # Their interviews still to come (or under way) did not happen: kept with the itinerary, so
+    # scores and ranks do not count them.
+    marks: list[Effect] = [
+        SetStatus(r, room, "no_show")
+        for (r, room), who in sorted(state.slots.items())
+        if who == applicant and state.statuses.get((r, room)) != "completed"
+    ]
     return state, [
+        *marks,
         Route(applicant, None),
         Notify("scope", None, {"type": "no_show", "applicant_id": applicant}),
     ]
@@ -151,8 +168,10 @@ def _late_arrival(state: DayState, command: Command, now: float) -> tuple[DaySta
         if who == applicant and r < missed_before
     )
     if not missed:
-        return replace(state, no_shows=state.no_shows - {applicant}), [
-            Route(applicant, where_now(state, arrived, applicant))
+        state = replace(state, no_shows=state.no_shows - {applicant})
+        return state, [
+            *_pending_again(state, applicant),
+            Route(applicant, room_now(state, now, applicant)),
         ]
     slots = {key: who for key, who in state.slots.items() if key not in set(missed)}
     rounds = state.plan.rounds
@@ -177,12 +196,22 @@ def _late_arrival(state: DayState, command: Command, now: float) -> tuple[DaySta
         plan = _plan(plans.append_rounds, plan, now, added)
     state = replace(state, slots=slots, plan=plan, no_shows=state.no_shows - {applicant})
     return state, [
-        Route(applicant, where_now(state, arrived, applicant)),
+        *_pending_again(state, applicant),
+        Route(applicant, room_now(state, now, applicant)),
         Notify(
             "scope",
             None,
             {"type": "late_arrival", "applicant_id": applicant, "rounds_added": added},
         ),
+    ]
+
+
+def _pending_again(state: DayState, applicant: str) -> list[Effect]:
+    """A late arrival's interviews marked no-show by the `no_show` command are on again."""
+    return [
+        SetStatus(r, room, "pending")
+        for (r, room), who in sorted(state.slots.items())
+        if who == applicant and state.statuses.get((r, room), "pending") in ("pending", "no_show")
     ]
 
 
@@ -216,7 +245,7 @@ def _swap(state: DayState, command: Command, now: float) -> tuple[DayState, list
     state = replace(state, slots={(s.round, s.room_id): s.applicant_id for s in after.slots})
     effects: list[Effect] = [Notify("scope", None, {"type": "itinerary_changed"})]
     if started in changed_rounds:
-        effects += [Route(x, where_now(state, started, x)) for x in (a, b)]
+        effects += [Route(x, room_now(state, now, x)) for x in (a, b)]
     return state, effects
 
 
@@ -229,7 +258,7 @@ def _remove(state: DayState, command: Command, now: float) -> tuple[DayState, li
 def _put_back(state: DayState, command: Command, now: float) -> tuple[DayState, list[Effect]]:
     applicant = _applicant(state, command.args)
     state = replace(state, removed=state.removed - {applicant})
-    return state, [Route(applicant, where_now(state, current_round(state, now), applicant))]
+    return state, [Route(applicant, room_now(state, now, applicant))]
 
 
 def _set_status(state: DayState, command: Command, now: float) -> tuple[DayState, list[Effect]]:
@@ -252,6 +281,7 @@ def _set_status(state: DayState, command: Command, now: float) -> tuple[DayState
         "applicant_id": applicant,
     }
     effects: list[Effect] = [
+        SetStatus(round_number, room_id, str(status)),
         Notify("room", room_id, payload),
         Notify("applicant", applicant, payload),
     ]

@@ -78,6 +78,113 @@ def _routes(state: DayState, round_number: int | None) -> list[Effect]:
     return effects
 
 
+def tracks_presence(state: DayState) -> bool:
+    """Whether who is connected is known: only in the platform's own rooms (an external
+    meeting's attendance is not)."""
+    return state.mode == "native"
+
+
+def reviews_apart(state: DayState) -> bool:
+    """Whether applicants spend the review in their waiting room (the interviewer scores alone).
+    In manual mode the interviewer decides when the applicant leaves; an external meeting is
+    outside our reach."""
+    return state.mode == "native" and not state.manual
+
+
+def absent(state: DayState, round_number: int, applicant_id: str) -> bool:
+    """An applicant is absent from a round's interview when they were not connected at any
+    moment of its interview phase (the runner records who was: `DayState.attended`)."""
+    return tracks_presence(state) and (round_number, applicant_id) not in state.attended
+
+
+def next_interview(
+    state: DayState, applicant_id: str, after_round: int
+) -> tuple[int, str, float] | None:
+    """The applicant's next interview after `after_round`: (round, room id, its start)."""
+    rounds = sorted(
+        r for (r, _), who in state.slots.items() if who == applicant_id and r > after_round
+    )
+    for number in rounds:
+        room_id = state.applicant_room(number, applicant_id)
+        start = next(
+            (p.start for p in state.plan.phases if p.kind == "interview" and p.round == number),
+            None,
+        )
+        if room_id is not None and start is not None:
+            return number, room_id, start
+    return None
+
+
+def _review_notice(state: DayState, event: ClockEvent, applicant_id: str) -> Notify:
+    """What the applicant waits for during the review: where they go next and when."""
+    r = event.round
+    assert r is not None
+    until = next(
+        (p.end for p in state.plan.phases if p.kind == "review" and p.round == r), event.at
+    )
+    upcoming = next_interview(state, applicant_id, r)
+    following: dict[str, Any] | None = None
+    if upcoming is not None:
+        number, room_id, start = upcoming
+        room = state.room(room_id)
+        following = {
+            "round": number,
+            "room_id": room_id,
+            "room_name": room.name,
+            "external_url": room.external_url,
+            "at": start,
+        }
+    return Notify(
+        "applicant",
+        applicant_id,
+        {"type": "review", "round": r, "until": until, "next": following},
+    )
+
+
+def reminders_for(state: DayState, round_number: int) -> list[Effect]:
+    """Reminders to score a round's applicants; none for an interview that did not happen."""
+    return [
+        Prompt(i, who, round_number, room_id, reminder=True)
+        for room_id, who in _occupied(state, round_number)
+        if state.status(round_number, room_id) != "no_show"
+        for i in state.room(room_id).interviewer_ids
+    ]
+
+
+def _interview_end(state: DayState, event: ClockEvent) -> list[Effect]:
+    r = event.round
+    assert r is not None
+    effects: list[Effect] = []
+    for room_id, who in _occupied(state, r):
+        effects.append(
+            Notify("room", room_id, {"type": "time_up", "round": r, "applicant_id": who})
+        )
+        if state.manual:
+            effects += [
+                Prompt(i, who, r, room_id, reminder=False)
+                for i in state.room(room_id).interviewer_ids
+            ]
+            continue
+        if absent(state, r, who):
+            # Nobody to score: the interview did not happen.
+            effects.append(SetStatus(r, room_id, "no_show"))
+            continue
+        effects.append(SetStatus(r, room_id, "completed"))
+        effects += [
+            Prompt(i, who, r, room_id, reminder=False) for i in state.room(room_id).interviewer_ids
+        ]
+    for applicant in state.applicants():
+        if applicant in state.no_shows or applicant in state.removed:
+            continue
+        here = state.applicant_room(r, applicant) is not None
+        if not here and next_interview(state, applicant, r) is None:
+            continue
+        if here and reviews_apart(state) and applicant not in state.held:
+            effects.append(Route(applicant, None))
+        effects.append(_review_notice(state, event, applicant))
+    return effects
+
+
 def effects_for(state: DayState, event: ClockEvent) -> list[Effect]:
     r = event.round
     if event.kind == "move" and r is not None:
@@ -96,26 +203,17 @@ def effects_for(state: DayState, event: ClockEvent) -> list[Effect]:
             for room_id, who in _occupied(state, r)
         ]
     if event.kind == "interview_end" and r is not None:
-        effects: list[Effect] = []
-        for room_id, who in _occupied(state, r):
-            effects.append(
-                Notify("room", room_id, {"type": "time_up", "round": r, "applicant_id": who})
-            )
-            if not state.manual:
-                effects.append(SetStatus(r, room_id, "completed"))
-            effects += [
-                Prompt(i, who, r, room_id, reminder=False)
-                for i in state.room(room_id).interviewer_ids
-            ]
-        return effects
+        return _interview_end(state, event)
     if event.kind == "move_notice" and r is not None:
+        if any(p.kind == "break" and p.round == r for p in state.plan.phases):
+            return []  # nobody moves when the review ends: the break comes first
         notices: list[Effect] = []
         for applicant in state.applicants():
             if applicant in state.no_shows or applicant in state.held:
                 continue
             target = state.applicant_room(r + 1, applicant)
             current = state.applicant_room(r, applicant)
-            if target is None or target == current:
+            if target is None or (target == current and not reviews_apart(state)):
                 continue
             room = state.room(target)
             notices.append(
@@ -128,17 +226,14 @@ def effects_for(state: DayState, event: ClockEvent) -> list[Effect]:
                         "room_id": room.id,
                         "room_name": room.name,
                         "in_seconds": state.plan.timing.move_notice_seconds,
+                        "at": event.at + state.plan.timing.move_notice_seconds,
                         "external_url": room.external_url,
                     },
                 )
             )
         return notices
     if event.kind == "review_end" and r is not None:
-        return [
-            Prompt(i, who, r, room_id, reminder=True)
-            for room_id, who in _occupied(state, r)
-            for i in state.room(room_id).interviewer_ids
-        ]
+        return reminders_for(state, r)
     if event.kind == "break_start":
         return [*_routes(state, None), Notify("scope", None, {"type": "break", "after_round": r})]
     if event.kind in ("welcome_start", "closing_start"):

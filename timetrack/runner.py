@@ -17,8 +17,17 @@ from typing import Any, Protocol
 
 from core.clock import Clock
 from timetrack import plan as plans
-from timetrack.commands import Command, CommandRejected, apply
-from timetrack.effects import Effect, Notify, Prompt, Route, SetStatus, effects_for
+from timetrack.commands import Command, CommandRejected, apply, room_now
+from timetrack.effects import (
+    Effect,
+    Notify,
+    Prompt,
+    Route,
+    SetStatus,
+    effects_for,
+    reminders_for,
+    tracks_presence,
+)
 from timetrack.plan import ClockEvent, DayPlan
 from timetrack.state import DayState
 from timetrack.store import DayStore, StaleOwner, event_key
@@ -27,7 +36,10 @@ log = logging.getLogger("interviewday.timetrack")
 
 # Catching up after a restart, a banner for a phase long over is noise; moves, statuses and
 # prompts still happen.
-STALE_NOTICES = frozenset({"knock", "time_up", "moving", "round_start", "break"})
+STALE_NOTICES = frozenset({"knock", "time_up", "moving", "round_start", "break", "review"})
+DEFERRED_REMINDER_SECONDS = 300.0
+"""When a skip ends a round with no review left, its reminders come this long after the prompt
+(or the planned review's length, if the day has one)."""
 
 
 class DayPorts(Protocol):
@@ -42,6 +54,10 @@ class DayPorts(Protocol):
         ...
 
     async def changed(self, state: DayState, snapshot: dict[str, Any]) -> None: ...
+
+    async def connected(self, state: DayState) -> set[str]:
+        """The applicants of this day connected right now (native days)."""
+        ...
 
 
 class DayRunner:
@@ -122,7 +138,8 @@ class DayRunner:
             if effects is not None:
                 await self._save()
                 await self._carry_out(effects, stale=False)
-                await self._tick_locked(now)
+                # One snapshot per command, whether or not it made clock events due.
+                await self._tick_locked(now, announce=False)
                 await self.ports.changed(self.state, self.snapshot(now))
         self._wake.set()
         return result
@@ -147,13 +164,7 @@ class DayRunner:
                     now = self.clock.now()
                     if self.state.started and not self.state.ended:
                         await self._tick_locked(now)
-                    upcoming = (
-                        plans.next_event_after(self.state.plan, now)
-                        if self.state.started
-                        and not self.state.ended
-                        and not self.state.plan.paused
-                        else None
-                    )
+                    upcoming = self._next_deadline(now)
             except StaleOwner:
                 self._lose()
                 return
@@ -163,7 +174,17 @@ class DayRunner:
                 upcoming = None
                 self.failures += 1
             self._wake.clear()
-            await self._sleep(upcoming.at if upcoming else None)
+            await self._sleep(upcoming)
+
+    def _next_deadline(self, now: float) -> float | None:
+        if not self.state.started or self.state.ended:
+            return None
+        deadlines = list(self.state.reminders.values())
+        if not self.state.plan.paused:
+            upcoming = plans.next_event_after(self.state.plan, now)
+            if upcoming is not None:
+                deadlines.append(upcoming.at)
+        return min(deadlines, default=None)
 
     async def _sleep(self, deadline: float | None) -> None:
         self._idle.set()
@@ -194,7 +215,8 @@ class DayRunner:
                 for e in plans.events_between(self.state.plan, float("-inf"), now)
                 if event_key(e) not in self.fired
             ]
-            if not pending or not self.state.started or self.state.ended:
+            reminders = [r for r, at in self.state.reminders.items() if at <= now]
+            if (not pending and not reminders) or not self.state.started or self.state.ended:
                 return
             await asyncio.sleep(0.001)
 
@@ -203,7 +225,9 @@ class DayRunner:
         async with self.lock:
             await self._tick_locked(self.clock.now())
 
-    async def _tick_locked(self, now: float) -> None:
+    async def _tick_locked(self, now: float, *, announce: bool = True) -> None:
+        """Fires what is due; `announce`: send the new snapshot if anything fired (a command
+        sends its own, once)."""
         if not self.state.started or self.state.ended:
             return
         due = [
@@ -212,14 +236,17 @@ class DayRunner:
             if event_key(event) not in self.fired
         ]
         if not due:
+            await self._remind(now)
             return
+        await self._attend(due)
+        keys = {event_key(event) for event in due}
         fresh = await self.store.fire_many(
             [
                 (
                     event,
                     {
                         "prompts": [
-                            vars(p) for p in effects_for(self.state, event) if isinstance(p, Prompt)
+                            vars(p) for p in self._effects(event, keys) if isinstance(p, Prompt)
                         ]
                     },
                 )
@@ -233,7 +260,12 @@ class DayRunner:
             if event_key(event) not in fresh:
                 continue
             later_moves = any(e.kind in ("move", "day_end") for e in due[index + 1 :])
-            effects = effects_for(self.state, event)
+            effects = self._effects(event, keys)
+            if self._deferred(event, keys):
+                assert event.round is not None
+                later = self.state.plan.timing.review_seconds or DEFERRED_REMINDER_SECONDS
+                reminders = {**self.state.reminders, event.round: now + later}
+                self.state = replace(self.state, reminders=reminders)
             if event.kind == "day_end":
                 self.state = replace(self.state, ended=True)
             self.log.append((event, effects))
@@ -246,8 +278,87 @@ class DayRunner:
         await self._carry_out(
             [e for e, _ in batch if not isinstance(e, Notify | Route)], stale=False
         )
+        await self._remind(now)
         await self._save()
-        await self.ports.changed(self.state, self.snapshot(now))
+        if announce:
+            await self.ports.changed(self.state, self.snapshot(now))
+
+    @staticmethod
+    def _deferred(event: ClockEvent, keys: set[str]) -> bool:
+        """A round's reminder due with its own prompt (a skip left no review): it waits."""
+        return event.kind == "review_end" and f"interview_end:{event.round}" in keys
+
+    def _effects(self, event: ClockEvent, keys: set[str]) -> list[Effect]:
+        effects = effects_for(self.state, event)
+        if self._deferred(event, keys):
+            return [e for e in effects if not (isinstance(e, Prompt) and e.reminder)]
+        return effects
+
+    async def _attend(self, due: list[ClockEvent]) -> None:
+        """Whoever is connected as an interview starts or ends attended it (see `arrived` for
+        those who come in between)."""
+        rounds = {
+            e.round for e in due if e.kind in ("move", "interview_end") and e.round is not None
+        }
+        if not rounds or not tracks_presence(self.state):
+            return
+        present = await self.ports.connected(self.state)
+        seen = {(r, who) for r in rounds for who in present}
+        self.state = replace(self.state, attended=self.state.attended | seen)
+
+    async def _remind(self, now: float) -> None:
+        """Sends the reminders a skip put off, once they are due."""
+        due = sorted(r for r, at in self.state.reminders.items() if at <= now)
+        if not due:
+            return
+        effects = [effect for r in due for effect in reminders_for(self.state, r)]
+        self.state = replace(
+            self.state,
+            reminders={r: at for r, at in self.state.reminders.items() if r not in due},
+        )
+        await self._save()
+        await self._carry_out(effects, stale=False)
+
+    # --- presence and placement ------------------------------------------------------------
+
+    def attending(self, applicant_id: str) -> bool:
+        """Whether an applicant connecting now would be newly recorded as attending (cheap: the
+        hub asks on every presence change)."""
+        state = self.state
+        if not tracks_presence(state) or not state.started or state.ended:
+            return False
+        phase = plans.phase_at(state.plan, self.clock.now())
+        return (
+            phase.kind == "interview"
+            and phase.round is not None
+            and (phase.round, applicant_id) not in state.attended
+        )
+
+    async def arrived(self, applicant_id: str) -> None:
+        """An applicant connected: they attend the interview under way (if any)."""
+        if not tracks_presence(self.state):
+            return
+        try:
+            async with self.lock:
+                state = self.state
+                if not state.started or state.ended or self.lost:
+                    return
+                phase = plans.phase_at(state.plan, self.clock.now())
+                if phase.kind != "interview" or phase.round is None:
+                    return
+                seen = (phase.round, applicant_id)
+                if seen in state.attended:
+                    return
+                self.state = replace(state, attended=state.attended | {seen})
+                await self._save()
+        except StaleOwner:
+            self._lose()
+
+    def placement(self, applicant_id: str) -> tuple[bool, str | None]:
+        """Where an applicant belongs now: (the day is running, room id or None: waiting)."""
+        if not self.state.started or self.state.ended:
+            return False, None
+        return True, room_now(self.state, self.clock.now(), applicant_id)
 
     async def _carry_out(self, effects: list[Effect], *, stale: bool) -> None:
         statuses: dict[tuple[int, str], str] = {}

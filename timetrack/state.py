@@ -42,6 +42,12 @@ class DayState:
     exclusions: frozenset[tuple[str, str]] = frozenset()
     """(applicant, interviewer) pairs that must never meet (conflicts of interest)."""
     original_rounds: int = 0
+    attended: frozenset[tuple[int, str]] = frozenset()
+    """(round, applicant) pairs where the applicant was connected at some moment of that
+    round's interview (native days only; see `effects.absent`)."""
+    reminders: dict[int, float] = field(default_factory=dict)
+    """round -> when its scoring reminders are due, for a round whose review was skipped (the
+    reminder then comes a review's length after the prompt, not with it)."""
 
     def room(self, room_id: str) -> RoomInfo:
         return next(r for r in self.rooms if r.id == room_id)
@@ -133,6 +139,8 @@ def state_to_json(state: DayState) -> dict[str, Any]:
         "statuses": [[r, room, s] for (r, room), s in sorted(state.statuses.items())],
         "exclusions": sorted(list(pair) for pair in state.exclusions),
         "original_rounds": state.original_rounds,
+        "attended": sorted([r, who] for r, who in state.attended),
+        "reminders": [[r, at] for r, at in sorted(state.reminders.items())],
     }
 
 
@@ -156,6 +164,8 @@ def state_from_json(data: dict[str, Any]) -> DayState:
         statuses={(int(r), str(room)): str(s) for r, room, s in data["statuses"]},
         exclusions=frozenset((str(a), str(i)) for a, i in data.get("exclusions", [])),
         original_rounds=int(data.get("original_rounds", 0)),
+        attended=frozenset((int(r), str(who)) for r, who in data.get("attended", [])),
+        reminders={int(r): float(at) for r, at in data.get("reminders", [])},
     )
 
 

@@ -29,9 +29,17 @@ from rooms import itineraries
 from rooms.models import ConflictOfInterest, InterviewSession
 from rooms.sessions import interviewers_by_room, rooms_of, rounds_of
 from scoring.models import Score
-from signaling.hub import LiveHub, console_channel, staff_channel
-from timetrack.commands import Command, current_round
-from timetrack.effects import Notify, Prompt, where_now
+from signaling.hub import (
+    LiveHub,
+    console_channel,
+    person_channel,
+    room_channel,
+    scope_channel,
+    staff_channel,
+)
+from signaling.presence import Member
+from timetrack.commands import Command
+from timetrack.effects import Notify, Prompt
 from timetrack.models import DayRun
 from timetrack.plan import DayPlan, PlanInput, build_plan
 from timetrack.runner import DayRunner
@@ -130,27 +138,27 @@ class HubPorts:
         )
 
     async def notify(self, state: DayState, notice: Notify) -> None:
+        """One emit to every channel concerned: socket.io sends it once to each socket, however
+        many of the channels it is in (an interviewer in their room is in the room's channel
+        and their own; a coordinator is in the scope's channel and the console's)."""
         sid = state.session_id
         payload = dict(notice.payload)
+        channels = [console_channel(sid)]
         if notice.target == "scope":
-            await self.hub.deliver("timetrack", payload, scope=sid)
+            channels.append(scope_channel(sid))
         elif notice.target == "room" and notice.target_id:
             payload["room_name"] = state.room(notice.target_id).name
-            await self.hub.deliver("timetrack", payload, room_key=room_key(sid, notice.target_id))
+            channels.append(room_channel(room_key(sid, notice.target_id)))
             # Interviewers hear the knock even if their socket is elsewhere (console, lobby).
-            for staff_id in state.room(notice.target_id).interviewer_ids:
-                await self.hub.deliver(
-                    "timetrack", payload, participant_id=participant(sid, "staff", staff_id)
-                )
+            channels += [
+                person_channel(participant(sid, "staff", staff_id))
+                for staff_id in state.room(notice.target_id).interviewer_ids
+            ]
         elif notice.target == "applicant" and notice.target_id:
-            await self.hub.deliver(
-                "timetrack", payload, participant_id=participant(sid, "applicant", notice.target_id)
-            )
+            channels.append(person_channel(participant(sid, "applicant", notice.target_id)))
         elif notice.target == "staff" and notice.target_id:
-            await self.hub.deliver(
-                "timetrack", payload, participant_id=participant(sid, "staff", notice.target_id)
-            )
-        await self.hub.deliver("timetrack", payload, channel=console_channel(sid))
+            channels.append(person_channel(participant(sid, "staff", notice.target_id)))
+        await self.hub.emit("timetrack", payload, room=channels)
 
     async def prompt(self, state: DayState, prompt: Prompt) -> None:
         payload = {
@@ -181,6 +189,13 @@ class HubPorts:
                 )
             )
         return {(a, i) for a, i in rows.tuples()}
+
+    async def connected(self, state: DayState) -> set[str]:
+        return {
+            m.grant.person_id
+            for m in self.hub.presence.in_scope(state.session_id)
+            if m.connected and m.grant.person_kind == "applicant"
+        }
 
     async def changed(self, state: DayState, snapshot: dict[str, Any]) -> None:
         sid = state.session_id
@@ -324,12 +339,21 @@ class DayRegistry:
         self.runners.clear()
 
     def placement(self, session_id: str, applicant_id: str) -> tuple[bool, str | None]:
-        """Where a joining applicant belongs now: (day is running, room id or None)."""
+        """Where a joining applicant belongs now: (day is running, room id or None). The
+        runner answers: it is the one reader of the day's time."""
         runner = self.runners.get(session_id)
-        if runner is None or not runner.state.started or runner.state.ended:
+        if runner is None:
             return False, None
-        now = self.clock.now()
-        return True, where_now(runner.state, current_round(runner.state, now), applicant_id)
+        return runner.placement(applicant_id)
+
+    def seen(self, member: Member) -> None:
+        """The hub's presence listener: an applicant who connects attends the interview under
+        way (an absent one's interview is a no-show, not completed)."""
+        if not member.connected or member.grant.person_kind != "applicant":
+            return
+        runner = self.runners.get(member.grant.scope)
+        if runner is not None and not runner.lost and runner.attending(member.grant.person_id):
+            self.hub.spawn(runner.arrived(member.grant.person_id))
 
 
 DAYS = web.AppKey("days", DayRegistry)
@@ -348,6 +372,7 @@ async def _registry(app: web.Application) -> AsyncIterator[None]:
     registry.counted = app[METRICS].day_runners.set
     app[DAYS] = registry
     app[PLACEMENT] = registry.placement
+    hub.listeners.append(registry.seen)
 
     async def taken(scope: str) -> None:
         if not scope.startswith("meeting:"):
@@ -375,6 +400,7 @@ async def _registry(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    hub.listeners.remove(registry.seen)
     await registry.close()
 
 

@@ -117,9 +117,18 @@ async def score_range(scope: ProgramScope) -> aggregate.ScoreRange:
 
 
 async def published_interviews(
-    scope: ProgramScope, *, staff_id: str | None = None, session_id: str | None = None
+    scope: ProgramScope,
+    *,
+    staff_id: str | None = None,
+    session_id: str | None = None,
+    no_shows: bool = False,
 ) -> list[tuple[Interview, Room, InterviewSession]]:
-    """Interviews of published itineraries, optionally only in one interviewer's rooms."""
+    """Interviews of published itineraries, optionally only in one interviewer's rooms.
+
+    An interview the applicant did not come to (`no_show`) did not happen: it is left out, so
+    rank lists do not count it, completion reports do not expect its score and the
+    interviewer's list does not ask for one; `no_shows=True` keeps it (an interviewer may still
+    open the form, e.g. when the applicant was there after all)."""
     statement = (
         scope.select(Interview)
         .join(Itinerary, Itinerary.id == Interview.itinerary_id)
@@ -135,6 +144,8 @@ async def published_interviews(
         )
     if session_id is not None:
         statement = statement.where(Interview.session_id == session_id)
+    if not no_shows:
+        statement = statement.where(Interview.status != "no_show")
     return [(i, r, s) for i, r, s in (await scope.db.execute(statement)).tuples()]
 
 
@@ -173,7 +184,7 @@ async def resolve_owner(
             session_id, applicant_id, interviewer_id, existing.form_id, existing.interview_id
         )
     for interview, room, _ in await published_interviews(
-        scope, staff_id=interviewer_id, session_id=session_id
+        scope, staff_id=interviewer_id, session_id=session_id, no_shows=True
     ):
         if interview.applicant_id != applicant_id:
             continue
