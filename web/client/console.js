@@ -9,7 +9,9 @@ const grid = document.getElementById("console-grid");
 const statusLine = document.getElementById("console-status");
 const alertBox = document.getElementById("console-alert");
 const menu = document.getElementById("applicant-menu");
-const model = { day: null, presence: new Map(), scores: [], names: {}, offsetMs: 0, search: "", filter: "all" };
+const model = { day: null, presence: new Map(), scores: [], names: {}, offsetMs: 0, search: "", filter: "all", loadedRound: null };
+// Scores arrive without an event: the console asks again this often (and at every new round).
+const SCORES_REFRESH_MS = 20000;
 let selected = null;
 let drawQueued = false;
 
@@ -50,9 +52,47 @@ function personDot(kind, id) {
   return el("span", { class: `dot ${member.quality}`, role: "img", "aria-label": `connected, ${member.quality}` });
 }
 
-function scoresIn(applicantId, interviewerIds) {
-  const done = interviewerIds.filter((i) => model.scores.some((s) => s.applicant_id === applicantId && s.interviewer_id === i && s.status === "submitted"));
-  return `${done.length}/${interviewerIds.length}`;
+// A score is owed once an interview is over: its interview phase has ended (the timeline follows
+// skips, extensions and an early end, which drops the rounds that never happened). No-shows owe
+// nothing.
+function interviewOver(day, round) {
+  const phase = day.timeline.find((p) => p.kind === "interview" && p.round === round);
+  return Boolean(day.started && phase && phase.end != null && phase.end <= serverNow());
+}
+
+function submitted(applicantId, interviewerId) {
+  return model.scores.some((s) => s.applicant_id === applicantId && s.interviewer_id === interviewerId && s.status === "submitted");
+}
+
+// Per room, over every round so far: how many scores are in, how many are owed, and who still
+// owes which (interviewer → the rounds and applicants they have not scored yet).
+function roomScores(day, room) {
+  const owing = new Map();
+  let owed = 0;
+  let done = 0;
+  for (const slot of day.slots) {
+    if (slot.room_id !== room.id || slot.status === "no_show" || !interviewOver(day, slot.round)) continue;
+    for (const interviewer of room.interviewer_ids) {
+      owed += 1;
+      if (submitted(slot.applicant_id, interviewer)) { done += 1; continue; }
+      if (!owing.has(interviewer)) owing.set(interviewer, []);
+      owing.get(interviewer).push(slot);
+    }
+  }
+  return { owed, done, owing };
+}
+
+function scoresCell(day, room) {
+  const { owed, done, owing } = roomScores(day, room);
+  if (!owed) return el("td", { class: "scores", "data-owed": 0, "data-submitted": 0 }, el("span", { class: "muted" }, "—"));
+  const lines = [...owing].map(([interviewer, slots]) => {
+    const name = model.names[interviewer] || "Interviewer";
+    return el("li", { title: slots.map((s) => `R${s.round}: ${s.name}`).join(", ") },
+      `${name} owes ${slots.map((s) => `R${s.round}`).join(", ")}`);
+  });
+  return el("td", { class: `scores ${lines.length ? "owing" : "all-in"}`, "data-owed": owed, "data-submitted": done },
+    el("span", { class: "scores-count" }, `${done}/${owed}`, el("span", { class: "sr-only" }, " submitted")),
+    lines.length ? el("ul", { class: "owing-list" }, lines) : null);
 }
 
 function draw() {
@@ -82,7 +122,7 @@ function draw() {
   const head = el("thead", {}, el("tr", {},
     el("th", { scope: "col" }, "Room"), el("th", { scope: "col" }, "Interviewers"),
     rounds.map((r) => el("th", { scope: "col", class: currentClass(r) }, `R${r}`)),
-    el("th", { scope: "col" }, "Scores")));
+    el("th", { scope: "col", title: "Scores submitted of those owed for the interviews over so far" }, "Scores")));
   const body = el("tbody");
   for (const room of day.rooms) {
     const status = round ? roomStatus(day, room.id, round) : "empty";
@@ -101,7 +141,7 @@ function draw() {
       row.append(el("td", { tabindex: "0", class: `cell ${slot.status} ${currentClass(r)} ${match ? "match" : ""}`, "data-applicant": slot.applicant_id, "data-name": slot.name },
         r === round ? personDot("applicant", slot.applicant_id) : null, slot.name));
     }
-    row.append(el("td", {}, current ? scoresIn(current.applicant_id, room.interviewer_ids) : ""));
+    row.append(scoresCell(day, room));
     body.append(row);
   }
   grid.replaceChildren(el("caption", { class: "sr-only" }, "Rooms and rounds"), head, body);
@@ -149,6 +189,7 @@ async function command(kind, args = {}) {
 async function load() {
   const state = await api(`/sessions/${sessionId}/day`);
   model.day = state.day;
+  model.loadedRound = roundKey(state.day);
   model.scores = state.scores;
   model.names = state.names;
   model.offsetMs = state.day.now * 1000 - Date.now();
@@ -160,6 +201,9 @@ async function load() {
   for (const room of state.day.rooms) target.append(new Option(room.name, `room:${room.id}`, false, chosen === `room:${room.id}`));
   queueDraw();
 }
+
+// Which round (and phase) a snapshot is in: a change means scores became owed.
+function roundKey(day) { return `${day.phase.kind}:${day.phase.round}:${day.ended}`; }
 
 function connect() {
   const socket = io("/live", {
@@ -174,7 +218,8 @@ function connect() {
   });
   socket.on("timetrack", (event) => {
     if (event.type === "clock") { model.day = event.day; model.offsetMs = event.day.now * 1000 - Date.now(); }
-    if (event.type === "score_prompt" || event.type === "no_show") load();
+    const newRound = event.type === "clock" && roundKey(event.day) !== model.loadedRound;
+    if (newRound || event.type === "score_prompt" || event.type === "no_show") load();
     if (["knock", "time_up", "broadcast", "paused", "resumed", "extended"].includes(event.type)) {
       statusLine.textContent = event.type === "broadcast" ? `Broadcast sent: ${event.message}` : event.type.replace("_", " ");
     }
@@ -230,4 +275,5 @@ document.getElementById("broadcast-form").addEventListener("submit", (e) => {
 });
 
 setInterval(queueDraw, 1000);
+setInterval(() => { if (model.day && !document.hidden) load().catch(() => {}); }, SCORES_REFRESH_MS);
 load().then(connect).catch((error) => { alertBox.textContent = error.message; alertBox.hidden = false; });
