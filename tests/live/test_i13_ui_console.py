@@ -1,14 +1,17 @@
-"""Chromium, the coordinator's console through a day (issue 13, item 4): the broadcast
+"""Chromium, the coordinator's console through a day (issue 13, items 4 and 10): the broadcast
 "To" list keeps one option per room at every round, the Scores column counts the scores owed
-over every round so far and names who still owes them."""
+over every round so far and names who still owes them, and starting a day on another date
+than the session's asks first."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from core.clock import FakeClock
+from rooms.models import InterviewSession
 from scoring.models import Score
 from tests.factories import PASSWORD, World
 from tests.live.conftest import Day, grant
@@ -128,3 +131,39 @@ async def test_to_list_and_scores_through_the_rounds(
     assert await owing.get_attribute("title") == "R2: Ann Applicant a"
     await wait_for(lambda: len(questions) == 2, within=5)
     assert questions == ["End this round now?", "End this round now?"]
+
+
+async def test_starting_a_day_dated_weeks_ahead_asks_first(
+    browser: Any, live_server: Any, world: World, day: Day, clock: FakeClock
+) -> None:
+    await two_rounds(live_server.app, world, day)
+    async with live_server.app[DB]() as db, db.begin():
+        session = await db.get(InterviewSession, day.session_id)
+        assert session is not None
+        session.date += timedelta(weeks=5)
+        dated = session.date.isoformat()
+    page = await open_console(browser, live_server, world, day)
+    questions: list[str] = []
+    answer = {"accept": False}
+
+    async def reply(dialog: Any) -> None:
+        questions.append(dialog.message)
+        await (dialog.accept() if answer["accept"] else dialog.dismiss())
+
+    page.on("dialog", reply)
+    start = page.get_by_role("button", name="Start the day")
+    await start.click()
+    await wait_for(lambda: len(questions) == 1, within=5)
+    assert dated in questions[0] and "2027-01-15" in questions[0], questions[0]
+    # Declined: the day has not started.
+    runner = live_server.app[DAYS].runners[day.session_id]
+    await runner.settled()
+    assert not runner.state.started
+    assert await start.is_visible()
+    assert await page.locator("#phase-label").inner_text() == "Not started"
+
+    answer["accept"] = True
+    await start.click()
+    await wait_label(page, "round 1")
+    assert len(questions) == 2
+    assert runner.state.started

@@ -231,8 +231,29 @@ function connect() {
   }), 5000);
 }
 
+// The date in a time zone as YYYY-MM-DD (the browser's own zone if the session's is unknown).
+function dateIn(timeZone, seconds) {
+  const options = { year: "numeric", month: "2-digit", day: "2-digit" };
+  let format;
+  try { format = new Intl.DateTimeFormat("en-US", { ...options, timeZone }); } catch { format = new Intl.DateTimeFormat("en-US", options); }
+  const parts = Object.fromEntries(format.formatToParts(new Date(seconds * 1000)).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+// Starting a day on another date than the session's (in the session's time zone, by the
+// server's clock) is almost always a mistake: it moves everyone's clock at once.
+function startQuestion() {
+  const { date, timezone } = root.dataset;
+  if (!date) return null;
+  const today = dateIn(timezone, serverNow());
+  if (today === date) return null;
+  const when = date > today ? "a later day" : "an earlier day";
+  return `This session is dated ${date}, ${when} than today (${today}, ${timezone}). Start the day now anyway? Everyone's clock starts at once.`;
+}
+
 root.querySelectorAll("[data-command]").forEach((button) => button.addEventListener("click", () => {
-  if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+  const question = button.dataset.command === "start" ? startQuestion() : button.dataset.confirm;
+  if (question && !confirm(question)) return;
   const args = button.dataset.minutes ? { minutes: Number(button.dataset.minutes) } : {};
   command(button.dataset.command, args);
 }));
