@@ -19,10 +19,13 @@ function setText(node, text) {
   if (node && node.textContent !== text) node.textContent = text;
 }
 
-function setToggle(button, pressed, label) {
+// A toggle keeps one name, the words on it ("Microphone"); its state is aria-pressed, the icon
+// and the colour. A label that changed with the state would no longer be the name a screen
+// reader or voice control knows the button by (WCAG 2.5.3), and "Muted, not pressed" says
+// the opposite of what it means. In words, the state is on the self view ("You are muted").
+function setToggle(button, pressed) {
   if (!button) return;
   button.setAttribute("aria-pressed", String(pressed));
-  setText(button.querySelector(".toggle-state"), label);
 }
 
 function isTyping(target) {
@@ -305,14 +308,14 @@ class RoomPage {
     const audio = this.local.audioOn();
     const video = this.local.videoOn();
     const sharing = Boolean(this.local.sharing);
-    setToggle($("ctl-mic"), audio, audio ? "Mic on" : "Muted");
-    setToggle($("ctl-cam"), video, video ? "Camera on" : "Camera off");
+    setToggle($("ctl-mic"), audio);
+    setToggle($("ctl-cam"), video);
     $("ctl-mic").classList.toggle("is-off", !audio);
     $("ctl-cam").classList.toggle("is-off", !video);
     $("self-muted").hidden = audio || this.local.disabled;
     this.root.classList.toggle("is-muted", !audio);
-    setToggle($("ctl-hand"), this.hand, this.hand ? "Lower hand" : "Raise hand");
-    setToggle($("ctl-share"), sharing, sharing ? "Stop sharing" : "Share screen");
+    setToggle($("ctl-hand"), this.hand);
+    setToggle($("ctl-share"), sharing);
   }
 
   _bindControls() {
