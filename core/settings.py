@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class Settings:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     redis_url: str | None = None
+    # Prefix of every Redis key and channel: two deployments can share one Redis.
+    redis_namespace: str = "interviewday"
     smtp_url: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
     var_dir: Path = field(default_factory=lambda: Path("var"))
@@ -213,6 +216,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _namespace(raw: str | None) -> str:
+    if raw is None:
+        return "interviewday"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", raw):
+        raise SettingsError(
+            f"{PREFIX}REDIS_NAMESPACE: {raw!r} must be 1-64 letters, digits, '.', '_' or '-'"
+        )
+    return raw
+
+
 def _reachable(host: str) -> str:
     """A wildcard bind address is not an address another node can connect to."""
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -230,6 +243,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         port=port,
         public_url=(public_url or f"http://{host}:{port}").rstrip("/"),
         redis_url=_url("REDIS_URL", _get(env, "REDIS_URL"), ("redis", "rediss", "unix")),
+        redis_namespace=_namespace(_get(env, "REDIS_NAMESPACE")),
         smtp_url=_url("SMTP_URL", _get(env, "SMTP_URL"), ("smtp", "smtps")),
         ice_servers=parse_ice_servers(_get(env, "ICE_SERVERS")),
         var_dir=var_dir,

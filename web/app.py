@@ -22,6 +22,7 @@ from core.clock import Clock, SystemClock, to_datetime
 from core.db import create_engine, create_read_session_factory, create_session_factory
 from core.lease import LocalLeases, RedisLeases
 from core.nodes import HEARTBEAT_SECONDS, LocalNodes, NodeRegistry, RedisNodes, new_instance_id
+from core.periodic import Periodic
 from core.security import PasswordPool, Passwords, Tokens, lower_thread_priority
 from core.settings import Settings
 from portal.auth import Auth
@@ -151,7 +152,7 @@ def _socketio_manager(settings: Settings) -> object | None:
     if not settings.redis_url:
         return None
     manager: object = socketio.AsyncRedisManager(
-        settings.redis_url, channel="interviewday-socketio"
+        settings.redis_url, channel=f"{settings.redis_namespace}-socketio"
     )
     return manager
 
@@ -197,9 +198,10 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     if settings.redis_url:
         client = aioredis.from_url(settings.redis_url)
         app[keys.REDIS] = client
-        app[keys.BUS] = RedisBus(client)
-        app[keys.LEASES] = RedisLeases(client)
-        nodes = RedisNodes(client)
+        namespace = settings.redis_namespace
+        app[keys.BUS] = RedisBus(client, prefix=f"{namespace}:")
+        app[keys.LEASES] = RedisLeases(client, prefix=f"{namespace}:lease:")
+        nodes = RedisNodes(client, prefix=f"{namespace}:node:")
     else:
         app[keys.REDIS] = None  # type: ignore[misc]
         app[keys.BUS] = InMemoryBus()
@@ -240,18 +242,15 @@ async def _cluster_heartbeat(app: web.Application) -> AsyncIterator[None]:
         hub.admit = admit
 
     async def beat() -> None:
-        while True:
-            try:
-                await cluster.heartbeat()
-                metrics.observe_cluster(len(cluster.owned), hub.connected_count())
-            except Exception:
-                log.exception("cluster heartbeat failed")
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+        await cluster.heartbeat()
+        metrics.observe_cluster(len(cluster.owned), hub.connected_count())
 
-    task = asyncio.create_task(beat()) if cluster.shared else None
+    heartbeat = Periodic(
+        beat, HEARTBEAT_SECONDS, name="cluster heartbeat", log=log, first_delay=0.0
+    )
+    if cluster.shared:
+        heartbeat.start()
     yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if cluster.shared:
+        await heartbeat.stop()
         await cluster.leave()

@@ -8,6 +8,7 @@ The same on real processes behind a real proxy, with kill -9: tests/cluster/.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,14 @@ async def nodes(
     aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock
 ) -> list[Any]:
     servers = []
+    namespace = f"test-{uuid.uuid4().hex}"
     for name in ("node-a", "node-b"):
         port = free_port()
         settings = make_settings(
             sqlite_url,
             tmp_path,
             redis_url=redis_url,
+            redis_namespace=namespace,  # alone in the shared Redis: no other test's nodes
             node_id=name,
             internal_url=f"http://127.0.0.1:{port}",
         )
@@ -215,12 +218,14 @@ async def test_two_processes_with_the_same_node_id_never_both_own_a_session(
     aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock, day: Day
 ) -> None:
     servers = []
+    namespace = f"test-{uuid.uuid4().hex}"
     for _ in range(2):
         port = free_port()
         settings = make_settings(
             sqlite_url,
             tmp_path,
             redis_url=redis_url,
+            redis_namespace=namespace,
             node_id="node-1",  # the operator's mistake the issue found
             internal_url=f"http://127.0.0.1:{port}",
         )

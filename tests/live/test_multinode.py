@@ -3,6 +3,7 @@ session's day has exactly one ticker, which another node takes over."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,14 @@ async def nodes(
     aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock
 ) -> list[Any]:
     servers = []
+    namespace = f"test-{uuid.uuid4().hex}"
     for name in ("node-a", "node-b"):
         port = free_port()
         settings = make_settings(
             sqlite_url,
             tmp_path,
             redis_url=redis_url,
+            redis_namespace=namespace,  # alone in the shared Redis: no other test's nodes
             node_id=name,
             internal_url=f"http://127.0.0.1:{port}",
         )
