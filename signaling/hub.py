@@ -206,6 +206,8 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             )
             if member.observer:
                 self._mute_uplink(pid)
+            else:  # a rejoin keeps what the last `media` said: muted stays muted
+                self._apply_media_state(member)
             await self.enter_room(sid, room_channel(room_key))
             if known is not None and known.connected and known.sid and known.sid != sid:
                 await self._replaced(known.sid, known.room_key)
@@ -244,14 +246,14 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_media(self, sid: str, data: Any = None) -> dict[str, Any]:
         event = parse(MediaStateEvent, data)
-        member = self._member(sid)
-        if not member.observer:
-            for kind, on in (("audio", event.audio), ("video", event.video or event.screen)):
-                with contextlib.suppress(ValueError, KeyError):
-                    self.sfu.set_muted(member.participant_id, kind, not on)
         member = self.presence.update(
-            member.participant_id, audio=event.audio, video=event.video, screen=event.screen
+            self._member(sid).participant_id,
+            audio=event.audio,
+            video=event.video,
+            screen=event.screen,
         )
+        if not member.observer:
+            self._apply_media_state(member)
         await self._announce(member)
         return ok()
 
@@ -367,6 +369,12 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         if member is None or not member.connected:
             raise EventError("not_joined", "Join first (send `join` with your offer).")
         return member
+
+    def _apply_media_state(self, member: Member) -> None:
+        """Muting stops forwarding at the server too, not only in the client."""
+        for kind, on in (("audio", member.audio), ("video", member.video or member.screen)):
+            with contextlib.suppress(ValueError, KeyError):
+                self.sfu.set_muted(member.participant_id, kind, not on)
 
     def _mute_uplink(self, participant_id: str) -> None:
         for kind in ("audio", "video"):

@@ -103,6 +103,7 @@ async def test_a_second_join_on_one_socket_replaces_the_media(
     await interviewer.connect()
     first_pc = hub.sfu.peer_connection(applicant.participant_id)
     await applicant.call("hand", {"raised": True})
+    await applicant.call("media", {"audio": False, "video": True})
 
     again = SyntheticParticipant(video_clips["a"], audio_clip, slots=1)
     try:
@@ -113,7 +114,10 @@ async def test_a_second_join_on_one_socket_replaces_the_media(
         assert hub.sfu.peer_connection(applicant.participant_id) is not first_pc
         await wait_for(lambda: first_pc.connectionState == "closed", 5)
         mine = next(p for p in ack["room"]["peers"] if p["participant_id"] == ack["participant_id"])
-        assert mine["hand"] is True  # the person's state is kept; only the media is new
+        # The person's state is kept, at the server too: muted stays muted on the new media.
+        assert mine["hand"] is True and mine["audio"] is False
+        sources = hub.sfu._get(applicant.participant_id).sources
+        assert sources["audio"].muted and not sources["video"].muted
         # The new connection carries media both ways; the room never heard of a leave.
         await wait_for(lambda: interviewer.mid_showing(applicant.participant_id) is not None, 5)
         await wait_for(lambda: any(again.counter.labels_seen().values()), 5)
