@@ -126,10 +126,13 @@ def _unlink(path: Path) -> None:
 
 
 def pdf_response(app: web.Application, applicant: Applicant, kind: PdfKind) -> web.StreamResponse:
+    """The PDF, or 204 No Content when none was uploaded (docs/protocol.md: "204 / file"): an
+    applicant without a PDF is an ordinary state, not an error, and a page can ask cheaply
+    (`Range: bytes=0-0`) whether there is one to link to."""
     name = applicant.application_pdf if kind == "full" else applicant.limited_pdf
     label = "application" if kind == "full" else "limited application"
     if not name:
-        raise NotFound(f"{applicant.display_name} has no {label} PDF.", code="no_pdf")
+        return web.Response(status=204, headers={"Cache-Control": "private, no-store"})
     path = stored_path(app, name)
     if not path.is_file():
         raise NotFound(f"The {label} PDF file is missing on the server.", code="no_pdf")

@@ -347,3 +347,21 @@ export function mountScoringPanel(element) {
 for (const element of document.querySelectorAll("[data-scoring-panel]")) {
   mountScoringPanel(element);
 }
+
+// A link to an applicant's PDF is replaced by a plain note when there is none: the server
+// answers 204 then, and a link opening an empty tab helps nobody. One byte is enough to ask.
+export async function checkPdfLink(link) {
+  try {
+    const response = await fetch(link.href, { headers: { Range: "bytes=0-0" }, credentials: "same-origin" });
+    if (response.status !== 204) { link.dataset.pdfChecked = ""; return; }
+    const note = document.createElement("span");
+    note.className = "muted";
+    note.dataset.noPdf = "";
+    note.textContent = "No application PDF";
+    link.replaceWith(note);
+  } catch {
+    // Offline: leave the link; it works once the network is back.
+  }
+}
+
+for (const link of document.querySelectorAll("a[data-pdf-link]")) checkPdfLink(link);
