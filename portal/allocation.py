@@ -1,6 +1,10 @@
-"""The preference window: applicants rank the sessions they can attend, then one allocation run
-seats them. Order among equal preference is a seeded lottery, stored with the result so anyone
-can replay the run and get the same seats."""
+"""Coordinator placement. With a preference window, applicants rank the sessions they can
+attend and one allocation run, once the window has closed, seats them. Without a window and
+with self-scheduling off, applicants send their choices (first, second) and the coordinator
+either assigns each by hand or runs the allocation on the choices sent so far, as often as
+needed; applicants who gave no choice are left for the coordinator. Order among equal
+preference is a seeded lottery, stored with the result so anyone can replay the run and get
+the same seats."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from datetime import datetime
 from core.errors import Conflict, ValidationFailed
 from core.scoping import ProgramScope
 from portal.audit import record
-from portal.models import Applicant, Booking
+from portal.models import Applicant, Booking, Invitation
 from portal.models_mail import AllocationRun, SessionChoice
 from portal.permissions import Actor
 from portal.scheduling import (
@@ -21,6 +25,7 @@ from portal.scheduling import (
     SessionInfo,
     book_self,
     check_choice_list,
+    closed_reason,
     require_invited,
     require_visible,
     save_choices,
@@ -88,20 +93,29 @@ async def run(
     *,
     seed: int | None = None,
 ) -> AllocationRun:
-    """Seats the rankings once the window has closed. The caller holds the sessions' locks."""
+    """Seats the rankings once the window has closed, or, without a window and with
+    self-scheduling off, the choices applicants have sent so far (each run seats whoever is
+    still waiting). The caller holds the sessions' locks."""
     close = rules.preferences_close_at
-    if close is None:
-        raise Conflict("Set a preference window first.", code="no_window")
-    if now < close:
+    if close is None and rules.self_scheduling:
+        raise Conflict(
+            "Applicants book their own seats while self-scheduling is on; set a preference "
+            "window to allocate by their rankings.",
+            code="no_window",
+        )
+    if close is not None and now < close:
         raise Conflict("The preference window is still open.", code="window_open")
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ValidationFailed(f"The seed is a number from 0 to {MAX_SEED}.", field="seed")
-    done = await scope.all(AllocationRun, AllocationRun.ran_at >= close)
-    if done:
+    if close is not None and await scope.all(AllocationRun, AllocationRun.ran_at >= close):
         raise Conflict("This preference window was already allocated.", code="already_ran")
     seed = secrets.randbelow(MAX_SEED) if seed is None else seed
     by_id = {s.id: s for s in sessions if s.visible}
-    free = {s.id: await seats_left(scope, s, now) for s in by_id.values()}
+    # A session past its deadline (or finalized, or started) takes no one: it counts no seats.
+    free = {
+        s.id: 0 if closed_reason(rules, s, now) else await seats_left(scope, s, now)
+        for s in by_id.values()
+    }
     applicants = {a.id: a for a in await scope.all(Applicant, Applicant.status == "invited")}
     seated_ids = {b.applicant_id for b in await scope.all(Booking, Booking.status == "scheduled")}
     preferences: dict[str, list[str]] = {}
@@ -147,6 +161,62 @@ async def run(
         leftovers=len(result.leftovers),
     )
     return row
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An invited applicant without a seat: what the coordinator needs to place them."""
+
+    applicant: Applicant
+    invited_at: datetime | None
+    choices: tuple[str, ...]  # session ids, first choice first
+    waitlisted: tuple[str, ...]  # session ids where they hold a waitlist place
+
+
+async def waiting(scope: ProgramScope) -> list[Waiting]:
+    """Invited applicants who have no seat yet, in invitation order (the earliest invited
+    first; invited without an email last, by name), with the sessions they chose."""
+    invited = await scope.all(Applicant, Applicant.status == "invited")
+    bookings = await scope.all(Booking, Booking.applicant_id.in_([a.id for a in invited]))
+    seated = {b.applicant_id for b in bookings if b.status == "scheduled"}
+    people = [a for a in invited if a.id not in seated]
+    ids = [a.id for a in people]
+    choices: dict[str, list[SessionChoice]] = {}
+    for choice in await scope.all(SessionChoice, SessionChoice.applicant_id.in_(ids)):
+        choices.setdefault(choice.applicant_id, []).append(choice)
+    first_invited: dict[str, datetime] = {}
+    for invitation in await scope.all(Invitation, Invitation.applicant_id.in_(ids)):
+        at = invitation.sent_at or invitation.created_at
+        if (
+            invitation.applicant_id not in first_invited
+            or at < first_invited[invitation.applicant_id]
+        ):
+            first_invited[invitation.applicant_id] = at
+    rows = [
+        Waiting(
+            applicant=a,
+            invited_at=first_invited.get(a.id),
+            choices=tuple(
+                c.session_id for c in sorted(choices.get(a.id, []), key=lambda c: c.rank)
+            ),
+            waitlisted=tuple(
+                b.session_id
+                for b in bookings
+                if b.applicant_id == a.id and b.status == "waitlisted"
+            ),
+        )
+        for a in people
+    ]
+    rows.sort(
+        key=lambda w: (
+            w.invited_at is None,
+            w.invited_at or datetime.min,
+            w.applicant.last_name.lower(),
+            w.applicant.first_name.lower(),
+            w.applicant.email.lower(),
+        )
+    )
+    return rows
 
 
 def replay(run_row: AllocationRun) -> Allocation:

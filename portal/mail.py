@@ -25,12 +25,13 @@ MailKind = Literal[
     "schedule_change",
     "cancellation",
     "confirmation",
+    "assignment",
     "itinerary",
     "new_link",
 ]
 MAIL_KINDS: tuple[str, ...] = get_args(MailKind)
-# The kinds a program edits; confirmations, itineraries and new links use built-in wording
-# that can be edited as well but rarely is.
+# The kinds a program edits; confirmations, assignments, itineraries and new links use
+# built-in wording that can be edited as well but rarely is.
 EDITABLE_KINDS: tuple[str, ...] = MAIL_KINDS
 
 KIND_LABELS: dict[str, str] = {
@@ -40,7 +41,8 @@ KIND_LABELS: dict[str, str] = {
     "schedule_change": "Schedule change",
     "cancellation": "Cancellation",
     "confirmation": "Booking confirmed",
-    "itinerary": "Itinerary (after finalizing)",
+    "assignment": "Session assigned by the program",
+    "itinerary": "Itinerary (when published or finalized)",
     "new_link": "A new sign-in link",
 }
 
@@ -52,7 +54,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "schedule_change": (*COMMON_FIELDS, "session", "changes"),
     "cancellation": (*COMMON_FIELDS, "session", "session_time"),
     "confirmation": (*COMMON_FIELDS, "session", "session_time"),
-    "itinerary": (*COMMON_FIELDS, "session", "session_time", "itinerary"),
+    "assignment": (*COMMON_FIELDS, "session", "session_time", "meeting_rooms"),
+    "itinerary": (*COMMON_FIELDS, "session", "session_time", "itinerary", "meeting_rooms"),
     "new_link": COMMON_FIELDS,
 }
 
@@ -67,6 +70,7 @@ FIELD_HELP: dict[str, str] = {
     "respond_by": "when the offered seat passes to the next person",
     "changes": "what changed in their schedule",
     "itinerary": "their rounds, times and rooms",
+    "meeting_rooms": "the meeting rooms open to them that day, with times and links (or nothing)",
 }
 
 DEFAULTS: dict[str, tuple[str, str]] = {
@@ -105,10 +109,16 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "Dear {{ name }},\n\nYou are booked for {{ session }}, {{ session_time }}.\n"
         "The attached calendar file adds it to your calendar. Your page: {{ link }}",
     ),
+    "assignment": (
+        "Your interview date: {{ session }} with {{ program }}",
+        "Dear {{ name }},\n\n{{ program }} has booked you for {{ session }}, {{ session_time }}.\n"
+        "The attached calendar file adds it to your calendar.\n\n{{ meeting_rooms }}\n\n"
+        "Your page, with your schedule once it is published: {{ link }}",
+    ),
     "itinerary": (
         "Your itinerary: {{ session }}",
-        "Dear {{ name }},\n\nThe schedule for {{ session }} ({{ session_time }}) is final:\n"
-        "{{ itinerary }}\n\nYour page: {{ link }}",
+        "Dear {{ name }},\n\nYour schedule for {{ session }} ({{ session_time }}):\n"
+        "{{ itinerary }}\n\n{{ meeting_rooms }}\n\nYour page: {{ link }}",
     ),
     "new_link": (
         "Your sign-in link for {{ program }}",
@@ -133,6 +143,8 @@ HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # A body keeps its line breaks and tabs; other control characters are never meant.
 BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
+# An empty merge field on a line of its own leaves a gap; more than one blank line is never meant.
+BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
 
@@ -234,6 +246,7 @@ def render(template: Template, fields: Mapping[str, str]) -> RenderedMail:
     person's data can never add a header or break the message."""
     subject = merge(template.subject, {k: one_line(v) for k, v in fields.items()})
     text = merge(template.body, {k: BODY_CONTROL.sub("", v) for k, v in fields.items()})
+    text = BLANK_RUNS.sub("\n\n", text)
     return RenderedMail(subject.strip(), text, to_html(text))
 
 

@@ -2,24 +2,34 @@
 
 This module is where `portal` bookings meet `rooms` sessions: it reads the session (locked
 when seats are about to be taken) and hands `portal.bookings` its id, name and capacity.
+Whoever staff place in a session (`assign`, `move_booking`) is told by email: the
+"assignment" email with the session's time, a calendar file and the meeting rooms open to
+them. Pages call these two functions as the API does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated
 
+from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
 from core.errors import Conflict, NotFound
 from core.scoping import ProgramScope
-from portal import bookings
+from portal import bookings, scheduling
 from portal.bookings import SessionSeats
 from portal.models import Applicant, Booking
 from portal.people import MAX_BULK
+from portal.permissions import Actor
 from rooms.models import InterviewSession
+from web import meeting_links
 from web.api.fields import RowId, SingleLine
 from web.api.framework import Api, Call
+from web.booking_rules import now_of, session_info
+from web.jobs import wake_after_commit
+from web.keys import SETTINGS
 
 api = Api()
 
@@ -49,6 +59,63 @@ async def refuse_if_finalized(scope: ProgramScope, *session_ids: str) -> None:
                 field="session_id",
                 code="session_finalized",
             )
+
+
+async def tell_placed(
+    scope: ProgramScope, session_id: str, placed: Sequence[Booking], app: web.Application
+) -> int:
+    """Emails each applicant staff just placed in the session (once per placement: the key
+    names the booking, the session and the moment). Answers how many were queued."""
+    if not placed:
+        return 0
+    now = now_of(app)
+    session = await scope.get(InterviewSession, session_id, what="session")
+    info = await session_info(scope, session)
+    rooms = await meeting_links.for_session(scope, info, now)
+    meetings = meeting_links.email_text(rooms, info.timezone, app[SETTINGS].public_url)
+    for booking in placed:
+        applicant = await scope.get(Applicant, booking.applicant_id, what="applicant")
+        await scheduling.notify(
+            scope,
+            applicant,
+            "assignment",
+            f"assignment:{booking.id}:{session_id}:{int(now.timestamp())}",
+            info,
+            now,
+            ics=scheduling.session_ics(info, applicant.id, now, cancel=False),
+            meeting_rooms=meetings,
+        )
+    wake_after_commit(scope.db, app)
+    return len(placed)
+
+
+async def assign(
+    scope: ProgramScope,
+    actor: Actor,
+    session_id: str,
+    applicant_ids: Sequence[str],
+    app: web.Application,
+) -> list[Booking]:
+    """What "Assign to this session" does: seats for these applicants (all or none), each
+    told by email. Refused for a finalized session, whose itinerary was built from it."""
+    await refuse_if_finalized(scope, session_id)
+    seats = await seats_of(scope, session_id, lock=True)
+    made = await bookings.book(scope, actor, seats, list(applicant_ids))
+    await tell_placed(scope, seats.id, made, app)
+    return made
+
+
+async def move_booking(
+    scope: ProgramScope, actor: Actor, booking_id: str, session_id: str, app: web.Application
+) -> Booking:
+    """Moves a booking to another session (the old seat is kept until the new one is taken);
+    the applicant is told their new session by email."""
+    booking = await scope.get(Booking, booking_id, what="booking")
+    await refuse_if_finalized(scope, booking.session_id, session_id)
+    seats = await seats_of(scope, session_id, lock=True)
+    moved = await bookings.move(scope, actor, booking.id, seats)
+    await tell_placed(scope, seats.id, [moved], app)
+    return moved
 
 
 async def all_seats(scope: ProgramScope) -> list[tuple[InterviewSession, SessionSeats]]:
@@ -161,9 +228,9 @@ async def session_bookings(call: Call) -> SessionBookingsOut:
     status=201,
 )
 async def book(call: Call) -> list[BookingOut]:
-    await refuse_if_finalized(call.scope, call.path("session_id"))
-    seats = await seats_of(call.scope, call.path("session_id"), lock=True)
-    made = await bookings.book(call.scope, call.staff, seats, call.body.applicant_ids)
+    made = await assign(
+        call.scope, call.staff, call.path("session_id"), call.body.applicant_ids, call.request.app
+    )
     return [booking_out(b) for b in made]
 
 
@@ -191,10 +258,10 @@ async def applicant_bookings(call: Call) -> list[BookingOut]:
     response=BookingOut,
 )
 async def move(call: Call) -> BookingOut:
-    booking = await call.scope.get(Booking, call.path("booking_id"), what="booking")
-    await refuse_if_finalized(call.scope, booking.session_id, call.body.session_id)
-    seats = await seats_of(call.scope, call.body.session_id, lock=True)
-    return booking_out(await bookings.move(call.scope, call.staff, booking.id, seats))
+    moved = await move_booking(
+        call.scope, call.staff, call.path("booking_id"), call.body.session_id, call.request.app
+    )
+    return booking_out(moved)
 
 
 @api.route(

@@ -1,5 +1,11 @@
 """Finalizing a session: its bookings are locked, the itinerary generated from the booked
-applicants (in booking order) and published, and everyone gets theirs by email."""
+applicants (in booking order) and published, and everyone gets theirs by email.
+
+Publishing an itinerary without finalizing (the itinerary page's Publish, or its API) emails
+the same schedules through `announce_itinerary`. Each person's email is keyed by the itinerary
+version (`itinerary:<itinerary id>:<person>`), so finalizing after publishing that version
+sends nothing more, and a version published again after a new Generate is a new email.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +24,9 @@ from portal.permissions import Actor
 from rooms import itineraries
 from rooms.models import Interview, InterviewSession, Itinerary
 from rooms.sessions import interviewers_by_room, rooms_of, round_starts, rounds_of
-from web.booking_rules import lock_sessions
-from web.keys import CLOCK
+from web import meeting_links
+from web.booking_rules import lock_sessions, session_info
+from web.keys import CLOCK, SETTINGS
 from web.session_data import applicant_names, booked_applicant_ids
 
 
@@ -57,7 +64,9 @@ async def finalize_session(
     itinerary = await _published_itinerary(scope, session, booked, app)
     session.finalized_at = now
     record(scope.db, actor, "session.finalize", "session", session.id, itinerary=itinerary.id)
-    emails = await _email_itineraries(scope, session, info, itinerary, now)
+    emails = await _email_itineraries(
+        scope, session, info, itinerary, now, app[SETTINGS].public_url
+    )
     return FinalizeOut(
         session_id=session.id,
         finalized_at=now,
@@ -67,12 +76,26 @@ async def finalize_session(
     )
 
 
+async def announce_itinerary(scope: ProgramScope, session_id: str, app: web.Application) -> int:
+    """Emails everyone on the session's published itinerary their schedule (applicants with
+    the meeting rooms open to them), once per itinerary version: call it right after
+    publishing, in the same transaction. Answers how many emails were queued now."""
+    now = to_datetime(app[CLOCK].now())
+    session = await scope.get(InterviewSession, session_id, what="session")
+    itinerary = await itineraries.current(scope, session.id)
+    if itinerary is None or itinerary.status != "published":
+        return 0
+    info = await session_info(scope, session)
+    return await _email_itineraries(scope, session, info, itinerary, now, app[SETTINGS].public_url)
+
+
 async def _email_itineraries(
     scope: ProgramScope,
     session: InterviewSession,
     info: scheduling.SessionInfo,
     itinerary: Itinerary,
     now: datetime,
+    public_url: str,
 ) -> int:
     starts = round_starts(session, await rounds_of(scope, session.id))
     rooms = {r.id: r.name for r in await rooms_of(scope, session.id)}
@@ -84,6 +107,9 @@ async def _email_itineraries(
         "session": info.name,
         "session_time": scheduling.local_time(info),
     }
+    meetings = meeting_links.email_text(
+        await meeting_links.for_session(scope, info, now), info.timezone, public_url
+    )
     sent = 0
     by_applicant: dict[str, list[Interview]] = {}
     for slot in slots:
@@ -96,16 +122,20 @@ async def _email_itineraries(
             f"Round {s.round_number}, {starts[s.round_number]:%H:%M}: {rooms.get(s.room_id, '')}"
             for s in sorted(own, key=lambda s: s.round_number)
         ]
-        await outbox.enqueue(
+        _, queued = await outbox.enqueue(
             scope,
             key=f"itinerary:{itinerary.id}:{applicant_id}",
             kind="itinerary",
             recipient=outbox.applicant_recipient(applicant),
-            context={**base, "itinerary": "\n".join(lines) + f"\n(times in {info.timezone})"},
+            context={
+                **base,
+                "itinerary": "\n".join(lines) + f"\n(times in {info.timezone})",
+                "meeting_rooms": meetings,
+            },
             now=now,
             ics=scheduling.session_ics(info, applicant_id, now, cancel=False),
         )
-        sent += 1
+        sent += queued
     staff_rooms = await interviewers_by_room(scope, session.id)
     for staff_id in sorted({s for ids in staff_rooms.values() for s in ids}):
         staff = await scope.find(Staff, staff_id)
@@ -126,7 +156,7 @@ async def _email_itineraries(
             timezone=info.timezone,
             sequence=int(now.timestamp()),
         )
-        await outbox.enqueue(
+        _, queued = await outbox.enqueue(
             scope,
             key=f"itinerary:{itinerary.id}:staff:{staff_id}",
             kind="itinerary",
@@ -137,5 +167,5 @@ async def _email_itineraries(
             now=now,
             ics=calendar.ics(event, stamp=now),
         )
-        sent += 1
+        sent += queued
     return sent

@@ -18,6 +18,7 @@ from portal.models_mail import OutboxMessage
 from portal.people import MAX_BULK
 from portal.scheduling import local_time
 from rooms.models import InterviewSession
+from web import meeting_links
 from web.api.framework import Api, Call
 from web.booking_rules import now_of, session_info
 from web.jobs import wake_after_commit
@@ -89,6 +90,8 @@ async def preview(
         "respond_by": "The seat is held for you until … (the response window).",
         "changes": "- Round 2: you move from Room 2 to Room 3.",
         "itinerary": "Round 1, 09:00: Room 1\nRound 2, 09:25: Room 2",
+        "meeting_rooms": f"{meeting_links.HEADING}\n"
+        f"- Welcome: (its date and time), {public_url}/live/meeting-rooms/…",
     }
     seats = await scope.all(Booking, Booking.applicant_id == applicant.id)
     sessions = await scope.all(

@@ -1,5 +1,6 @@
 """Staff pages for invitations: send to a selection, email templates with a live preview on a
-real applicant, the outbox, and scheduling (rules, allocation run, finalizing sessions)."""
+real applicant, the outbox, and scheduling (rules, the invited applicants still waiting for a
+seat with their choices and an Assign button, the allocation run, finalizing sessions)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from pydantic import ValidationError
 
 from core.errors import AppError, ValidationFailed
 from core.scoping import ProgramScope
-from portal import invitations, mail, outbox
+from portal import allocation, bookings, invitations, mail, outbox
 from portal.models import Applicant, Invitation, Program
 from portal.models_mail import AllocationRun, OutboxMessage
 from rooms.models import InterviewSession
+from web.api.bookings import assign
 from web.api.finalize import finalize_session
 from web.api.invitations import dead_letter_count, outbox_rows, preview
 from web.api.scheduling import OptionsIn, options_out, run_allocation, save_options
@@ -46,7 +48,8 @@ NOTICES = {
     "retry": "The email is queued again; it goes out in the next delivery pass.",
     "options": "Scheduling rules saved.",
     "finalized": "Session finalized: itinerary published and emailed.",
-    "allocated": "Allocation run done.",
+    "allocated": "Allocation run done: everyone seated is emailed a confirmation.",
+    "assigned": "Seat booked; the applicant is emailed the date with a calendar file.",
 }
 
 
@@ -291,11 +294,25 @@ async def scheduling_page(request: web.Request, *, error: AppError | None = None
         sessions = await scope.all(InterviewSession)
         sessions.sort(key=lambda s: (s.date, s.start_time))
         runs = await scope.all(AllocationRun)
+        waiting = await allocation.waiting(scope)
+        seats = [bookings.SessionSeats(s.id, s.name, s.capacity) for s in sessions]
+        free = {o.session.id: o.free for o in await bookings.occupancy(scope, seats)}
+    # Staff may seat applicants in hidden sessions too, as "Assign to this session" does.
+    open_sessions = [s for s in sessions if s.finalized_at is None and free.get(s.id, 0) > 0]
+    open_ids = {s.id for s in open_sessions}
     context = {
         **_base(identity, request, "Scheduling"),
         "options": options_out(program.options if program else {}),
         "sessions": sessions,
         "runs": sorted(runs, key=lambda r: r.ran_at, reverse=True),
+        "waiting": waiting,
+        "session_names": {s.id: s.name for s in sessions},
+        "free": free,
+        "open_sessions": open_sessions,
+        # The first of their choices that still has a seat is offered first.
+        "suggested": {
+            w.applicant.id: next((c for c in w.choices if c in open_ids), None) for w in waiting
+        },
         "error": error,
     }
     return render(
@@ -304,9 +321,9 @@ async def scheduling_page(request: web.Request, *, error: AppError | None = None
 
 
 async def scheduling_submit(request: web.Request) -> web.StreamResponse:
-    identity = staff_identity(request, "sessions.write")
     form = await request.post()
     action = str(form.get("action", ""))
+    identity = staff_identity(request, "bookings.write" if action == "assign" else "sessions.write")
     try:
         async with request.app[DB]() as db, db.begin():
             scope = ProgramScope(db, identity.actor.program_id)
@@ -320,12 +337,23 @@ async def scheduling_submit(request: web.Request) -> web.StreamResponse:
                 raw = str(form.get("seed", "")).strip()
                 seed = int(raw) if raw.isdigit() else None
                 await run_allocation(scope, identity.actor, seed, now_of(request.app))
+            elif action == "assign":
+                session_id = str(form.get("session_id", ""))
+                if not session_id:
+                    raise ValidationFailed("Choose a session.", field="session_id")
+                applicant_id = str(form.get("applicant_id", ""))
+                await assign(scope, identity.actor, session_id, [applicant_id], request.app)
             else:
                 raise ValidationFailed("Unknown action.")
     except AppError as exc:
         return await scheduling_page(request, error=exc)
     wake(request.app)
-    notice = {"options": "options", "finalize": "finalized", "allocate": "allocated"}[action]
+    notice = {
+        "options": "options",
+        "finalize": "finalized",
+        "allocate": "allocated",
+        "assign": "assigned",
+    }[action]
     raise web.HTTPSeeOther(f"/invitations/scheduling?notice={notice}")
 
 
