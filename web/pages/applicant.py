@@ -1,4 +1,5 @@
-"""The applicant's pages (reached by magic link, no password): Interviews and Invitations.
+"""The applicant's pages (reached by magic link, no password): Interviews and Invitations,
+and on Interviews the meeting rooms open to them (see `web.meeting_links`).
 
 Every form posts to `/applicant/act` with an `action`; success redirects back to the tab with
 a notice (Post/Redirect/Get), a refusal renders the tab again with the reason as an alert.
@@ -6,6 +7,8 @@ a notice (Post/Redirect/Get), a refusal renders the tab again with the reason as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,8 +16,11 @@ from aiohttp import web
 from core.errors import AppError, ValidationFailed
 from core.scoping import ProgramScope
 from portal import invitations
+from portal.models import Applicant, Program
+from rooms.models import InterviewSession
+from web import meeting_links
 from web.api import scheduling as actions
-from web.api.applicant_view import applicant_view
+from web.api.applicant_view import ApplicantView, applicant_view, clock_time, zone_of
 from web.booking_rules import now_of
 from web.jobs import wake
 from web.keys import DB
@@ -38,6 +44,54 @@ NOTICES = {
 }
 
 
+@dataclass(frozen=True)
+class MeetingRow:
+    """A meeting room as the applicant's page shows it: when, in the zone of its session (or
+    the program's) and in theirs, and whether it is open now."""
+
+    name: str
+    path: str
+    starts_at: datetime
+    program_time: str
+    applicant_time: str | None
+    open_now: bool
+
+
+async def _meetings(scope: ProgramScope, view: ApplicantView, now: datetime) -> list[MeetingRow]:
+    applicant = await scope.get(Applicant, view.applicant_id, what="applicant")
+    links = await meeting_links.for_applicant(scope, applicant, now)
+    program = await scope.db.get(Program, scope.program_id)
+    program_zone = zone_of(program.timezone if program else None) or zone_of("UTC")
+    own_zone = zone_of(view.applicant_timezone)
+    session_zones = {
+        s.id: s.timezone
+        for s in await scope.all(
+            InterviewSession, InterviewSession.id.in_([m.session_id for m in links if m.session_id])
+        )
+    }
+    rows = []
+    for link in links:
+        zone = zone_of(session_zones.get(link.session_id or "")) or program_zone
+        assert zone is not None
+        end = link.ends_at.astimezone(zone)
+        own_end = link.ends_at.astimezone(own_zone) if own_zone else None
+        rows.append(
+            MeetingRow(
+                name=link.name,
+                path=link.path,
+                starts_at=link.starts_at,
+                program_time=f"{clock_time(link.starts_at, zone)} to {end:%H:%M}",
+                applicant_time=(
+                    f"{clock_time(link.starts_at, own_zone)} to {own_end:%H:%M}"
+                    if own_zone and own_end
+                    else None
+                ),
+                open_now=link.starts_at <= now < link.ends_at,
+            )
+        )
+    return rows
+
+
 async def _page(
     request: web.Request,
     identity: Identity,
@@ -46,12 +100,14 @@ async def _page(
     error: AppError | None = None,
     status: int = 200,
 ) -> web.Response:
+    now = now_of(request.app)
     async with request.app[DB]() as db:
-        view = await applicant_view(
-            ProgramScope(db, identity.actor.program_id), identity.actor.id, now_of(request.app)
-        )
+        scope = ProgramScope(db, identity.actor.program_id)
+        view = await applicant_view(scope, identity.actor.id, now)
+        meetings = await _meetings(scope, view, now) if tab == "interviews" else []
     context: dict[str, Any] = {
         "view": view,
+        "meetings": meetings,
         "tab": tab,
         "tabs": TABS,
         "title": "Your interviews" if tab == "interviews" else "Your invitations",
