@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestClient
 from core.clock import FakeClock
 from tests.conftest import make_settings
 from web.app import create_app
+from web.keys import CLUSTER
 
 
 async def test_healthz(client: TestClient) -> None:
@@ -16,7 +17,14 @@ async def test_healthz(client: TestClient) -> None:
 
 async def test_readyz_checks_the_database(client: TestClient) -> None:
     body = await (await client.get("/readyz")).json()
-    assert body == {"status": "ready", "checks": {"database": "ok"}}
+    assert body == {"status": "ready", "checks": {"database": "ok"}, "node": "node-1"}
+
+
+async def test_readyz_turns_away_traffic_while_the_node_drains(client: TestClient) -> None:
+    client.app[CLUSTER].draining = True
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "draining"
 
 
 async def test_readyz_checks_redis_when_configured(
