@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,10 +64,23 @@ async def run(proxy: str) -> dict[str, Any]:
     return {**figures.as_json(), "proxy": proxy, "targets_met": all(checks.values())}
 
 
+def missing_prerequisite(proxy: str) -> str | None:
+    if not os.environ.get("DATABASE_URL", "").startswith("postgresql"):
+        return "needs PostgreSQL: set DATABASE_URL=postgresql://…"
+    if shutil.which(proxy) is None:
+        return f"needs Debian's {proxy}: apt-get install {proxy}"
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--proxy", choices=("caddy", "haproxy"), default="caddy")
+    parser.add_argument("--proxy", choices=("caddy", "haproxy"), default="haproxy")
     args = parser.parse_args()
+    reason = missing_prerequisite(args.proxy)
+    if reason is not None:
+        print(f"skipped: {reason}")
+        print(json.dumps({"skipped": reason}))
+        return 0
     result = asyncio.run(run(args.proxy))
     print(json.dumps(result))
     return 0 if result["targets_met"] else 1
