@@ -1,4 +1,4 @@
-"""A day survives the loss of its node: three real nodes behind Debian's caddy, PostgreSQL and
+"""A day survives the loss of its node: three real nodes behind Debian's haproxy, PostgreSQL and
 Redis; eight bot participants join through the proxy; the owner is killed with kill -9,
 restarted, and the next owner drained with SIGTERM (tests/cluster/failover.py)."""
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 async def test_a_day_survives_kill_restart_and_drain(video_clips: Any, audio_clip: Any) -> None:
     async with (
-        topology(nodes=3, proxy="caddy") as top,
+        topology(nodes=3, proxy="haproxy") as top,
         running_day(top, list(video_clips.values()), audio_clip) as day,
     ):
         figures = await measure_failover(day)
