@@ -141,10 +141,14 @@ async def _detail_context(db: AsyncSession, identity: Identity, session_id: str)
         "staff": staff,
         "forms": await form_names(scope),
         "booked": [(a, names.get(a, "")) for a in booked_ids],
-        "assignable": sorted(
-            ((a.id, a.display_name) for a in candidates if a.id not in booked_elsewhere),
-            key=lambda pair: pair[1],
-        ),
+        # Two applicants may share a name: the email tells them apart.
+        "assignable": [
+            (a.id, f"{a.display_name} — {a.email}")
+            for a in sorted(
+                (a for a in candidates if a.id not in booked_elsewhere),
+                key=lambda a: (a.display_name.casefold(), a.email.casefold()),
+            )
+        ],
         "itinerary": await itineraries.current(scope, session.id),
         "title": described.name,
     }
