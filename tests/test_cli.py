@@ -1,6 +1,7 @@
 """The `interviewday` command: migrate, demo (idempotent), create-user, bad configuration."""
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,9 +35,13 @@ def test_demo_is_idempotent_and_prints_logins(tmp_path: Path) -> None:
     assert "director@demo.test" in first.stdout and "demo-password" in first.stdout
     assert "interviewer8@demo.test" in first.stdout
     assert "/a/" in first.stdout  # the applicant's magic link
+    # Today's day, starting in a few minutes, and how to see it move.
+    assert "Today's demo day starts at" in first.stdout
+    assert "interviewday demo --live" in first.stdout
+    assert "/console" in first.stdout and "/live/sessions/" in first.stdout
     db = tmp_path / "var" / "interviewday.db"
     counts = {t: count(db, t) for t in ("staff", "applicants", "interview_sessions", "rooms")}
-    assert counts == {"staff": 10, "applicants": 40, "interview_sessions": 2, "rooms": 8}
+    assert counts == {"staff": 10, "applicants": 40, "interview_sessions": 3, "rooms": 12}
     second = run(tmp_path, "demo")
     assert second.returncode == 0, second.stderr
     assert {t: count(db, t) for t in counts} == counts
@@ -87,3 +92,15 @@ def test_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
     result = run(tmp_path, "migrate", INTERVIEWDAY_PORT="eighty")
     assert result.returncode == 2
     assert result.stderr.strip() == "interviewday: INTERVIEWDAY_PORT: 'eighty' is not a number"
+
+
+def test_demo_live_without_a_server_stops_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = run(tmp_path, "demo", "--live", "--url", url)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"interviewday: no interviewday server at {url}")
+    assert "start it first" in lines[0]

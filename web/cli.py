@@ -8,19 +8,31 @@ import getpass
 import logging
 import os
 import sys
-from datetime import date
+from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import select
 
-from core.clock import SystemClock
+from core.clock import Clock, SystemClock
 from core.db import create_engine, create_session_factory
-from core.security import Passwords
+from core.security import Passwords, Tokens
 from core.settings import Settings, SettingsError, load_settings
 from portal.auth import Auth
 from portal.models import ROLES, Applicant, Program, Staff
 from web.app import create_app
-from web.demo import seed_demo
+from web.demo import (
+    COORDINATOR_EMAIL,
+    DEMO_PASSWORD,
+    DEMO_TIMEZONE,
+    LIVE_INTERVIEW_MINUTES,
+    LIVE_REVIEW_MINUTES,
+    LIVE_ROOMS,
+    LIVE_ROUNDS,
+    LIVE_SESSION,
+    DemoLogins,
+    seed_demo,
+)
+from web.demo_live import Cast
 from web.drain import drain_on_sigterm
 from web.input_guard import PARSER_LIMITS, quiet_protocol_errors
 from web.migrate import upgrade
@@ -38,7 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--migrate", action="store_true", help="run migrations first")
     sub.add_parser("migrate", help="upgrade the database to the latest schema")
-    sub.add_parser("demo", help="seed the demo program (idempotent) and print its logins")
+    demo = sub.add_parser(
+        "demo",
+        help="seed the demo program (idempotent) with a day starting in a few minutes, "
+        "and print its logins",
+    )
+    demo.add_argument(
+        "--live",
+        action="store_true",
+        help="then fill today's demo day on the running server with bot interviewers and "
+        "applicants, start it, and print the clock's moves until Ctrl-C",
+    )
+    demo.add_argument("--url", help="the running server (default: PUBLIC_URL, or host and port)")
     create = sub.add_parser("create-user", help="create a staff account")
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True)
@@ -77,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             print("database is at the latest schema")
             return 0
         if args.command == "demo":
-            upgrade(settings.database_url)
-            asyncio.run(_demo(settings))
-            return 0
+            return _demo_command(settings, args)
         if args.command == "create-user":
             password = args.password or os.environ.get("INTERVIEWDAY_PASSWORD") or getpass.getpass()
             asyncio.run(_create_user(settings, args, password))
@@ -135,34 +156,103 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _demo(settings: Settings) -> None:
+def _demo_command(settings: Settings, args: argparse.Namespace) -> int:
+    from web.demo_live import LiveError, check_server
+
+    url = (args.url or settings.public_url).rstrip("/")
+    try:
+        if args.live:
+            logging.getLogger().setLevel(logging.WARNING)  # the bots' media stack is chatty
+            asyncio.run(check_server(url))
+        upgrade(settings.database_url)
+        seeded = asyncio.run(seed_and_link(settings, bots=args.live))
+        print_demo(settings.public_url if not args.live else url, seeded, live=args.live)
+        if args.live:
+            asyncio.run(_live(seeded.cast(url)))
+    except LiveError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+@dataclass(frozen=True)
+class Seeded:
+    logins: DemoLogins
+    person: str
+    """The applicant left for a person: "Name (email)"."""
+    person_token: str
+    bot_tokens: tuple[str, ...]
+
+    def cast(self, url: str) -> Cast:
+        live = self.logins.live
+        return Cast(
+            url=url,
+            session_id=live.session_id,
+            coordinator=COORDINATOR_EMAIL,
+            password=DEMO_PASSWORD,
+            interviewers=live.interviewer_emails,
+            applicant_tokens=self.bot_tokens,
+        )
+
+
+async def seed_and_link(settings: Settings, *, bots: bool, clock: Clock | None = None) -> Seeded:
+    """Seeds the demo and issues magic links: the person's, and the bot applicants' if asked."""
+    clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
     try:
-        factory = create_session_factory(engine)
-        clock = SystemClock()
         passwords = Passwords()
-        async with factory() as db, db.begin():
-            logins = await seed_demo(db, passwords, date.today())
-            applicant = await db.scalar(
-                select(Applicant).where(Applicant.email == logins.applicant_email)
-            )
-            assert applicant is not None
-            from core.security import Tokens
-
-            auth = Auth(
-                passwords=passwords,
-                tokens=Tokens(settings.secret_key, clock),
-                clock=clock,
-                magic_link_days=settings.magic_link_days,
-            )
-            token = await auth.issue_magic_link(db, applicant)
+        auth = Auth(
+            passwords=passwords,
+            tokens=Tokens(settings.secret_key, clock),
+            clock=clock,
+            magic_link_days=settings.magic_link_days,
+        )
+        async with create_session_factory(engine)() as db, db.begin():
+            logins = await seed_demo(db, passwords, clock)
+            tokens: list[str] = []
+            person = ""
+            emails = logins.live.applicant_emails
+            for email in emails if bots else emails[:1]:
+                applicant = await db.scalar(select(Applicant).where(Applicant.email == email))
+                assert applicant is not None
+                person = person or f"{applicant.display_name} ({email})"
+                tokens.append(await auth.issue_magic_link(db, applicant))
     finally:
         await engine.dispose()
-    print("Demo program ready. Log in at", settings.public_url + "/login")
-    for email, password in logins.staff:
+    return Seeded(logins, person, tokens[0], tuple(tokens[1:]))
+
+
+def print_demo(url: str, seeded: Seeded, *, live: bool) -> None:
+    live_day = seeded.logins.live
+    print("Demo program ready. Log in at", url + "/login")
+    for email, password in seeded.logins.staff:
         print(f"  {email:<28} {password}")
-    print(f"Applicant ({logins.applicant_email}) magic link:")
-    print(f"  {settings.public_url}/a/{token}")
+    when = live_day.starts_at.strftime("%H:%M")
+    state = "is running" if live_day.running else f"starts at {when} ({DEMO_TIMEZONE})"
+    print(
+        f"{LIVE_SESSION} {state}: {LIVE_ROUNDS} rounds of a {LIVE_INTERVIEW_MINUTES}-minute "
+        f"interview and a {LIVE_REVIEW_MINUTES}-minute review, interviewers 1-{LIVE_ROOMS}."
+    )
+    print(f"  Its console (as {COORDINATOR_EMAIL}):")
+    print(f"  {url}/sessions/{live_day.session_id}/console")
+    print(f"  {seeded.person} is booked into it; their magic link, then their live page:")
+    print(f"  {url}/a/{seeded.person_token}")
+    print(f"  {url}/live/sessions/{live_day.session_id}")
+    if not live:
+        print(
+            "To see the day move: while the server runs, run `interviewday demo --live` "
+            "(bots fill the rooms and start the day)."
+        )
+    else:
+        print(f"Bots play the other interviewers and applicants; {seeded.person} is yours.")
+    sys.stdout.flush()
+
+
+async def _live(cast: Cast) -> None:
+    from web.demo_live import run_live
+
+    await run_live(
+        cast, asyncio.Event(), say=lambda line: print(line, flush=True), handle_signals=True
+    )
 
 
 async def _create_user(settings: Settings, args: argparse.Namespace, password: str) -> None:
