@@ -7,7 +7,9 @@ frame, which is a keyframe, so the stream stays decodable.
 
 `FrameCounter` counts what arrives on a client's receive slots at the RTP level (no decoding):
 frames per slot, which source each slot carries (told apart by the VP8 keyframe size, so give
-each synthetic source its own size), and when the first frame of each source arrived.
+each synthetic source its own size), and when the first frame of each source arrived. With
+`decode_first=True` it also runs a slot's packets through a VP8 decoder from each new source's
+keyframe until a frame comes out (`SlotCount.decoded`), then stops decoding again.
 
 `SyntheticParticipant` is a whole client (own audio+video, K receive slots) for the CLI bot,
 load tests and tests. Given a `media.pacer.Pacer` it publishes through the fast path (one
@@ -227,24 +229,98 @@ class SlotCount:
     captured: list[bytes] = field(default_factory=list)
     changes: list[tuple[float, str]] = field(default_factory=list)
     """(monotonic time, label) of each complete frame whose source differs from the last one."""
+    decoded: list[tuple[float, str]] = field(default_factory=list)
+    """With `decode_first`: (monotonic time, label from the decoded frame's size) when a new
+    source's first frame came out of the decoder."""
+    decoder: FirstFrameDecoder | None = None
     _last_ts: int | None = None
     _parts: list[bytes] = field(default_factory=list)
+
+
+class FirstFrameDecoder:
+    """Decodes a slot's VP8 only for the first frame of each new source.
+
+    A viewer sees a new source when its decoder produces a frame, not when the keyframe's last
+    packet arrives. A keyframe whose size names a source other than the one last decoded is
+    collected (retransmitted packets included) until every packet from its first to its
+    marker is there, then decoded; the decoded frame's size names the source now shown. Only
+    those keyframes are decoded: one decode per change. A newer keyframe of a new source
+    replaces an unfinished one; a keyframe whose first packet never arrives is not noticed,
+    so it waits for the next keyframe. Sources of the same size are not told apart.
+    """
+
+    def __init__(self, labels: Mapping[tuple[int, int], str]) -> None:
+        self.labels = labels
+        self.shown: str | None = None
+        """The source whose first frame was decoded last."""
+        self.abandoned = 0
+        """Keyframes replaced by a newer one before they were complete, or not decodable."""
+        self._timestamp: int | None = None
+        self._first = 0
+        self._last: int | None = None
+        self._parts: dict[int, bytes] = {}
+
+    def label(self, size: tuple[int, int]) -> str:
+        return self.labels.get(size, f"{size[0]}x{size[1]}")
+
+    def feed(self, packet: RtpPacket, keyframe_size: tuple[int, int] | None) -> str | None:
+        """The label of a new source's first decoded frame if this packet completed it."""
+        seq = packet.sequence_number
+        if packet.timestamp != self._timestamp:
+            if keyframe_size is None or self.label(keyframe_size) == self.shown:
+                return None
+            if self._timestamp is not None:
+                self.abandoned += 1
+            self._timestamp = packet.timestamp
+            self._first = seq
+            self._last = None
+            self._parts = {}
+        self._parts[seq] = strip_vp8_descriptor(packet.payload)
+        if packet.marker:
+            self._last = seq
+        if self._last is None:
+            return None
+        count = ((self._last - self._first) & 0xFFFF) + 1
+        seqs = [(self._first + i) & 0xFFFF for i in range(count)]
+        if any(s not in self._parts for s in seqs):
+            return None
+        parts = [self._parts[s] for s in seqs]
+        self._timestamp = None
+        self._parts = {}
+        try:
+            frames = av.CodecContext.create("vp8", "r").decode(av.Packet(b"".join(parts)))
+        except av.error.FFmpegError:
+            frames = []
+        if not frames:
+            self.abandoned += 1
+            return None
+        self.shown = self.label((frames[0].width, frames[0].height))
+        return self.shown
 
 
 class FrameCounter:
     """Counts frames arriving on a client's receivers without decoding them.
 
     `labels` maps a VP8 keyframe size (width, height) to a source name. With `capture=True`
-    the VP8 frames are reassembled and kept (to compare with what was published).
+    the VP8 frames are reassembled and kept (to compare with what was published); with
+    `decode_first=True` video slots decode each new source's first frame (`FirstFrameDecoder`).
     """
 
-    def __init__(self, labels: dict[tuple[int, int], str] | None = None, capture: bool = False):
+    def __init__(
+        self,
+        labels: dict[tuple[int, int], str] | None = None,
+        capture: bool = False,
+        decode_first: bool = False,
+    ):
         self.labels = dict(labels or {})
         self.capture = capture
+        self.decode_first = decode_first
         self.slots: dict[str, SlotCount] = {}
 
     def attach(self, receiver: RTCRtpReceiver, mid: str, kind: str) -> None:
         count = self.slots[mid] = SlotCount(kind=kind)
+        if self.decode_first and kind == "video":
+            count.decoder = FirstFrameDecoder(self.labels)
         fastpath.tap_receiver(receiver, lambda packet: self._on_packet(count, packet), remb=False)
 
     def attach_all(self, transceivers: Iterable[Any]) -> None:
@@ -265,6 +341,10 @@ class FrameCounter:
         size = vp8_keyframe_size(payload)
         if size is not None:
             count.label = self.labels.get(size, f"{size[0]}x{size[1]}")
+        if count.decoder is not None:
+            shown = count.decoder.feed(packet, size)
+            if shown is not None:
+                count.decoded.append((time.monotonic(), shown))
         if self.capture:
             if packet.timestamp != count._last_ts:
                 count._parts = []
@@ -320,6 +400,7 @@ class SyntheticParticipant:
         ice_servers: Sequence[Mapping[str, Any]] = (),
         pacer: Pacer | None = None,
         ice_transport_policy: str = "all",
+        decode_first: bool = False,
     ) -> None:
         servers = [
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
@@ -351,7 +432,9 @@ class SyntheticParticipant:
         for _ in range(slots):
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
-        self.counter = FrameCounter(labels=dict(labels or {}), capture=capture)
+        self.counter = FrameCounter(
+            labels=dict(labels or {}), capture=capture, decode_first=decode_first
+        )
 
     async def create_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
