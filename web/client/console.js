@@ -195,10 +195,16 @@ async function load() {
   model.offsetMs = state.day.now * 1000 - Date.now();
   for (const member of state.presence) model.presence.set(member.participant_id, member);
   const target = document.getElementById("broadcast-target");
-  // load() runs again after score prompts and no-shows: the room options are replaced, not added.
-  const chosen = target.value;
-  for (const option of [...target.options]) if (option.value.startsWith("room:")) option.remove();
-  for (const room of state.day.rooms) target.append(new Option(room.name, `room:${room.id}`, false, chosen === `room:${room.id}`));
+  // load() runs again at every round, after score prompts and no-shows and every few seconds:
+  // the room options are replaced, not added, and only when the rooms changed (so a list the
+  // coordinator has open stays put).
+  const rooms = state.day.rooms.map((room) => [`room:${room.id}`, room.name]);
+  const listed = [...target.options].filter((o) => o.value.startsWith("room:")).map((o) => [o.value, o.text]);
+  if (JSON.stringify(rooms) !== JSON.stringify(listed)) {
+    const chosen = target.value;
+    for (const option of [...target.options]) if (option.value.startsWith("room:")) option.remove();
+    for (const [value, name] of rooms) target.append(new Option(name, value, false, chosen === value));
+  }
   queueDraw();
 }
 
