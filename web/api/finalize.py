@@ -26,6 +26,7 @@ from rooms.models import Interview, InterviewSession, Itinerary
 from rooms.sessions import interviewers_by_room, rooms_of, round_starts, rounds_of
 from web import meeting_links
 from web.booking_rules import lock_sessions, session_info
+from web.jobs import wake_after_commit
 from web.keys import CLOCK, SETTINGS
 from web.session_data import applicant_names, booked_applicant_ids
 
@@ -86,7 +87,11 @@ async def announce_itinerary(scope: ProgramScope, session_id: str, app: web.Appl
     if itinerary is None or itinerary.status != "published":
         return 0
     info = await session_info(scope, session)
-    return await _email_itineraries(scope, session, info, itinerary, now, app[SETTINGS].public_url)
+    queued = await _email_itineraries(
+        scope, session, info, itinerary, now, app[SETTINGS].public_url
+    )
+    wake_after_commit(scope.db, app)
+    return queued
 
 
 async def _email_itineraries(
