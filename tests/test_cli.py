@@ -1,10 +1,14 @@
 """The `interviewday` command: migrate, demo (idempotent), create-user, bad configuration."""
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -104,3 +108,62 @@ def test_demo_live_without_a_server_stops_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"interviewday: no interviewday server at {url}")
     assert "start it first" in lines[0]
+
+
+@pytest.mark.slow
+def test_demo_live_fills_the_day_on_a_running_server_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """For real: `serve`, then `demo --live` in a second process; the bots join, the day starts
+    and the clock carries the bot applicants into their rooms; Ctrl-C ends it cleanly."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("INTERVIEWDAY_")}
+    environment.update({"INTERVIEWDAY_VAR_DIR": str(tmp_path / "var"), "INTERVIEWDAY_PORT": port})
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "web.cli"]
+    server = subprocess.Popen(
+        [*command, "serve", "--migrate"],
+        env=environment,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    live: subprocess.Popen[str] | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        live = subprocess.Popen(
+            [*command, "demo", "--live"],
+            env=environment,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(live.stdout.readline, "")))  # type: ignore[union-attr]
+        reader.start()
+        deadline = time.monotonic() + 90
+        while sum("→ Room" in line for line in lines) < 3:
+            assert live.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        output = "".join(lines)
+        assert "7 bots joined" in output and "Started the day now" in output
+        assert "Ivan Rossi (applicant09@demo.test) is yours" in output
+        live.send_signal(signal.SIGINT)
+        assert live.wait(30) == 0, "".join(lines)
+        reader.join(10)
+        assert "The bots left." in "".join(lines)
+        assert "Traceback" not in "".join(lines)
+    finally:
+        for process in (live, server):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(10)
