@@ -47,12 +47,6 @@ CONTRAST = """(selector) => {
 }"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs in web/static/day.css (the day helper's file): "
-    ".live-body .score-prompt a, .score-prompt a { color: var(--primary-dark); font-weight: 600; }"
-    " -- then remove this mark",
-)
 async def test_the_score_prompt_and_its_link_are_readable(
     browser: Any,
     live_server: Any,  # noqa: F811

@@ -56,11 +56,15 @@ async def test_coordinator_builds_publishes_and_edits_an_itinerary(
     assert await rows.count() == 3
 
     await page.get_by_label("Applicants without a seat").select_option(
-        label=["Ann Applicant a", "Bo Applicant a", "Cy Extra"]
+        label=[
+            "Ann Applicant a — applicant1@a.test",
+            "Bo Applicant a — applicant2@a.test",
+            "Cy Extra — Cy@a.test",
+        ]
     )
     await page.get_by_role("button", name="Assign to this session").click()
     await page.wait_for_url("**notice=assigned-3")
-    await page.get_by_label("Applicants without a seat").select_option(label="Di Extra")
+    await page.get_by_label("Applicants without a seat").select_option(label="Di Extra — Di@a.test")
     await page.get_by_role("button", name="Assign to this session").click()
     assert "is full" in await page.get_by_role("alert").first.inner_text()
     assert "3 of 3 seats" in await page.locator("#booked-h").inner_text()
