@@ -162,8 +162,7 @@ class DayRunner:
             try:
                 async with self.lock:
                     now = self.clock.now()
-                    if self.state.started and not self.state.ended:
-                        await self._tick_locked(now)
+                    await self._tick_locked(now)
                     upcoming = self._next_deadline(now)
             except StaleOwner:
                 self._lose()
@@ -177,10 +176,11 @@ class DayRunner:
             await self._sleep(upcoming)
 
     def _next_deadline(self, now: float) -> float | None:
-        if not self.state.started or self.state.ended:
+        if not self.state.started:
             return None
+        # Reminders a skip put off still come after the day's end.
         deadlines = list(self.state.reminders.values())
-        if not self.state.plan.paused:
+        if not self.state.ended and not self.state.plan.paused:
             upcoming = plans.next_event_after(self.state.plan, now)
             if upcoming is not None:
                 deadlines.append(upcoming.at)
@@ -215,8 +215,10 @@ class DayRunner:
                 for e in plans.events_between(self.state.plan, float("-inf"), now)
                 if event_key(e) not in self.fired
             ]
+            if self.state.ended:
+                pending = []
             reminders = [r for r, at in self.state.reminders.items() if at <= now]
-            if (not pending and not reminders) or not self.state.started or self.state.ended:
+            if (not pending and not reminders) or not self.state.started:
                 return
             await asyncio.sleep(0.001)
 
@@ -228,7 +230,10 @@ class DayRunner:
     async def _tick_locked(self, now: float, *, announce: bool = True) -> None:
         """Fires what is due; `announce`: send the new snapshot if anything fired (a command
         sends its own, once)."""
-        if not self.state.started or self.state.ended:
+        if not self.state.started:
+            return
+        if self.state.ended:
+            await self._remind(now)
             return
         due = [
             event

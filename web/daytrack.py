@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.errors import Conflict, Forbidden
+from core.periodic import Periodic
 from core.scoping import ProgramScope
 from portal.models import Staff
 from portal.permissions import allowed
@@ -387,19 +388,15 @@ async def _registry(app: web.Application) -> AsyncIterator[None]:
     cluster.on_lost = lost
     await registry.resume_running()
 
-    async def maintain() -> None:
-        while True:
-            await asyncio.sleep(MAINTAIN_SECONDS)
-            try:
-                await registry.resume_running()
-            except Exception:
-                log.exception("day registry maintenance failed")
-
-    task = asyncio.create_task(maintain())
+    # Only several nodes have an owner that can die and days to take over; on one node a
+    # second process on the same database (tests do this) must not start a rival runner.
+    maintenance = Periodic(
+        registry.resume_running, MAINTAIN_SECONDS, name="day registry maintenance", log=log
+    )
+    if cluster.shared:
+        maintenance.start()
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await maintenance.stop()
     hub.listeners.remove(registry.seen)
     await registry.close()
 
