@@ -29,6 +29,7 @@ from rooms.sessions import (
     session_window,
 )
 from web.api.fields import Day, Name, Round, RowId, ShortText, SingleLine
+from web.api.finalize import announce_itinerary
 from web.api.framework import Api, Call
 from web.keys import CLOCK
 from web.session_data import (
@@ -547,4 +548,5 @@ async def publish_itinerary(call: Call) -> ItineraryOut:
         itinerary.id,
         version=itinerary.version,
     )
+    await announce_itinerary(call.scope, session.id, call.request.app)
     return await describe_itinerary(call.scope, itinerary)

@@ -18,7 +18,7 @@ from portal.models import APPLICANT_STATUSES, Applicant, Booking
 from portal.permissions import Actor, allowed
 from rooms.models import InterviewSession
 from web.api.applicant_files import KINDS, pdf_from_form, remove_files, save_pdf
-from web.api.bookings import all_seats, seats_of
+from web.api.bookings import all_seats, assign, move_booking
 from web.keys import DB
 from web.pages.common import shell_context, staff_identity
 from web.render import render
@@ -149,8 +149,7 @@ async def bulk_action(request: web.Request) -> web.StreamResponse:
                 session_id = str(form.get("session_id", ""))
                 if not session_id:
                     raise ValidationFailed("Choose a session.", field="session_id")
-                seats = await seats_of(scope, session_id, lock=True)
-                made = await bookings.book(scope, identity.actor, seats, ids)
+                made = await assign(scope, identity.actor, session_id, ids, request.app)
                 notice = {"notice": "booked", "n": str(len(made))}
             else:
                 raise ValidationFailed("Choose what to do with the selected applicants.")
@@ -307,15 +306,16 @@ async def _delete(call: ProfileForm) -> str:
     return "/applicants?notice=deleted"
 
 
-async def _session_seats(call: ProfileForm) -> bookings.SessionSeats:
+def _session_id(call: ProfileForm) -> str:
     session_id = call.value("session_id")
     if not session_id:
         raise ValidationFailed("Choose a session.", field="session_id")
-    return await seats_of(call.scope, session_id, lock=True)
+    return session_id
 
 
 async def _book(call: ProfileForm) -> str:
-    await bookings.book(call.scope, call.actor, await _session_seats(call), [call.applicant.id])
+    app = call.request.app
+    await assign(call.scope, call.actor, _session_id(call), [call.applicant.id], app)
     return call.back("booked")
 
 
@@ -328,7 +328,7 @@ async def _own_booking(call: ProfileForm) -> Booking:
 
 async def _move(call: ProfileForm) -> str:
     booking = await _own_booking(call)
-    await bookings.move(call.scope, call.actor, booking.id, await _session_seats(call))
+    await move_booking(call.scope, call.actor, booking.id, _session_id(call), call.request.app)
     return call.back("moved")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,8 @@ from rooms.sessions import (
     save_room,
     save_session,
 )
-from web.api.bookings import refuse_if_finalized
+from web.api.bookings import assign
+from web.api.finalize import announce_itinerary
 from web.api.sessions import (
     CopyIn,
     RoomIn,
@@ -48,6 +51,8 @@ from web.session_data import (
     form_names,
 )
 
+# A form of the session page: (scope, identity, session, form) → the notice to show.
+SessionAction = Callable[[ProgramScope, Identity, InterviewSession, Any], Awaitable[str]]
 TIMEZONES = (
     "America/New_York",
     "America/Chicago",
@@ -204,13 +209,13 @@ async def session_action(request: web.Request) -> web.StreamResponse:
     session_id = request.match_info["session_id"]
     form = await request.post()
     action = str(form.get("action", ""))
-    handlers = {
+    handlers: dict[str, SessionAction] = {
         "update": _update,
         "add_room": _add_room,
         "edit_room": _edit_room,
         "delete_room": _delete_room,
         "copy": _copy,
-        "assign": _assign,
+        "assign": functools.partial(_assign, app=request.app),
     }
     if action not in handlers:
         raise web.HTTPBadRequest(text="Unknown action")
@@ -309,14 +314,17 @@ async def _copy(
 
 
 async def _assign(
-    scope: ProgramScope, identity: Identity, session: InterviewSession, form: Any
+    scope: ProgramScope,
+    identity: Identity,
+    session: InterviewSession,
+    form: Any,
+    *,
+    app: web.Application,
 ) -> str:
     ids = [str(v) for v in form.getall("applicant_ids", [])]
     if not ids:
         raise ValidationFailed("Choose at least one applicant.", field="applicant_ids")
-    await refuse_if_finalized(scope, session.id)
-    seats = bookings.SessionSeats(session.id, session.name, session.capacity)
-    await bookings.book(scope, identity.actor, seats, ids)
+    await assign(scope, identity.actor, session.id, ids, app)  # each is emailed
     return f"assigned-{len(ids)}"
 
 
@@ -413,6 +421,7 @@ async def itinerary_action(request: web.Request) -> web.StreamResponse:
                     raise AppError("Generate an itinerary first.", code="no_itinerary")
                 await itineraries.publish(scope, current, clock)
                 record(db, identity.actor, "itinerary.publish", "itinerary", current.id)
+                await announce_itinerary(scope, session.id, request.app)
                 notice = "published"
             elif action in ("swap", "move"):
                 current = await itineraries.current(scope, session.id)
