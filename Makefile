@@ -28,6 +28,7 @@ run: setup
 	$(BIN)/interviewday migrate
 	$(BIN)/interviewday demo
 	@echo "Serving on http://127.0.0.1:$${INTERVIEWDAY_PORT:-8080} (Ctrl-C stops)"
+	@echo "To see today's demo day move: in another terminal, $(BIN)/interviewday demo --live"
 	$(BIN)/interviewday serve
 
 test: setup

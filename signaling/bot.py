@@ -72,11 +72,14 @@ class LiveBot:
         self._refusal: Any = None
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
+        self._media_closing: tuple[SyntheticParticipant, asyncio.Future[None]] | None = None
         self.sio = self._client()
         self.media = self._participant()
 
     def _client(self) -> socketio.AsyncClient:
-        sio = socketio.AsyncClient(reconnection=False)
+        # No Ctrl-C handler of its own: the program decides (a library handler would drop every
+        # bot's socket on SIGINT and start reconnects while the program closes them).
+        sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
         sio.on("connect_error", self._on_refused, namespace=NAMESPACE)
         sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         for name in RECORDED_EVENTS:
@@ -94,6 +97,15 @@ class LiveBot:
             ice_transport_policy=self.ice_transport_policy,
         )
 
+    def _close_media(self) -> asyncio.Future[None]:
+        """Closes the current peer connection once: a second caller (close() while a
+        reconnect is closing it) awaits the same close; a cancelled caller never cuts it short
+        (aiortc's close, interrupted and started again, can wait forever)."""
+        media = self.media
+        if self._media_closing is None or self._media_closing[0] is not media:
+            self._media_closing = (media, asyncio.ensure_future(media.close()))
+        return asyncio.shield(self._media_closing[1])
+
     def _socket_url(self) -> str:
         # The scope in the URL lets any node relay the socket to the session's owner.
         return f"{self.url}/?scope={quote(self.scope, safe='')}" if self.scope else self.url
@@ -109,7 +121,7 @@ class LiveBot:
         assert self.token_source is not None
         attempt = 0
         with contextlib.suppress(Exception):
-            await self.media.close()
+            await self._close_media()
         while not self._closing:
             # Backoff with jitter: a node's participants do not all come back in one instant.
             await asyncio.sleep(min(0.2 * 2**attempt, 3.0) * (0.5 + random.random()))
@@ -121,7 +133,7 @@ class LiveBot:
                 await self.connect()
             except Exception:
                 with contextlib.suppress(Exception):
-                    await self.media.close()
+                    await self._close_media()
                 with contextlib.suppress(Exception):
                     await self.sio.disconnect()
                 continue
@@ -199,6 +211,6 @@ class LiveBot:
             self._reconnecting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconnecting
-        await self.media.close()
+        await self._close_media()
         if self.sio.connected:
             await self.sio.disconnect()
