@@ -12,6 +12,12 @@ function fmt(seconds) {
   return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
 
+// "1:23": the waiting applicant's countdown, as people say it.
+function short(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
 function chime() {
   try {
     const audio = new AudioContext();
@@ -36,6 +42,9 @@ class DayView {
     this.roomId = null;
     this.announced = new Set();
     this.viewing = null; // the applicant whose scoring panel is open
+    this.autoRound = undefined; // the round whose applicant the panel last opened by itself
+    this.present = null; // the applicant on video in this room now
+    this.moving = null; // {name, at}: the move the applicant was told of, counted down
     this.clock = $("room-clock");
     this.clock.hidden = false;
     this.clock.replaceChildren(
@@ -46,9 +55,10 @@ class DayView {
     this.polite.setAttribute("aria-live", "polite");
     root.appendChild(this.polite);
     live.connection.addEventListener("timetrack", (event) => this.onEvent(event.detail));
-    live.connection.addEventListener("moved", () => this.render());
+    live.connection.addEventListener("moved", () => { this.moving = null; this.render(); });
+    document.addEventListener("interviewday:room", (event) => this.onRoom(event.detail));
     this.load();
-    setInterval(() => this.tick(), 500);
+    setInterval(() => this.tick(), 250);
   }
 
   async load() {
@@ -75,6 +85,12 @@ class DayView {
 
   onEvent(payload) {
     if (payload.type === "clock") this.setDay(payload.day);
+    if (payload.type === "review") this.review = payload;
+    if (payload.type === "moving" && payload.room_name) {
+      const at = payload.at ?? this.serverNow() / 1000 + (payload.in_seconds || 0);
+      this.moving = { name: payload.room_name, at };
+      this.tickMoving();
+    }
     if (payload.type === "knock") {
       if (this.role === "interviewer") chime();
       this.live.showBanner(`${Math.round(payload.seconds_left / 60)} minutes left in this interview`, 6000);
@@ -91,6 +107,68 @@ class DayView {
     if (payload.type === "paused") this.live.showBanner("The day is paused", 5000);
     if (payload.type === "resumed") this.live.showBanner("The day goes on", 4000);
     if (payload.type === "extended") this.live.showBanner(`This round was extended by ${payload.minutes} minutes`, 5000);
+  }
+
+  // The interviewer's panel follows the applicant actually on video; with nobody there, the
+  // one expected this round (never one marked absent).
+  onRoom(detail) {
+    const peer = detail && detail.applicant;
+    const id = peer && peer.participant_id ? peer.participant_id.split("/applicant:")[1] || null : null;
+    if (id === this.present) return;
+    this.present = id;
+    if (id && this.role === "interviewer" && id !== this.viewing) this.openPanel(id);
+  }
+
+  autoPanel(round) {
+    if (this.present || this.autoRound === round) return;
+    const slot = this.current(round || 1);
+    if (!slot || slot.status === "no_show") return;
+    this.autoRound = round;
+    if (slot.applicant_id !== this.viewing) this.openPanel(slot.applicant_id);
+  }
+
+  // "Moving you to Room 2 in 7 s", counted down to the move.
+  tickMoving() {
+    if (!this.moving) return;
+    const left = Math.ceil(this.moving.at - this.serverNow() / 1000);
+    if (left <= 0) { this.moving = null; return; }
+    const text = `Moving you to ${this.moving.name} in ${left} s`;
+    const banner = $("live-banner");
+    if (!banner || banner.hidden || banner.textContent !== text) this.live.showBanner(text, 2500);
+  }
+
+  // Where the applicant goes next and in how long, while they wait (review, break, before).
+  nextUp(phase, now) {
+    if (this.role !== "applicant" || !this.day || !this.day.started || this.day.ended) return null;
+    if (phase && phase.kind === "interview") return null;
+    const after = phase && phase.round ? phase.round : 0;
+    const interviews = this.day.timeline.filter((p) => p.kind === "interview" && p.round > after);
+    const upcoming = interviews.find((p) => this.current(p.round));
+    if (!upcoming) return after ? { text: "Your interviews are over. Thank you!" } : null;
+    const slot = this.current(upcoming.round);
+    const at = this.day.paused ? upcoming.start - this.day.now + now : upcoming.start;
+    return { text: `Next: ${this.roomName(slot.room_id)} in ${short(at - now)}`, slot };
+  }
+
+  renderNextUp(phase, now) {
+    const next = this.nextUp(phase, now);
+    let box = $("next-up");
+    if (!next) { if (box) box.hidden = true; return; }
+    if (!box) {
+      box = el("section", { id: "next-up", class: "next-up", "aria-label": "While you wait" },
+        el("p", { class: "next-up-why", id: "next-up-why" }),
+        el("p", { class: "next-up-text", id: "next-up-text", role: "timer" }));
+      $("main").prepend(box);
+    }
+    box.hidden = false;
+    const why = phase && phase.kind === "review"
+      ? "Your interviewer is writing their notes. Please wait here."
+      : phase && phase.kind === "break" ? "Break." : "";
+    if ($("next-up-why").textContent !== why) $("next-up-why").textContent = why;
+    if ($("next-up-text").textContent !== next.text) $("next-up-text").textContent = next.text;
+    const room = next.slot && this.day.rooms.find((r) => r.id === next.slot.room_id);
+    const url = room && safeUrl(room.external_url);
+    if (url) this.showLink(room.name, url);
   }
 
   prompt(payload) {
@@ -142,11 +220,13 @@ class DayView {
   }
 
   tick() {
+    this.tickMoving();
     if (!this.day) return;
     const label = $("clock-label");
     const time = $("clock-time");
     const now = this.serverNow() / 1000;
     const phase = this.phase();
+    this.renderNextUp(phase, now);
     if (!this.day.started) { label.textContent = "The day has not started"; time.textContent = ""; return; }
     if (this.day.ended) { label.textContent = "The day is over"; time.textContent = ""; return; }
     if (!phase) { label.textContent = ""; time.textContent = ""; return; }
@@ -175,8 +255,7 @@ class DayView {
     const nextText = !next ? "" : this.role === "applicant" ? `Up next: ${this.roomName(next.room_id)}` : `Up next: ${next.name}`;
     $("clock-next").textContent = nextText;
     if (this.role === "interviewer") {
-      const now = round ? this.current(round) : this.current(1);
-      if (now && !this.viewing) this.openPanel(now.applicant_id);
+      this.autoPanel(round || null);
       this.renderControls();
     }
     this.tick();
