@@ -1,28 +1,43 @@
-"""SFU benchmark: RTP forwarding vs aiortc's MediaRelay re-encoding baseline.
+"""SFU benchmark: the SFU as `serve` runs it, against its floor and aiortc's MediaRelay.
 
-Run: .venv/bin/python bench/sfu.py [--rooms 9] [--seconds 20]
+Run: .venv/bin/python bench/sfu.py [--rooms 9] [--seconds 10] [--max-rooms 30]
 
 Rooms of 1 applicant + 3 interviewers, each publishing 640x480 VP8 at 30 fps plus Opus, each
-receiving the other three on fixed slots. The server runs in a subprocess pinned to CPU 0,
-the bots in this process pinned to CPU 1; they talk over a JSON-lines TCP socket (the
-signaling stand-in). Phases: join (join-to-first-frame), steady state (server CPU per
-forwarded packet), rotations of the applicants (switch-to-first-frame), then the MediaRelay
-baseline (1 publisher, 2 subscribers: a load one core survives).
+receiving the other three on fixed slots. The server (bench/sfu_server.py: the Sfu with the
+options and the plain asyncio loop `interviewday serve` uses) runs in a process pinned to
+CPU 0, the bots in this process pinned to CPU 1; they talk over a JSON-lines TCP socket (the
+signaling stand-in). Phases, in one run:
 
-The last line printed is JSON with the headline numbers.
+1. the floor (bench/sfu_floor.py): the same packets through SRTP protect + `sendto` in a
+   tight loop on the server's CPU, before the SFU runs and again after it (the lower counts);
+2. joins of a light then the full load, with a measurement window at each (server CPU per
+   forwarded packet; the difference is the marginal cost per subscriber); every video slot
+   that shows a source is a join attempt, timed to the first frame its VP8 decoder produced;
+3. rotations of the applicants: every slot whose source changed is a switch attempt;
+4. capacity: rooms added a few at a time until the received frame rate or the join time
+   degrades (the bots' CPU, on their own core, is watched so their limit is not blamed on
+   the server);
+5. the MediaRelay baseline (decode once, encode per subscriber) at 1 and at N subscribers:
+   its cost per extra subscriber against ours.
+
+A join or switch that shows no frame by its deadline is a miss: counted in the JSON, and the
+run fails. The last line printed is JSON; empty percentiles are null. Exit status 1 when a
+target that exists now is missed (misses, join and switch p95); `ratio_to_limit` ≤ 3 is a
+target for when simulcast exists, reported but not enforced.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +46,19 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from served import p95  # noqa: E402
+from sfu_floor import measure_floor  # noqa: E402
+from sfu_server import SERVER_CPU, SHIPPED_SFU_OPTIONS, Server  # noqa: E402
+from sfu_stats import (  # noqa: E402
+    RATIO_TO_LIMIT_TARGET,
+    Attempt,
+    Step,
+    capacity,
+    join_attempts,
+    missed_targets,
+    per_extra,
+    settle,
+    switch_attempts,
+)
 
 from media.pacer import Pacer  # noqa: E402
 from media.synthetic import (  # noqa: E402
@@ -40,179 +68,20 @@ from media.synthetic import (  # noqa: E402
     encode_vp8_clip,
 )
 
-SERVER_CPU = 0
 BOT_CPU = 1
 FPS = 30
 CLIP_FRAMES = 150  # one keyframe every 5 s of replay, besides those asked for
 # Three sizes per role: a rotation always changes the size a slot shows, so a receiver can
-# tell the new source from the old without decoding (rooms must be a multiple of 3).
+# tell the new source from the old one by its decoded frame (rooms: a multiple of 3).
 APPLICANT_SIZES = [(640, 480), (624, 480), (608, 480)]
 INTERVIEWER_SIZES = [(640, 464), (624, 464), (608, 464)]
+JOIN_DEADLINE = 5.0  # seconds after a batch's last offer; later is a miss
+SWITCH_DEADLINE = 3.0  # seconds after a route
+FPS_WINDOW = 2.0
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# --------------------------------------------------------------------------- server side
-
-
-class RelayBaseline:
-    """aiortc's documented fan-out: decode once, MediaRelay, encode per subscriber."""
-
-    def __init__(self) -> None:
-        from aiortc.contrib.media import MediaRelay
-
-        self.relay = MediaRelay()
-        self.tracks: dict[str, Any] = {}
-        self.pcs: list[Any] = []
-
-    def _pc(self) -> Any:
-        from aiortc import RTCConfiguration, RTCPeerConnection
-        from aiortc.rtcconfiguration import RTCBundlePolicy
-
-        pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-        )
-        self.pcs.append(pc)
-        return pc
-
-    async def add(self, offer: str, publish: bool) -> str:
-        from aiortc import RTCSessionDescription
-
-        pc = self._pc()
-        if publish:
-            pc.on("track", lambda track: self.tracks.__setitem__(track.kind, track))
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        for t in pc.getTransceivers():
-            if t._offerDirection == "sendonly" and not publish and t.kind in self.tracks:
-                t.direction = "sendonly"
-                t.sender.replaceTrack(self.relay.subscribe(self.tracks[t.kind]))
-            elif not publish or t._offerDirection == "sendonly":
-                t.direction = "inactive"
-        await pc.setLocalDescription(await pc.createAnswer())
-        answer: str = pc.localDescription.sdp
-        return answer
-
-    async def forwarded(self) -> int:
-        total = 0
-        for pc in self.pcs:
-            for sender in pc.getSenders():
-                if sender.track is None:
-                    continue
-                for stats in (await sender.getStats()).values():
-                    if stats.type == "outbound-rtp":
-                        total += stats.packetsSent
-        return total
-
-
-async def serve(mode: str, keyframe_interval: float) -> None:
-    os.sched_setaffinity(0, {SERVER_CPU})
-    from media.sfu import Sfu
-
-    sfu = Sfu(keyframe_interval=keyframe_interval)
-    baseline = RelayBaseline() if mode == "baseline" else None
-    layouts: dict[str, dict[str, str | None]] = {}
-    profiler = None
-    if os.environ.get("BENCH_PROFILE"):  # where the server's time goes: cProfile dump
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    sfu.on_layout = lambda pid, layout: layouts.__setitem__(pid, layout)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while line := await reader.readline():
-            request = json.loads(line)
-            op = request["op"]
-            reply: dict[str, Any] = {}
-            if op == "add" and baseline is None:
-                reply["sdp"] = await sfu.add_participant(
-                    request["id"], request["sdp"], request["room"]
-                )
-                reply["layout"] = layouts.get(request["id"], {})
-            elif op == "add":
-                assert baseline is not None
-                reply["sdp"] = await baseline.add(request["sdp"], request["publish"])
-            elif op == "route":
-                reply["t"] = time.monotonic()
-                for pid, room in request["moves"]:
-                    sfu.route(pid, room)
-            elif op == "sample":
-                forwarded = 0
-                if baseline is None:
-                    forwarded = sum(s.packets_out for s in sfu.all_stats().values())
-                else:
-                    forwarded = await baseline.forwarded()
-                reply = {"cpu": time.process_time(), "wall": time.monotonic(), "fwd": forwarded}
-            elif op == "quit":
-                writer.write(b"{}\n")
-                await writer.drain()
-                if profiler is not None:
-                    profiler.disable()
-                    profiler.dump_stats(os.environ["BENCH_PROFILE"] + f".{mode}")
-                await sfu.close()
-                os._exit(0)
-            writer.write(json.dumps(reply).encode() + b"\n")
-            await writer.drain()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    print(f"READY {port}", flush=True)
-    async with server:
-        await server.serve_forever()
-
-
-# --------------------------------------------------------------------------- bot side
-
-
-class Server:
-    def __init__(self, mode: str, coalesce_ms: float = 0, keyframe_interval: float = 0.5):
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--serve",
-                mode,
-                "--coalesce-ms",
-                str(coalesce_ms),
-                "--keyframe-interval",
-                str(keyframe_interval),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        ready = self.proc.stdout.readline().split()
-        if not ready or ready[0] != "READY":
-            raise RuntimeError("server did not start")
-        self.port = int(ready[1])
-        self.lock = asyncio.Lock()
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-
-    async def call(self, op: str, **fields: Any) -> dict[str, Any]:
-        async with self.lock:
-            self.writer.write(json.dumps({"op": op, **fields}).encode() + b"\n")
-            await self.writer.drain()
-            reply: dict[str, Any] = json.loads(await self.reader.readline())
-            return reply
-
-    async def stop(self) -> None:
-        with contextlib.suppress(OSError, TimeoutError, json.JSONDecodeError):
-            await asyncio.wait_for(self.call("quit"), 5)
-        self.writer.close()
-        self.proc.wait(timeout=10)
-
-
-def _encode(args: tuple[int, int]) -> EncodedClip:
-    return encode_vp8_clip(args[0], args[1], frames=CLIP_FRAMES, fps=FPS, bitrate=600_000)
-
-
-def encode_clips() -> tuple[dict[tuple[int, int], EncodedClip], EncodedClip]:
-    clips = {size: _encode(size) for size in APPLICANT_SIZES + INTERVIEWER_SIZES}
-    return clips, encode_opus_clip(frames=50)
 
 
 class Window:
@@ -225,14 +94,19 @@ class Window:
 
     @property
     def core_fraction(self) -> float:
-        return self.cpu / self.wall
+        return float(self.cpu / self.wall)
+
+    @property
+    def packet_rate(self) -> float:
+        return float(self.packets / self.wall)
 
     @property
     def us_per_packet(self) -> float:
-        return self.cpu / max(1, self.packets) * 1e6
+        return float(self.cpu / max(1, self.packets) * 1e6)
 
 
 async def measure(server: Server, seconds: float) -> tuple[Window, float]:
+    """The server's window and the bots' share of their own core over the same time."""
     bot_cpu = time.process_time()
     start = await server.call("sample")
     await asyncio.sleep(seconds)
@@ -241,136 +115,236 @@ async def measure(server: Server, seconds: float) -> tuple[Window, float]:
     return window, (time.process_time() - bot_cpu) / window.wall
 
 
-async def run_sfu(args: argparse.Namespace, clips: dict[Any, EncodedClip], audio: EncodedClip):
-    labels = {size: f"A{i}" for i, size in enumerate(APPLICANT_SIZES)}
-    labels.update({size: f"I{i}" for i, size in enumerate(INTERVIEWER_SIZES)})
-    server = Server("sfu", args.coalesce_ms, args.keyframe_interval)
-    await server.open()
-    rooms = args.rooms
-    # Bots publish through one pacer (one timer, the SFU's own send path): aiortc's sender
-    # would make the bots, not the server, the bottleneck.
-    pacer = Pacer()
-    bots: dict[str, SyntheticParticipant] = {}
-    join_ms: list[float] = []
-    connect_ms: list[float] = []
+async def wait_until(done: Callable[[], bool], deadline: float) -> None:
+    # Polled: what it waits for is set in the bots' packet callbacks, not by an event.
+    while not done() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
-    async def join(first: int, last: int) -> None:
+
+def encode_clips() -> tuple[dict[tuple[int, int], EncodedClip], EncodedClip]:
+    clips = {
+        size: encode_vp8_clip(*size, frames=CLIP_FRAMES, fps=FPS, bitrate=600_000)
+        for size in APPLICANT_SIZES + INTERVIEWER_SIZES
+    }
+    return clips, encode_opus_clip(frames=50)
+
+
+class Rooms:
+    """The bots of the SFU phase and what they have seen."""
+
+    def __init__(self, server: Server, clips: dict[Any, EncodedClip], audio: EncodedClip):
+        self.server = server
+        self.clips = clips
+        self.audio = audio
+        self.labels = {size: f"A{i}" for i, size in enumerate(APPLICANT_SIZES)}
+        self.labels.update({size: f"I{i}" for i, size in enumerate(INTERVIEWER_SIZES)})
+        # Bots publish through one pacer (one timer, the SFU's own send path): aiortc's sender
+        # would make the bots, not the server, the bottleneck.
+        self.pacer = Pacer()
+        # First frames decode on a thread: a burst of switches does not hold up the packets.
+        self.decode_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="first-frame")
+        self.bots: dict[str, SyntheticParticipant] = {}
+        self.joined_at: dict[str, float] = {}
+        self.label_of: dict[str, str] = {}
+        self.count = 0
+        self.layouts: dict[str, dict[str, str | None]] = {}
+
+    def video_mids(self, pid: str) -> list[str]:
+        slots = self.bots[pid].counter.slots
+        return [mid for mid, count in slots.items() if count.kind == "video"]
+
+    def decoded(self) -> dict[tuple[str, str], list[tuple[float, str]]]:
+        return {
+            (pid, mid): count.decoded
+            for pid, bot in self.bots.items()
+            for mid, count in bot.counter.slots.items()
+            if count.kind == "video"
+        }
+
+    async def add_rooms(self, rooms: int) -> tuple[list[float], list[Attempt]]:
+        """Rooms count..count+rooms-1 join; the delays of their join attempts, and misses."""
+        first, last = self.count, self.count + rooms
         log(f"joining rooms {first}..{last - 1} (4 participants each)")
-        marks: list[tuple[str, str, float]] = []  # bot, mid, join start
+        new: list[str] = []
         for r in range(first, last):
             members = [(f"int{r}-{k}", INTERVIEWER_SIZES[r % 3]) for k in range(3)]
             members.append((f"app{r}", APPLICANT_SIZES[r % 3]))
             for pid, size in members:
-                bot = SyntheticParticipant(clips[size], audio, slots=3, labels=labels, pacer=pacer)
-                started = time.monotonic()
-                bot.pc.on(
-                    "connectionstatechange",
-                    lambda pc=bot.pc, t0=started: (
-                        pc.connectionState == "connected"
-                        and connect_ms.append((time.monotonic() - t0) * 1000)
-                    ),
+                bot = SyntheticParticipant(
+                    self.clips[size],
+                    self.audio,
+                    slots=3,
+                    labels=self.labels,
+                    pacer=self.pacer,
+                    decode_first=True,
+                    decode_pool=self.decode_pool,
                 )
+                self.joined_at[pid] = time.monotonic()
+                self.label_of[pid] = self.labels[size]
                 offer = await bot.create_offer()
-                reply = await server.call("add", id=pid, room=f"room{r}", sdp=offer)
+                reply = await self.server.call("add", id=pid, room=f"room{r}", sdp=offer)
                 await bot.accept_answer(reply["sdp"])
-                bots[pid] = bot
-                for mid, source in reply["layout"].items():
-                    if source is not None and bot.counter.slots[mid].kind == "video":
-                        marks.append((pid, mid, started))
-        await asyncio.sleep(3)
-        seen = [bots[pid].counter.slots[mid].changes for pid, mid, _ in marks]
-        join_ms.extend(
-            (changes[0][0] - started) * 1000
-            for changes, (_, _, started) in zip(seen, marks, strict=True)
-            if changes
+                self.bots[pid] = bot
+                new.append(pid)
+        self.count = last
+        deadline = time.monotonic() + JOIN_DEADLINE
+        self.layouts = await self.server.layouts()
+        attempts = join_attempts(
+            self.layouts, {pid: self.video_mids(pid) for pid in new}, self.joined_at, self.label_of
         )
-        connected = sum(1 for b in bots.values() if b.pc.connectionState == "connected")
+        await wait_until(lambda: not settle(attempts, self.decoded())[1], deadline)
+        delays, misses = settle(attempts, self.decoded())
+        connected = sum(1 for pid in new if self.bots[pid].pc.connectionState == "connected")
         log(
-            f"{connected}/{len(bots)} connected (p95 {p95(connect_ms)} ms after the offer); "
-            f"join-to-first-frame p95 {p95(join_ms)} ms "
-            f"(n={len(join_ms)}, never: {sum(1 for c in seen if not c)})"
+            f"{connected}/{len(new)} connected; join-to-first-decoded-frame p95 {p95(delays)} ms "
+            f"({len(attempts)} attempts, {len(misses)} misses)"
         )
+        for miss in misses[:5]:
+            log(f"  no frame: {miss.viewer} slot {miss.mid} from {miss.source}")
+        return delays, misses
 
-    def report(window: Window, bot_core: float) -> None:
+    async def rotate(self, rotation: int, rooms: int) -> tuple[list[float], list[Attempt]]:
+        """Every applicant of rooms 0..rooms-1 moves on by one room."""
+        before = await self.server.layouts()
+        moves = [(f"app{r}", f"room{(r + rotation) % rooms}") for r in range(rooms)]
+        routed_at = (await self.server.call("route", moves=moves))["t"]
+        deadline = time.monotonic() + SWITCH_DEADLINE
+        after = self.layouts = await self.server.layouts()
+        mids = {pid: self.video_mids(pid) for pid in self.bots}
+        attempts, unseen = switch_attempts(before, after, mids, routed_at, self.label_of)
+        if unseen:
+            log(f"WARNING: {unseen} switches between same-sized sources cannot be timed")
+        await wait_until(lambda: not settle(attempts, self.decoded())[1], deadline)
+        delays, misses = settle(attempts, self.decoded())
         log(
-            f"server {window.core_fraction:.1%} of a core, {window.packets / window.wall:.0f} "
-            f"forwarded packets/s, {window.us_per_packet:.1f} us/packet; "
-            f"bots {bot_core:.1%} of a core"
+            f"rotation {rotation}: switch-to-first-decoded-frame p95 {p95(delays)} ms "
+            f"({len(attempts)} attempts, {len(misses)} misses)"
         )
+        for miss in misses[:5]:
+            log(f"  no frame: {miss.viewer} slot {miss.mid} from {miss.source}")
+        return delays, misses
 
-    # Two load levels: the difference gives the marginal cost, free of fixed costs.
+    def slot_fps(self) -> list[float]:
+        """Frames per second over the last FPS_WINDOW s of every video slot showing a source."""
+        since = time.monotonic() - FPS_WINDOW
+        return [
+            self.bots[pid].counter.frames_since(mid, since) / FPS_WINDOW
+            for pid, layout in self.layouts.items()
+            for mid, source in layout.items()
+            if source is not None and self.bots[pid].counter.slots[mid].kind == "video"
+        ]
+
+    async def close(self) -> None:
+        for bot in self.bots.values():
+            await bot.close()
+        await self.pacer.close()
+        self.decode_pool.shutdown()
+
+
+def report(name: str, window: Window, bots_core: float) -> None:
+    log(
+        f"{name}: server {window.core_fraction:.1%} of a core, {window.packet_rate:.0f} "
+        f"forwarded packets/s, {window.us_per_packet:.1f} us/packet; "
+        f"bots {bots_core:.1%} of their core"
+    )
+
+
+@dataclass
+class SfuRun:
+    window: Window
+    ours_per_pair: float | None
+    """Server share per extra (subscriber, publisher) pair, between the light and full load."""
+    join_ms: list[float]
+    join_misses: list[Attempt]
+    switch_ms: list[float]
+    switch_misses: list[Attempt]
+    rooms_per_core: int | None
+    capacity_stop: str
+
+
+async def run_sfu(
+    args: argparse.Namespace, clips: dict[Any, EncodedClip], audio: EncodedClip
+) -> SfuRun:
+    server = Server("sfu", args.coalesce_ms, args.keyframe_interval)
+    await server.open()
+    run = Rooms(server, clips, audio)
+    rooms = args.rooms
+    join_ms: list[float] = []
+    join_missed: list[Attempt] = []
     light = max(3, rooms // 3 // 3 * 3) if rooms > 3 else 0
     light_window = None
     if light:
-        await join(0, light)
-        log(f"light load ({light} rooms): measuring {args.seconds / 2:.0f} s")
-        light_window, bot_core = await measure(server, args.seconds / 2)
-        report(light_window, bot_core)
-    await join(light, rooms)
-    log(f"full load ({rooms} rooms): measuring {args.seconds:.0f} s")
-    window, bot_core = await measure(server, args.seconds)
-    report(window, bot_core)
-    pairs = rooms * 12  # (subscriber, publisher) pairs: 4 members x 3 others
-    consumers = pairs * 2  # one audio and one video stream each
-    if light_window is not None:
-        extra_cpu = window.core_fraction - light_window.core_fraction
-        extra_packets = window.packets / window.wall - light_window.packets / light_window.wall
-        if extra_packets > 0:
-            log(f"marginal cost: {extra_cpu / extra_packets * 1e6:.1f} us per forwarded packet")
-    fps = []
-    for bot in bots.values():
-        for count in bot.counter.slots.values():
-            if count.kind == "video" and count.label:
-                recent = [t for t in count.frame_times if t >= time.monotonic() - 2]
-                fps.append(len(recent) / 2)
+        delays, misses = await run.add_rooms(light)
+        join_ms += delays
+        join_missed += misses
+        light_window, bots_core = await measure(server, args.seconds / 2)
+        report(f"light load ({light} rooms)", light_window, bots_core)
+    delays, misses = await run.add_rooms(rooms - light)
+    join_ms += delays
+    join_missed += misses
+    full_delays, full_misses = delays, misses
+    window, bots_core = await measure(server, args.seconds)
+    report(f"full load ({rooms} rooms)", window, bots_core)
+    fps = run.slot_fps()
     log(f"received video fps per slot: median {statistics.median(fps):.1f}, min {min(fps):.1f}")
     if statistics.median(fps) < 0.8 * FPS:
         log("WARNING: bots did not keep up (busy machine?): numbers below are not meaningful")
+    steps = [Step(rooms, window.core_fraction, bots_core, fps, p95(full_delays), len(full_misses))]
+    ours_per_pair = None
+    if light_window is not None:
+        extra_packets = window.packet_rate - light_window.packet_rate
+        if extra_packets > 0:
+            marginal = (window.core_fraction - light_window.core_fraction) / extra_packets * 1e6
+            log(f"marginal cost: {marginal:.1f} us per forwarded packet")
+        ours_per_pair = per_extra(
+            light_window.core_fraction, light * 12, window.core_fraction, rooms * 12
+        )
 
     switch_ms: list[float] = []
+    switch_missed: list[Attempt] = []
     for rotation in range(1, args.rotations + 1):
-        moves = [(f"app{r}", f"room{(r + rotation) % rooms}") for r in range(rooms)]
-        reply = await server.call("route", moves=moves)
-        t_switch = reply["t"]
-        await asyncio.sleep(1.5)
-        for r in range(rooms):
-            room = (r + rotation) % rooms
-            expected = {f"app{r}": f"I{room % 3}"}
-            expected.update({f"int{room}-{k}": f"A{r % 3}" for k in range(3)})
-            for pid, label in expected.items():
-                for count in bots[pid].counter.slots.values():
-                    hit = [t for t, lab in count.changes if t >= t_switch and lab == label]
-                    if hit:
-                        switch_ms.append((hit[0] - t_switch) * 1000)
-        if os.environ.get("BENCH_DEBUG"):
-            kf = {
-                pid: [st.keyframe_requests for st in bots[pid].streams if st.kind == "video"]
-                for pid in (f"app{rooms - 1}", f"app{rooms - 2}", "int0-0", "int0-1")
-            }
-            log(f"debug keyframe requests seen by bots: {kf}")
-            for pid in (f"app{rooms - 1}", "int0-0"):
-                changes = {
-                    mid: [(round((t - t_switch) * 1000), lab) for t, lab in c.changes[-3:]]
-                    for mid, c in bots[pid].counter.slots.items()
-                    if c.kind == "video"
-                }
-                log(f"debug {pid}: {changes}")
-        log(
-            f"rotation {rotation}: switch-to-first-frame p95 so far {p95(switch_ms)} ms "
-            f"(n={len(switch_ms)})"
+        delays, misses = await run.rotate(rotation, rooms)
+        switch_ms += delays
+        switch_missed += misses
+
+    while run.count + args.room_step <= args.max_rooms:
+        carried, reason = capacity(steps, FPS)
+        if carried != steps[-1].rooms:
+            break  # the last level degraded
+        delays, misses = await run.add_rooms(args.room_step)
+        await asyncio.sleep(1)  # the new rooms' first keyframes out of the window
+        step_window, step_bots = await measure(server, args.step_seconds)
+        report(f"capacity step ({run.count} rooms)", step_window, step_bots)
+        steps.append(
+            Step(
+                run.count,
+                step_window.core_fraction,
+                step_bots,
+                run.slot_fps(),
+                p95(delays),
+                len(misses),
+            )
         )
-    expected_switches = args.rotations * rooms * 6
-    if len(switch_ms) < expected_switches:
-        log(f"WARNING: {expected_switches - len(switch_ms)} switches never showed a frame")
-
-    for bot in bots.values():
-        await bot.close()
-    await pacer.close()
+    rooms_per_core, reason = capacity(steps, FPS)
+    log(f"capacity: {rooms_per_core} rooms on the server's one core ({reason})")
+    await run.close()
     await server.stop()
-    return window, consumers, pairs, join_ms, switch_ms
+    return SfuRun(
+        window,
+        ours_per_pair,
+        join_ms,
+        join_missed,
+        switch_ms,
+        switch_missed,
+        rooms_per_core,
+        reason,
+    )
 
 
-async def run_baseline(args: argparse.Namespace, clip: EncodedClip, audio: EncodedClip):
+async def run_baseline(
+    args: argparse.Namespace, clip: EncodedClip, audio: EncodedClip
+) -> float | None:
+    """MediaRelay's server share with 1 subscriber and with N: the cost of each extra one."""
     server = Server("baseline")
     await server.open()
     pacer = Pacer()
@@ -378,92 +352,142 @@ async def run_baseline(args: argparse.Namespace, clip: EncodedClip, audio: Encod
     reply = await server.call("add", sdp=await publisher.create_offer(), publish=True)
     await publisher.accept_answer(reply["sdp"])
     await asyncio.sleep(1)
-    subscribers = []
-    for _ in range(args.baseline_subscribers):
-        bot = SyntheticParticipant(None, None, slots=1)
-        reply = await server.call("add", sdp=await bot.create_offer(), publish=False)
-        await bot.accept_answer(reply["sdp"])
-        subscribers.append(bot)
-    await asyncio.sleep(3)
-    window, _ = await measure(server, args.baseline_seconds)
-    frames = [c.frames for b in subscribers for c in b.counter.slots.values() if c.kind == "video"]
-    log(
-        f"baseline: {args.baseline_subscribers} subscribers, server {window.core_fraction:.1%} "
-        f"of a core, {window.us_per_packet:.0f} us/packet, video frames received {frames}"
-    )
+    subscribers: list[SyntheticParticipant] = []
+    cores: dict[int, float] = {}
+    for count in (1, args.baseline_subscribers):
+        while len(subscribers) < count:
+            bot = SyntheticParticipant(None, None, slots=1)
+            reply = await server.call("add", sdp=await bot.create_offer(), publish=False)
+            await bot.accept_answer(reply["sdp"])
+            subscribers.append(bot)
+        await asyncio.sleep(2)
+        window, _ = await measure(server, args.baseline_seconds)
+        cores[count] = window.core_fraction
+        log(f"baseline, {count} subscribers: server {window.core_fraction:.1%} of a core")
+        if window.core_fraction > 0.95:
+            log("WARNING: the baseline server is saturated: its cost per subscriber is low")
     for bot in [publisher, *subscribers]:
         await bot.close()
     await pacer.close()
     await server.stop()
-    return window
+    return per_extra(cores[1], 1, cores[args.baseline_subscribers], args.baseline_subscribers)
 
 
-async def main(args: argparse.Namespace) -> None:
-    if args.rooms % 3:
-        raise SystemExit("--rooms must be a multiple of 3")
+def video_clips_for_floor(clips: dict[Any, EncodedClip]) -> list[EncodedClip]:
+    """What an applicant receives: its room's three interviewers (here one of each size)."""
+    return [clips[size] for size in INTERVIEWER_SIZES]
+
+
+def share(fraction: float | None) -> str:
+    return "unmeasured" if fraction is None else f"{fraction:.2%}"
+
+
+def floor(clips: dict[Any, EncodedClip], audio: EncodedClip, when: str) -> float:
+    result = measure_floor(video_clips_for_floor(clips), audio, SERVER_CPU, BOT_CPU)
+    log(
+        f"floor {when}: {result.us_per_packet:.2f} us/packet (SRTP protect + sendto, best of "
+        f"{result.repeats_us}; {result.received}/{result.sent} datagrams drained)"
+    )
+    return result.us_per_packet
+
+
+async def main(args: argparse.Namespace) -> int:
+    if args.rooms % 3 or args.room_step % 3:
+        raise SystemExit("--rooms and --room-step must be multiples of 3")
+    if args.baseline_subscribers < 2:
+        raise SystemExit("--baseline-subscribers must be at least 2")
     load = os.getloadavg()[0]
     log(
         f"load average {load:.2f} on {os.cpu_count()} CPUs"
-        + (" (busy machine: expect noise)" if load > 0.5 else "")
+        + (" (busy machine: expect noise; compare ratios, not figures)" if load > 0.5 else "")
+    )
+    options = dict(SHIPPED_SFU_OPTIONS)
+    if args.keyframe_interval is not None:
+        options["keyframe_interval"] = args.keyframe_interval
+    shipped = options == SHIPPED_SFU_OPTIONS and args.coalesce_ms == 0
+    log(
+        f"server: Sfu({options}) on a "
+        + (f"coalescing loop ({args.coalesce_ms} ms)" if args.coalesce_ms else "plain asyncio loop")
+        + (" = as `serve` runs it" if shipped else " (NOT the shipped configuration)")
     )
     log("encoding clips")
     clips, audio = encode_clips()
     os.sched_setaffinity(0, {BOT_CPU})
-    window, consumers, pairs, join_ms, switch_ms = await run_sfu(args, clips, audio)
-    ours_per_pair = window.core_fraction / pairs
-    base_per_pair: float | None = None
+    limits = [floor(clips, audio, "before")]
+    sfu = await run_sfu(args, clips, audio)
+    limits.append(floor(clips, audio, "after"))
+    base_per_subscriber = None
     if args.baseline_seconds > 0:
         log("baseline: MediaRelay, decode once and encode per subscriber")
-        base = await run_baseline(args, clips[APPLICANT_SIZES[0]], audio)
-        base_per_pair = base.core_fraction / args.baseline_subscribers
-    result = {
+        base_per_subscriber = await run_baseline(args, clips[APPLICANT_SIZES[0]], audio)
+    window = sfu.window
+    limit = min(limits)
+    ours = sfu.ours_per_pair
+    result: dict[str, Any] = {
         "us_per_forwarded_packet": round(window.us_per_packet, 1),
-        "consumers_per_core": round(consumers / window.core_fraction),
-        "baseline_ratio": round(base_per_pair / ours_per_pair, 1) if base_per_pair else None,
-        "join_first_frame_p95_ms": p95(join_ms),
-        "switch_first_frame_p95_ms": p95(switch_ms),
+        "limit_us_per_packet": round(limit, 2),
+        "ratio_to_limit": round(window.us_per_packet / limit, 1),
+        "simulcast": False,
+        "rooms_per_core": sfu.rooms_per_core,
+        "baseline_ratio": (
+            round(base_per_subscriber / ours, 1) if base_per_subscriber and ours else None
+        ),
+        "join_first_frame_p95_ms": p95(sfu.join_ms),
+        "join_attempts": len(sfu.join_ms) + len(sfu.join_misses),
+        "join_misses": len(sfu.join_misses),
+        "switch_first_frame_p95_ms": p95(sfu.switch_ms),
+        "switch_attempts": len(sfu.switch_ms) + len(sfu.switch_misses),
+        "switch_misses": len(sfu.switch_misses),
+        "shipped_config": shipped,
     }
     log(
-        f"per subscriber (one publisher's audio+video): ours {ours_per_pair:.2%} of a core, "
-        f"baseline {base_per_pair or 0:.2%}"
+        f"per extra subscriber (one publisher's audio+video): ours {share(ours)} of a core "
+        f"(its publisher's share included), MediaRelay {share(base_per_subscriber)}"
+    )
+    log(
+        f"ratio to the floor {result['ratio_to_limit']} (target <= {RATIO_TO_LIMIT_TARGET:.0f} "
+        "with simulcast on; simulcast does not exist yet: reported without it, not enforced)"
     )
     log(f"load average at the end {os.getloadavg()[0]:.2f}")
+    missed = missed_targets(result)
+    for line in missed:
+        log(f"TARGET MISSED: {line}")
     print(json.dumps(result), flush=True)
+    return 1 if missed else 0
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rooms", type=int, default=9)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rooms", type=int, default=9, help="the full load (a multiple of 3)")
+    parser.add_argument("--seconds", type=float, default=10, help="full-load window")
     parser.add_argument("--rotations", type=int, default=3)
-    parser.add_argument("--baseline-subscribers", type=int, default=2)
-    parser.add_argument("--baseline-seconds", type=float, default=10)
+    parser.add_argument(
+        "--max-rooms", type=int, default=30, help="capacity search: stop adding rooms here"
+    )
+    parser.add_argument("--room-step", type=int, default=3, help="capacity search: rooms a step")
+    parser.add_argument(
+        "--step-seconds", type=float, default=4, help="capacity search: window a step"
+    )
+    parser.add_argument(
+        "--baseline-subscribers",
+        type=int,
+        default=3,
+        help="MediaRelay baseline: measured at 1 and at this many subscribers",
+    )
+    parser.add_argument("--baseline-seconds", type=float, default=6, help="0 skips the baseline")
     parser.add_argument(
         "--coalesce-ms",
         type=float,
-        default=2.0,
-        help="SFU server loop: batch datagram wake-ups over this window (0: plain asyncio)",
+        default=0.0,
+        help="experiment: media/loop.py's coalescing loop on the server (serve does not use it)",
     )
     parser.add_argument(
         "--keyframe-interval",
         type=float,
-        default=0.5,
-        help="SFU: at most one keyframe request per source per this many seconds",
+        help=f"experiment: instead of serve's {SHIPPED_SFU_OPTIONS['keyframe_interval']} s",
     )
-    parser.add_argument("--serve", choices=["sfu", "baseline"], help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    if arguments.serve:
-        if arguments.coalesce_ms > 0:
-            from media.loop import new_event_loop
-
-            loop = new_event_loop(arguments.coalesce_ms / 1000)
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(serve(arguments.serve, arguments.keyframe_interval))
-        else:
-            asyncio.run(serve(arguments.serve, arguments.keyframe_interval))
-    else:
-        asyncio.run(main(arguments))
+    sys.exit(asyncio.run(main(parse_args())))

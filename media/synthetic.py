@@ -25,6 +25,7 @@ import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -230,72 +231,111 @@ class SlotCount:
     changes: list[tuple[float, str]] = field(default_factory=list)
     """(monotonic time, label) of each complete frame whose source differs from the last one."""
     decoded: list[tuple[float, str]] = field(default_factory=list)
-    """With `decode_first`: (monotonic time, label from the decoded frame's size) when a new
-    source's first frame came out of the decoder."""
+    """With `decode_first`: (monotonic time, label from the decoded picture's size) when a new
+    source's first frame came out of the decoder (in completion order, not always in time
+    order when decoded in a pool)."""
     decoder: FirstFrameDecoder | None = None
     _last_ts: int | None = None
     _parts: list[bytes] = field(default_factory=list)
+
+
+def decode_vp8_keyframe(frame: bytes) -> tuple[tuple[int, int] | None, float]:
+    """Decode one VP8 keyframe: the picture's (width, height), None if none came out, and the
+    CPU seconds the decode took on this thread."""
+    started = time.thread_time()
+    try:
+        pictures = av.CodecContext.create("vp8", "r").decode(av.Packet(frame))
+    except av.error.FFmpegError:
+        pictures = []
+    cpu = time.thread_time() - started
+    return ((pictures[0].width, pictures[0].height) if pictures else None), cpu
 
 
 class FirstFrameDecoder:
     """Decodes a slot's VP8 only for the first frame of each new source.
 
     A viewer sees a new source when its decoder produces a frame, not when the keyframe's last
-    packet arrives. A keyframe whose size names a source other than the one last decoded is
-    collected (retransmitted packets included) until every packet from its first to its
-    marker is there, then decoded; the decoded frame's size names the source now shown. Only
-    those keyframes are decoded: one decode per change. A newer keyframe of a new source
-    replaces an unfinished one; a keyframe whose first packet never arrives is not noticed,
-    so it waits for the next keyframe. Sources of the same size are not told apart.
+    packet arrives. A keyframe whose size names a source other than the one shown is collected
+    (retransmitted packets included) until every packet from its first to its marker is
+    there, then decoded; `on_decoded(at, label)` gets the decoded picture's source and the
+    time it came out: when the keyframe was complete plus the decode's own CPU time (a viewer
+    decodes on its own CPU; many bots share one). With a `pool` the decode runs there, so a
+    burst of switches does not hold up the bots' packets (PyAV releases the GIL while it
+    decodes); without, inline. One decode per change, nothing in between. A newer keyframe of
+    a new source replaces an unfinished one; a keyframe whose first packet never arrives is
+    not noticed (the next keyframe is). Sources of the same size are not told apart.
     """
 
-    def __init__(self, labels: Mapping[tuple[int, int], str]) -> None:
+    def __init__(
+        self,
+        labels: Mapping[tuple[int, int], str],
+        on_decoded: Callable[[float, str], None],
+        pool: Executor | None = None,
+    ) -> None:
         self.labels = labels
+        self.on_decoded = on_decoded
+        self.pool = pool
         self.shown: str | None = None
-        """The source whose first frame was decoded last."""
+        """The source whose first frame was decoded (or is being decoded) last."""
         self.abandoned = 0
         """Keyframes replaced by a newer one before they were complete, or not decodable."""
         self._timestamp: int | None = None
         self._first = 0
         self._last: int | None = None
         self._parts: dict[int, bytes] = {}
+        self._expected = ""
 
     def label(self, size: tuple[int, int]) -> str:
         return self.labels.get(size, f"{size[0]}x{size[1]}")
 
-    def feed(self, packet: RtpPacket, keyframe_size: tuple[int, int] | None) -> str | None:
-        """The label of a new source's first decoded frame if this packet completed it."""
+    def feed(self, packet: RtpPacket, keyframe_size: tuple[int, int] | None) -> None:
         seq = packet.sequence_number
         if packet.timestamp != self._timestamp:
             if keyframe_size is None or self.label(keyframe_size) == self.shown:
-                return None
+                return
             if self._timestamp is not None:
                 self.abandoned += 1
             self._timestamp = packet.timestamp
             self._first = seq
             self._last = None
             self._parts = {}
+            self._expected = self.label(keyframe_size)
         self._parts[seq] = strip_vp8_descriptor(packet.payload)
         if packet.marker:
             self._last = seq
         if self._last is None:
-            return None
+            return
         count = ((self._last - self._first) & 0xFFFF) + 1
         seqs = [(self._first + i) & 0xFFFF for i in range(count)]
         if any(s not in self._parts for s in seqs):
-            return None
-        parts = [self._parts[s] for s in seqs]
+            return
+        frame = b"".join(self._parts[s] for s in seqs)
         self._timestamp = None
         self._parts = {}
-        try:
-            frames = av.CodecContext.create("vp8", "r").decode(av.Packet(b"".join(parts)))
-        except av.error.FFmpegError:
-            frames = []
-        if not frames:
+        self.shown = self._expected  # decoding: later keyframes of this source are not
+        complete_at = time.monotonic()
+        if self.pool is None:
+            self._decoded(self._expected, complete_at, decode_vp8_keyframe(frame))
+            return
+        loop = asyncio.get_running_loop()
+        future = self.pool.submit(decode_vp8_keyframe, frame)
+        expected = self._expected
+        future.add_done_callback(
+            lambda done: loop.call_soon_threadsafe(
+                self._decoded, expected, complete_at, done.result()
+            )
+        )
+
+    def _decoded(
+        self, expected: str, complete_at: float, result: tuple[tuple[int, int] | None, float]
+    ) -> None:
+        size, cpu = result
+        if size is None:
             self.abandoned += 1
-            return None
-        self.shown = self.label((frames[0].width, frames[0].height))
-        return self.shown
+            if self.shown == expected:
+                self.shown = None  # try this source's next keyframe
+            return
+        self.on_decoded(complete_at + cpu, self.label(size))
 
 
 class FrameCounter:
@@ -303,7 +343,8 @@ class FrameCounter:
 
     `labels` maps a VP8 keyframe size (width, height) to a source name. With `capture=True`
     the VP8 frames are reassembled and kept (to compare with what was published); with
-    `decode_first=True` video slots decode each new source's first frame (`FirstFrameDecoder`).
+    `decode_first=True` video slots decode each new source's first frame (`FirstFrameDecoder`,
+    in `decode_pool` if given) into `SlotCount.decoded`.
     """
 
     def __init__(
@@ -311,16 +352,20 @@ class FrameCounter:
         labels: dict[tuple[int, int], str] | None = None,
         capture: bool = False,
         decode_first: bool = False,
+        decode_pool: Executor | None = None,
     ):
         self.labels = dict(labels or {})
         self.capture = capture
         self.decode_first = decode_first
+        self.decode_pool = decode_pool
         self.slots: dict[str, SlotCount] = {}
 
     def attach(self, receiver: RTCRtpReceiver, mid: str, kind: str) -> None:
         count = self.slots[mid] = SlotCount(kind=kind)
         if self.decode_first and kind == "video":
-            count.decoder = FirstFrameDecoder(self.labels)
+            count.decoder = FirstFrameDecoder(
+                self.labels, lambda at, label: count.decoded.append((at, label)), self.decode_pool
+            )
         fastpath.tap_receiver(receiver, lambda packet: self._on_packet(count, packet), remb=False)
 
     def attach_all(self, transceivers: Iterable[Any]) -> None:
@@ -342,9 +387,7 @@ class FrameCounter:
         if size is not None:
             count.label = self.labels.get(size, f"{size[0]}x{size[1]}")
         if count.decoder is not None:
-            shown = count.decoder.feed(packet, size)
-            if shown is not None:
-                count.decoded.append((time.monotonic(), shown))
+            count.decoder.feed(packet, size)
         if self.capture:
             if packet.timestamp != count._last_ts:
                 count._parts = []
@@ -401,6 +444,7 @@ class SyntheticParticipant:
         pacer: Pacer | None = None,
         ice_transport_policy: str = "all",
         decode_first: bool = False,
+        decode_pool: Executor | None = None,
     ) -> None:
         servers = [
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
@@ -433,7 +477,10 @@ class SyntheticParticipant:
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
         self.counter = FrameCounter(
-            labels=dict(labels or {}), capture=capture, decode_first=decode_first
+            labels=dict(labels or {}),
+            capture=capture,
+            decode_first=decode_first,
+            decode_pool=decode_pool,
         )
 
     async def create_offer(self) -> str:
