@@ -14,9 +14,71 @@ import { loadPrefs, savePrefs } from "./live/prefs.js";
 
 const $ = (id) => document.getElementById(id);
 
+const USE_INSTEAD = "Please use a current Chrome, Edge or Firefox on a computer.";
+
+// Which browsers can join (docs/operations.md, "Browsers"). Unsupported: a page that is not a
+// secure context (no camera at all), or a browser without what the live rooms use — one
+// RTCPeerConnection with transceivers (`addTransceiver`, `RTCRtpTransceiver`), `replaceTrack`
+// (mute and screen sharing without renegotiating), getUserMedia, and VP8 and Opus (the only
+// codecs the server forwards). Untested: every engine but Chromium's (Chrome, Edge, …) and
+// Firefox's — Safari and, on iPhone and iPad, every browser (they all run WebKit) — and any
+// browser on Android (never tried). Untested browsers may join; they are told what was tested.
+export function browserSupport(win = window) {
+  const nav = win.navigator;
+  const ua = nav.userAgent || "";
+  const ios = /iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && nav.maxTouchPoints > 1);
+  let engine = "other";
+  if (ios) engine = "webkit";
+  else if (/Firefox\//.test(ua)) engine = "firefox";
+  else if (/Chrom(e|ium)\//.test(ua)) engine = "chromium";
+  const tested = (engine === "chromium" || engine === "firefox") && !/Android/.test(ua);
+  if (!win.isSecureContext) return { supported: false, secure: false, missing: [], engine, tested };
+  const missing = [];
+  const Peer = win.RTCPeerConnection;
+  if (typeof Peer !== "function") missing.push("RTCPeerConnection");
+  if (typeof win.RTCRtpTransceiver !== "function" || (Peer && typeof Peer.prototype.addTransceiver !== "function")) {
+    missing.push("RTCRtpTransceiver");
+  }
+  const Sender = win.RTCRtpSender;
+  if (typeof Sender !== "function" || typeof Sender.prototype.replaceTrack !== "function") missing.push("replaceTrack");
+  if (!nav.mediaDevices || typeof nav.mediaDevices.getUserMedia !== "function") missing.push("getUserMedia");
+  if (typeof Sender === "function" && typeof Sender.getCapabilities === "function") {
+    for (const [kind, codec] of [["video", "video/vp8"], ["audio", "audio/opus"]]) {
+      const capabilities = Sender.getCapabilities(kind);
+      if (capabilities && !capabilities.codecs.some((c) => c.mimeType.toLowerCase() === codec)) {
+        missing.push(codec === "video/vp8" ? "VP8" : "Opus");
+      }
+    }
+  }
+  return { supported: missing.length === 0, secure: true, missing, engine, tested };
+}
+
+// Says what `browserSupport` found, above everything else; an unsupported browser gets no Join.
+function showBrowserSupport(support) {
+  const box = $("dc-browser");
+  let text = "";
+  if (!support.secure) {
+    text = "This page was not opened over a secure (https) address, so the browser will not share a camera or microphone. Ask the organisers for the right link.";
+  } else if (!support.supported) {
+    // The person reads the advice first; the names are for whoever helps them.
+    text = `This browser cannot join the video rooms. ${USE_INSTEAD} (Missing: ${support.missing.join(", ")}.)`;
+  } else if (!support.tested) {
+    text =
+      "This browser has not been tested with interviewday (we test current Chrome, Edge and Firefox on computers). " +
+      "It may work; if you cannot see or hear others, switch to one of those.";
+  }
+  box.hidden = !text;
+  box.textContent = text;
+  box.classList.toggle("alert-error", !support.supported);
+  box.classList.toggle("alert-warn", support.supported && !support.tested);
+  const join = $("dc-join");
+  if (join && !support.supported) join.hidden = true;
+}
+
+// The button's name is its visible text ("Microphone on"): the state is also aria-pressed.
 function setToggle(button, on) {
   button.setAttribute("aria-pressed", String(on));
-  button.querySelector(".toggle-state").textContent = on ? "On" : "Off";
+  button.querySelector(".toggle-state").textContent = on ? "on" : "off";
   button.classList.toggle("is-off", !on);
 }
 
@@ -30,6 +92,8 @@ function mountDeviceCheck() {
   const meter = $("dc-mic-level");
   const micName = $("dc-mic-name");
   const retry = $("dc-retry");
+  const support = browserSupport();
+  showBrowserSupport(support);
   let prefs = loadPrefs();
   let tracks = { audio: null, video: null };
   let meterHandle = { stop() {} };
@@ -74,7 +138,7 @@ function mountDeviceCheck() {
     status.textContent = messages.join(" ");
     status.classList.toggle("is-problem", opened.problems.length > 0);
     retry.hidden = opened.problems.length === 0;
-    window.interviewdayDeviceCheck = { tracks, problems: opened.problems };
+    window.interviewdayDeviceCheck = { tracks, problems: opened.problems, browser: support };
   }
 
   setToggle($("dc-mic-toggle"), prefs.micOn);
