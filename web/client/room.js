@@ -199,12 +199,9 @@ class RoomPage {
     this.hands = raised;
   }
 
-  // The banners of the day; the countdown itself belongs to the timer module.
+  // Messages of the day; the move notice and its countdown belong to the day module (day.js).
   _onTimetrack(payload) {
-    if (payload.type === "moving" && payload.room_name) {
-      const seconds = Math.max(0, Math.round(payload.in_seconds || 0));
-      this.showBanner(`Moving you to ${payload.room_name} in ${seconds} s`, (seconds + 2) * 1000);
-    } else if ((payload.type === "broadcast" || payload.type === "chat") && payload.message) {
+    if ((payload.type === "broadcast" || payload.type === "chat") && payload.message) {
       setText($("live-notice-from"), payload.from ? `${payload.from}:` : "Message:");
       setText($("live-notice-text"), payload.message);
       $("live-notice").hidden = false;
@@ -242,7 +239,9 @@ class RoomPage {
     setText($("room-peers"), peerSummary(room.peers));
     const waiting = $("waiting");
     let text = "";
-    if (!visible) {
+    // In one's own waiting room (the review, or before the day) day.js says what comes next.
+    const ownWaitingRoom = (room.roomKey || "").includes(":waiting:");
+    if (!visible && !ownWaitingRoom) {
       if (this.role === "applicant") text = "Your interviewer will let you in shortly.";
       else if (this.role === "interviewer") text = "Waiting for the applicant.";
       else text = "You are the only one here so far.";
