@@ -369,7 +369,7 @@ async def test_notices_quality_waiting_and_the_clock_offset(
     await waiting.wait_for(state="visible", timeout=2_000)
     assert await waiting.inner_text() == "Your interviewer will let you in shortly."
     assert await applicant.inner_text("#room-peers") == "No one else is here yet"
-    assert await applicant.inner_text("#live-banner") == "Moving you to Room 2"
+    assert await applicant.inner_text("#live-banner") == "You are now in Room 2"
     # "Connected" was said once and went quiet; no toast while all is well.
     await applicant.locator("#connection-status.is-quiet").wait_for(state="attached", timeout=3_000)
     await applicant.screenshot(path=str(artifacts / "applicant-waiting.png"))

@@ -184,7 +184,7 @@ class RoomPage {
     connection.addEventListener("timetrack", (event) => this._onTimetrack(event.detail));
     connection.addEventListener("moved", (event) => {
       this.lastMove = event.detail;
-      this.showBanner(`Moving you to ${event.detail.name}`);
+      this.showBanner(`You are now in ${event.detail.name}`);
     });
   }
 
