@@ -31,6 +31,16 @@ SERVER_CPU = 0
 SHIPPED_SFU_OPTIONS: dict[str, Any] = {"keyframe_interval": 0.25}
 
 
+def run_queue_wait() -> float:
+    """Seconds this process's main thread has waited, runnable, for a CPU (Linux schedstat):
+    how much the rest of the machine held it back."""
+    try:
+        with open("/proc/self/schedstat") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class RelayBaseline:
     """aiortc's documented fan-out: decode once, MediaRelay, encode per subscriber."""
 
@@ -113,7 +123,12 @@ async def serve(mode: str, sfu_options: dict[str, Any]) -> None:
                 forwarded = sum(s.packets_out for s in sfu.all_stats().values())
             else:
                 forwarded = await baseline.forwarded()
-            return {"cpu": time.process_time(), "wall": time.monotonic(), "fwd": forwarded}
+            return {
+                "cpu": time.process_time(),
+                "wall": time.monotonic(),
+                "wait": run_queue_wait(),
+                "fwd": forwarded,
+            }
         raise ValueError(f"unknown op {op}")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

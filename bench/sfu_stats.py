@@ -23,6 +23,9 @@ SLOW_SLOTS = 0.05
 """The share of slots allowed under FPS_FLOOR before the frame rate counts as degraded."""
 BOTS_BUSY = 0.85
 """The bots' share of their core beyond which a degradation may be theirs, not the server's."""
+STARVED = 0.15
+"""The share of a window the server or the bots waited, runnable, for a CPU (other processes
+had it) beyond which a degradation may be the machine's, not the server's."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ class Step:
     slot_fps: list[float]
     join_p95_ms: float | None
     join_misses: int
+    server_wait: float = 0.0
+    """Share of the window the server waited for a CPU (others had it)."""
+    bots_wait: float = 0.0
 
     def median_fps(self) -> float:
         return statistics.median(self.slot_fps) if self.slot_fps else 0.0
@@ -134,17 +140,25 @@ def degraded(step: Step, published_fps: float) -> str | None:
     return "; ".join(reasons) or None
 
 
-def bots_limited(step: Step) -> bool:
-    """Whether the bots' own core was too busy for a degradation to be blamed on the server."""
-    return step.bots_core >= BOTS_BUSY
+def not_the_servers(step: Step) -> str | None:
+    """Why a degradation at this level may not be the server's doing, or None."""
+    if step.bots_core >= BOTS_BUSY:
+        return f"the bots at {step.bots_core:.0%} of their core"
+    if max(step.server_wait, step.bots_wait) >= STARVED:
+        return (
+            f"other processes held the CPUs (server waited {step.server_wait:.0%}, bots "
+            f"{step.bots_wait:.0%} of the window)"
+        )
+    return None
 
 
 def capacity(steps: Sequence[Step], published_fps: float) -> tuple[int | None, str]:
     """Rooms the server carried on its one core before degrading, and why the search ended.
 
-    The answer is the last level before the first degraded one. If the bots' core was busy at
-    that degraded level (or the search ran out of levels), the answer is only a lower bound
-    and the reason says so. None if even the first level degraded.
+    The answer is the last level before the first degraded one. If at that degraded level the
+    bots' core was busy or other processes held the CPUs (or the search ran out of levels),
+    the answer is only a lower bound and the reason says so. None if even the first level
+    degraded.
     """
     carried: int | None = None
     for step in steps:
@@ -152,10 +166,11 @@ def capacity(steps: Sequence[Step], published_fps: float) -> tuple[int | None, s
         if reason is None:
             carried = step.rooms
             continue
-        if bots_limited(step):
+        excuse = not_the_servers(step)
+        if excuse is not None:
             return carried, (
-                f"at {step.rooms} rooms: {reason}, with the bots at {step.bots_core:.0%} of "
-                "their core: a lower bound (the bots, not the server, may be the limit)"
+                f"at {step.rooms} rooms: {reason}, with {excuse}: a lower bound (the server "
+                "may not be the limit)"
             )
         return carried, f"at {step.rooms} rooms: {reason}"
     return carried, "no degradation up to the largest level tried: a lower bound"

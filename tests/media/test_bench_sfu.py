@@ -130,6 +130,13 @@ def test_capacity_limited_by_the_bots_or_by_the_levels_tried_is_a_lower_bound(
     assert carried == 9 and "lower bound" in reason and "95%" in reason
     carried, reason = stats.capacity([step(stats, 9), step(stats, 12)], 30)
     assert carried == 12 and "lower bound" in reason
+    starved = [step(stats, 9), step(stats, 12, fps=10.0, server_wait=0.3)]
+    carried, reason = stats.capacity(starved, 30)
+    assert carried == 9 and "other processes held the CPUs (server waited 30%" in reason
+    assert stats.capacity([step(stats, 9), step(stats, 12, fps=10.0)], 30) == (
+        9,
+        "at 12 rooms: 100% of slots under 27 fps",
+    )
 
 
 def test_per_extra_needs_two_levels(bench: SimpleNamespace) -> None:
