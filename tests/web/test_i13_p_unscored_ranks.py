@@ -111,3 +111,22 @@ async def test_the_rank_list_page_lists_unscored_applicants_apart(
     assert "Bo Applicant a" in ranked and "Ann Applicant a" not in ranked
     assert "Ann Applicant a" in unscored and "Cy Applicant a" in unscored
     assert ranked.count('class="rank-number"') == 1
+
+
+async def test_an_applicant_who_missed_every_interview_is_listed_not_scored(
+    client: Any, world: World
+) -> None:
+    """Cy never came (their one interview is a no-show): still on the list, unranked, and no
+    interview counted for them."""
+    await one_scored_two_unscored(client, world)
+    async with client.app[DB]() as db, db.begin():
+        cy = await db.scalar(select(Applicant).where(Applicant.first_name == "Cy"))
+        assert cy is not None
+        interview = await db.scalar(select(Interview).where(Interview.applicant_id == cy.id))
+        assert interview is not None
+        interview.status = "no_show"
+    await login(client, world.a.director_email)
+    main = (await (await client.get("/api/v1/rank-lists")).json())[0]
+    expect_unscored_last(main["entries"])
+    cy_entry = next(e for e in main["entries"] if e["name"] == "Cy Applicant a")
+    assert cy_entry.get("interviews", 0) == 0

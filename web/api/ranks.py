@@ -76,7 +76,10 @@ async def load_board(scope: ProgramScope, *, standardise: bool = False) -> Board
     target_range = await score_range(scope)
     all_scores = await scope.all(Score)
     interviews = await published_interviews(scope)
-    rankable = {s.applicant_id for s in all_scores} | {i.applicant_id for i, _, _ in interviews}
+    # Everyone on a published itinerary is listed (an applicant who missed every interview
+    # as "Not scored"), though only interviews that happened are counted.
+    itinerary = await published_interviews(scope, no_shows=True)
+    rankable = {s.applicant_id for s in all_scores} | {i.applicant_id for i, _, _ in itinerary}
     applicants = {a.id: a for a in await scope.all(Applicant, Applicant.id.in_(sorted(rankable)))}
     items = await scores.items_by_form(scope, sorted({s.form_id for s in all_scores}))
     union = [item for form_items in items.values() for item in form_items]
