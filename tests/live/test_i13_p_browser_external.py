@@ -65,3 +65,34 @@ async def test_after_a_skip_the_applicant_joins_round_twos_meeting(
     await applicant.reload()
     assert await applicant.get_attribute("#external-join", "href") == ROOM_2_LINK
     assert "Room 2" in await applicant.inner_text("h1")
+
+
+async def test_an_open_page_follows_the_day_without_a_reload(
+    browser: Any, live_server: Any, client: Any, world: World, day: Day
+) -> None:
+    await two_rounds(live_server.app, world, day)
+    await external_links(live_server.app, day)
+    applicant = await applicant_page(
+        browser, live_server, client, day.applicant, f"/live/sessions/{day.session_id}"
+    )
+    console = await staff_page(
+        browser, live_server, world.a.coordinator_email, f"/sessions/{day.session_id}/console"
+    )
+    console.on("dialog", lambda dialog: dialog.accept())
+    await console.get_by_role("button", name="Start the day").click()
+    await applicant.wait_for_function(
+        "() => document.getElementById('external-next').textContent"
+        " === 'Your interview in Room 1 is on now.'",
+        timeout=10_000,
+    )
+    await console.get_by_role("button", name="Skip to next round").click()
+    runner = live_server.app[DAYS].runners[day.session_id]
+    await runner.settled()
+    # No reload: within a poll or two the page shows round 2's meeting and counts down to it.
+    await applicant.wait_for_function(
+        f"() => document.getElementById('external-join').getAttribute('href') === '{ROOM_2_LINK}'",
+        timeout=12_000,
+    )
+    assert await applicant.inner_text("#external-room") == "Room 2"
+    status = await applicant.inner_text("#external-next")
+    assert status.startswith("Next: Room 2 in ") or status == "Your interview in Room 2 is on now."

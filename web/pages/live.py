@@ -100,14 +100,21 @@ def _unavailable(
 
 
 def _external(
-    request: web.Request, identity: Identity, name: str, url: str | None, contact: str
+    request: web.Request,
+    identity: Identity,
+    name: str,
+    url: str | None,
+    contact: str,
+    session_id: str | None = None,
 ) -> web.Response:
+    """`session_id`: an applicant's page on an external-link day follows the day by itself."""
     context = {
         "title": name,
         "room_name": name,
         "external_url": url,
         "home": _home(identity),
         "contact": contact,
+        "session_id": session_id if identity.actor.kind == "applicant" else None,
     }
     return render(request, "live/external.html", context)
 
@@ -159,7 +166,9 @@ async def session_room(request: web.Request) -> web.StreamResponse:
         except (NotFound, Forbidden, Conflict) as exc:
             return _unavailable(request, identity, exc, contact)
     if session.mode == "external":
-        return _external(request, identity, grant.room_name, external_url, contact)
+        return _external(
+            request, identity, grant.room_name, external_url, contact, session_id=session.id
+        )
     room = RoomPage(
         kind="interview",
         join_url=f"/api/v1/sessions/{session.id}/join",
