@@ -152,14 +152,19 @@ def not_the_servers(step: Step) -> str | None:
     return None
 
 
-def capacity(steps: Sequence[Step], published_fps: float) -> tuple[int | None, str]:
-    """Rooms the server carried on its one core before degrading, and why the search ended.
+@dataclass(frozen=True)
+class Capacity:
+    rooms: int | None
+    """Rooms the server carried on its one core; None if even the first level degraded."""
+    reason: str
+    """Why the search ended."""
+    lower_bound: bool
+    """The server may carry more: the search ran out of levels, or the bots or other processes
+    may have caused the degradation."""
 
-    The answer is the last level before the first degraded one. If at that degraded level the
-    bots' core was busy or other processes held the CPUs (or the search ran out of levels),
-    the answer is only a lower bound and the reason says so. None if even the first level
-    degraded.
-    """
+
+def capacity(steps: Sequence[Step], published_fps: float) -> Capacity:
+    """The last level before the first degraded one (see `Capacity`)."""
     carried: int | None = None
     for step in steps:
         reason = degraded(step, published_fps)
@@ -168,12 +173,9 @@ def capacity(steps: Sequence[Step], published_fps: float) -> tuple[int | None, s
             continue
         excuse = not_the_servers(step)
         if excuse is not None:
-            return carried, (
-                f"at {step.rooms} rooms: {reason}, with {excuse}: a lower bound (the server "
-                "may not be the limit)"
-            )
-        return carried, f"at {step.rooms} rooms: {reason}"
-    return carried, "no degradation up to the largest level tried: a lower bound"
+            return Capacity(carried, f"at {step.rooms} rooms: {reason}, with {excuse}", True)
+        return Capacity(carried, f"at {step.rooms} rooms: {reason}", False)
+    return Capacity(carried, "no degradation up to the largest level tried", True)
 
 
 def per_extra(core_low: float, count_low: int, core_high: float, count_high: int) -> float | None:

@@ -101,13 +101,13 @@ def test_capacity_is_the_last_level_before_the_first_degraded_one(
 ) -> None:
     stats = bench.stats
     steps = [step(stats, 9), step(stats, 12), step(stats, 15, fps=20.0), step(stats, 18)]
-    carried, reason = stats.capacity(steps, 30)
-    assert carried == 12 and reason.startswith("at 15 rooms: 100% of slots under 27 fps")
+    found = stats.capacity(steps, 30)
+    assert found == stats.Capacity(12, "at 15 rooms: 100% of slots under 27 fps", False)
     slow_join = [step(stats, 9), step(stats, 12, join_p95_ms=700.0)]
-    assert stats.capacity(slow_join, 30)[0] == 9
+    assert stats.capacity(slow_join, 30).rooms == 9
     missed = [step(stats, 9), step(stats, 12, join_misses=1)]
-    assert "1 joins showed no frame" in stats.capacity(missed, 30)[1]
-    assert stats.capacity([step(stats, 9, join_p95_ms=None)], 30)[0] is None
+    assert "1 joins showed no frame" in stats.capacity(missed, 30).reason
+    assert stats.capacity([step(stats, 9, join_p95_ms=None)], 30).rooms is None
 
 
 def test_a_few_slow_slots_are_noise_but_more_than_five_percent_degrade(
@@ -121,22 +121,17 @@ def test_a_few_slow_slots_are_noise_but_more_than_five_percent_degrade(
     assert stats.low_fps_share([], 30) == 1.0
 
 
-def test_capacity_limited_by_the_bots_or_by_the_levels_tried_is_a_lower_bound(
+def test_capacity_limited_by_the_bots_the_machine_or_the_levels_tried_is_a_lower_bound(
     bench: SimpleNamespace,
 ) -> None:
     stats = bench.stats
-    busy = [step(stats, 9), step(stats, 12, fps=10.0, bots_core=0.95)]
-    carried, reason = stats.capacity(busy, 30)
-    assert carried == 9 and "lower bound" in reason and "95%" in reason
-    carried, reason = stats.capacity([step(stats, 9), step(stats, 12)], 30)
-    assert carried == 12 and "lower bound" in reason
-    starved = [step(stats, 9), step(stats, 12, fps=10.0, server_wait=0.3)]
-    carried, reason = stats.capacity(starved, 30)
-    assert carried == 9 and "other processes held the CPUs (server waited 30%" in reason
-    assert stats.capacity([step(stats, 9), step(stats, 12, fps=10.0)], 30) == (
-        9,
-        "at 12 rooms: 100% of slots under 27 fps",
-    )
+    busy = stats.capacity([step(stats, 9), step(stats, 12, fps=10.0, bots_core=0.95)], 30)
+    assert busy.rooms == 9 and busy.lower_bound and "the bots at 95% of their core" in busy.reason
+    untried = stats.capacity([step(stats, 9), step(stats, 12)], 30)
+    assert untried.rooms == 12 and untried.lower_bound
+    starved = stats.capacity([step(stats, 9), step(stats, 12, fps=10.0, server_wait=0.3)], 30)
+    assert starved.rooms == 9 and starved.lower_bound
+    assert "other processes held the CPUs (server waited 30%" in starved.reason
 
 
 def test_per_extra_needs_two_levels(bench: SimpleNamespace) -> None:
