@@ -219,8 +219,7 @@ class Rooms:
             f"{connected}/{len(new)} connected; join-to-first-decoded-frame p95 {p95(delays)} ms "
             f"({len(attempts)} attempts, {len(misses)} misses)"
         )
-        for miss in misses[:5]:
-            log(f"  no frame: {miss.viewer} slot {miss.mid} from {miss.source}")
+        self.explain(misses)
         return delays, misses
 
     async def rotate(self, rotation: int, rooms: int) -> tuple[list[float], list[Attempt]]:
@@ -240,9 +239,24 @@ class Rooms:
             f"rotation {rotation}: switch-to-first-decoded-frame p95 {p95(delays)} ms "
             f"({len(attempts)} attempts, {len(misses)} misses)"
         )
-        for miss in misses[:5]:
-            log(f"  no frame: {miss.viewer} slot {miss.mid} from {miss.source}")
+        self.explain(misses)
         return delays, misses
+
+    def explain(self, misses: list[Attempt]) -> None:
+        """Where each missed first frame got to: the RTP level (the keyframe's last packet
+        came) or not even that; how many keyframes the slot's decoder gave up on."""
+        for miss in misses[:8]:
+            count = self.bots[miss.viewer].counter.slots[miss.mid]
+            arrived = any(at >= miss.since and lab == miss.label for at, lab in count.changes)
+            abandoned = count.decoder.abandoned if count.decoder is not None else 0
+            log(
+                f"  no decoded frame: {miss.viewer} slot {miss.mid} from {miss.source} "
+                f"(its keyframe {'came' if arrived else 'never came'} at the RTP level; the "
+                f"slot's decoder gave up on {abandoned} incomplete keyframes so far; "
+                f"slot shows {count.label})"
+            )
+        if len(misses) > 8:
+            log(f"  and {len(misses) - 8} more")
 
     def slot_fps(self, seconds: float) -> list[float]:
         """Frames per second over the last `seconds` of every video slot showing a source."""

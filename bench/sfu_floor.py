@@ -11,7 +11,7 @@ non-blocking UDP socket like the SFU's; a thread of the calling process drains t
 socket on the bots' CPU. The figure is the least CPU time per packet over a few repetitions
 (a floor: noise only ever adds).
 
-`bench/sfu.py` calls `measure_floor`; `python bench/sfu_floor.py` measures it alone.
+`bench/sfu.py` calls `measure_floor`; `python bench/sfu_floor.py --alone` measures it alone.
 """
 
 from __future__ import annotations
@@ -223,9 +223,13 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=0)
     parser.add_argument("--packets", type=int, default=PACKETS)
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--alone", action="store_true", help="measure without bench/sfu.py")
     args = parser.parse_args()
     if args.clips:
         _child(args)
+        return
+    if not args.alone:  # `make bench` runs every script in bench/: bench/sfu.py measures this
+        print("bench/sfu_floor.py is measured by bench/sfu.py (or run it with --alone)")
         return
     from media.synthetic import encode_opus_clip, encode_vp8_clip
 
