@@ -78,8 +78,8 @@ CLIP_FRAMES = 150  # one keyframe every 5 s of replay, besides those asked for
 # tell the new source from the old one by its decoded frame (rooms: a multiple of 3).
 APPLICANT_SIZES = [(640, 480), (624, 480), (608, 480)]
 INTERVIEWER_SIZES = [(640, 464), (624, 464), (608, 464)]
-JOIN_DEADLINE = 5.0  # seconds after a batch's last offer; later is a miss
-SWITCH_DEADLINE = 3.0  # seconds after a route
+JOIN_DEADLINE = 8.0  # seconds after a batch's last offer; later counts as never (a miss)
+SWITCH_DEADLINE = 5.0  # seconds after a route; healthy runs settle far sooner
 
 
 def log(message: str) -> None:
