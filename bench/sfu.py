@@ -14,9 +14,10 @@ signaling stand-in). Phases, in one run:
    forwarded packet; the difference is the marginal cost per subscriber); every video slot
    that shows a source is a join attempt, timed to the first frame its VP8 decoder produced;
 3. rotations of the applicants: every slot whose source changed is a switch attempt;
-4. capacity: rooms added a few at a time until the received frame rate or the join time
-   degrades (the bots' CPU, on their own core, is watched so their limit is not blamed on
-   the server);
+4. capacity (`rooms_per_core`): from the light and full loads on, rooms added a few at a
+   time until the received frame rate or the join time degrades; the bots' CPU (their own
+   core) and the time both sides waited for a CPU other processes held are watched, and
+   when they may explain the degradation the figure is marked a lower bound;
 5. the MediaRelay baseline (decode once, encode per subscriber) at 1 and at N subscribers:
    its cost per extra subscriber against ours.
 
@@ -328,18 +329,20 @@ async def run_sfu(
     join_missed: list[Attempt] = []
     light = max(3, rooms // 3 // 3 * 3) if rooms > 3 else 0
     light_window = None
+    steps: list[Step] = []  # the capacity search's levels, from the light load on
     if light:
         delays, misses = await run.add_rooms(light)
         join_ms += delays
         join_missed += misses
-        light_window, _ = await level(run, args.seconds / 2, delays, misses)
+        light_window, step = await level(run, args.seconds / 2, delays, misses)
+        steps.append(step)
     delays, misses = await run.add_rooms(rooms - light)
     join_ms += delays
     join_missed += misses
     window, step = await level(run, args.seconds, delays, misses)
     if step.median_fps() < 0.8 * FPS:
         log("WARNING: bots did not keep up (busy machine?): numbers below are not meaningful")
-    steps = [step]
+    steps.append(step)
     ours_per_pair = None
     if light_window is not None:
         extra_packets = window.packet_rate - light_window.packet_rate
