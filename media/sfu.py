@@ -277,6 +277,8 @@ class Sfu:
             if kind not in CODEC_BY_KIND:
                 continue
             payload_type = fastpath.restrict_codecs(transceiver, CODEC_BY_KIND[kind][0])
+            if kind == "audio":
+                fastpath.ask_resilient_opus(transceiver)
             offered = fastpath.offered_direction(transceiver)
             if offered == "sendonly":  # the client receives here: a slot
                 transceiver.direction = "sendonly"
@@ -310,7 +312,10 @@ class Sfu:
         for kind, items in slot_transceivers.items():
             for index, (transceiver, payload_type) in enumerate(items):
                 output = fastpath.SlotOutput(
-                    transceiver.sender, downlink, NACK_HISTORY if kind == "video" else 0
+                    transceiver.sender,
+                    downlink,
+                    NACK_HISTORY if kind == "video" else 0,
+                    urgent=kind == "audio",
                 )
                 slot = OutSlot(
                     participant_id,

@@ -35,6 +35,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
 
 from .receive import (
+    ask_resilient_opus,
     fast_receive,
     header_extension_ids,
     negotiated_payload_type,
@@ -60,6 +61,7 @@ __all__ = [
     "PINNED_VERSIONS",
     "Downlink",
     "SlotOutput",
+    "ask_resilient_opus",
     "detach_sender",
     "fast_receive",
     "header_extension_ids",

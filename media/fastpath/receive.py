@@ -51,6 +51,20 @@ def restrict_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> int:
     return int(base.payloadType)
 
 
+RESILIENT_OPUS = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
+"""What the answer asks of every publisher's Opus encoder: in-band forward error correction
+(a lost packet is rebuilt from the next), and discontinuous transmission (near silence costs
+almost nothing), so audio survives a lossy or narrow link better than video does."""
+
+
+def ask_resilient_opus(transceiver: RTCRtpTransceiver) -> None:
+    """Put RESILIENT_OPUS on the negotiated Opus codec (after `restrict_codecs`): the answer's
+    fmtp carries it."""
+    for codec in transceiver._codecs:
+        if codec.mimeType.lower() == "audio/opus":
+            codec.parameters = {**codec.parameters, **RESILIENT_OPUS}
+
+
 def negotiated_payload_type(transceiver: RTCRtpTransceiver) -> int:
     """Payload type of the first negotiated codec (what aiortc's sender would send)."""
     codec: Any = transceiver._codecs[0]

@@ -105,7 +105,8 @@ class Downlink:
     non-blocking UDP socket; when the kernel's send buffer is full the datagram is dropped: a
     slow or blocked subscriber costs nothing and delays nobody, and nothing queues in Python.
     On a TURN pair sends need a coroutine: they go through a bounded queue drained by one
-    task, oldest dropped when full.
+    task, oldest dropped when full; audio ("urgent") has a queue of its own, drained first, so
+    it never waits behind a burst of video.
     """
 
     __slots__ = (
@@ -118,6 +119,7 @@ class Downlink:
         "_protect_rtcp",
         "_queue",
         "_sock",
+        "_urgent",
         "_wakeup",
         "dropped",
         "sent",
@@ -132,6 +134,7 @@ class Downlink:
         self._protect: Callable[[bytes], bytes] | None = None
         self._protect_rtcp: Callable[[bytes], bytes] | None = None
         self._queue: deque[bytes] = deque(maxlen=max_queue)
+        self._urgent: deque[bytes] = deque(maxlen=max_queue)
         self._wakeup: asyncio.Event | None = None
         self._drain_task: asyncio.Task[None] | None = None
         self.sent = 0
@@ -154,7 +157,7 @@ class Downlink:
             protect = self._protect_rtcp = srtp_processor(self._dtls._tx_srtp, rtcp=True)
         return protect(plain)
 
-    def send(self, data: bytes) -> bool:
+    def send(self, data: bytes, urgent: bool = False) -> bool:
         pair = self._connection._nominated.get(1)
         if pair is not self._pair:
             if pair is None:
@@ -170,15 +173,24 @@ class Downlink:
                 return False
             self.sent += 1
             return True
-        if len(self._queue) == self._queue.maxlen:
+        queue = self._urgent if urgent else self._queue
+        if len(queue) == queue.maxlen:
             self.dropped += 1
-        self._queue.append(data)
+        queue.append(data)
         if self._wakeup is not None:
             self._wakeup.set()
         return True
 
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._urgent)
+
+    def _next(self) -> bytes | None:
+        """The next queued datagram: audio before video."""
+        if self._urgent:
+            return self._urgent.popleft()
+        if self._queue:
+            return self._queue.popleft()
+        return None
 
     def _select(self, pair: CandidatePair) -> None:
         self._close_socket()
@@ -197,8 +209,7 @@ class Downlink:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
-                data = self._queue.popleft()
+            while (data := self._next()) is not None:
                 pair = self._pair
                 if pair is None:
                     continue
@@ -248,11 +259,16 @@ class SlotOutput:
         "rtt",
         "sender",
         "ssrc",
+        "urgent",
     )
 
-    def __init__(self, sender: RTCRtpSender, downlink: Downlink, history: int = 0) -> None:
+    def __init__(
+        self, sender: RTCRtpSender, downlink: Downlink, history: int = 0, urgent: bool = False
+    ) -> None:
         self.sender = sender
         self._downlink = downlink
+        self.urgent = urgent
+        """Audio: queued ahead of video where the downlink has to queue (TURN)."""
         self.ssrc: int = sender._ssrc
         size = 1
         while size < history:
@@ -289,13 +305,13 @@ class SlotOutput:
         self.octets += payload_size
         self.last_timestamp = timestamp
         self.last_ntp = ntp
-        return downlink.send(data)
+        return downlink.send(data, self.urgent)
 
     def retransmit(self, seq: int) -> bool:
         mask = self._mask
         if mask < 0 or self._hist_seq[seq & mask] != seq:
             return False
-        return self._downlink.send(self._hist_data[seq & mask])
+        return self._downlink.send(self._hist_data[seq & mask], self.urgent)
 
     def sender_report(self, now: float) -> RtcpSrPacket | None:
         """The SR for this stream (None before its first packet); remembered for RTT."""

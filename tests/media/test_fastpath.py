@@ -221,3 +221,33 @@ async def test_relayed_pair_uses_a_bounded_queue() -> None:
     await asyncio.sleep(0.01)
     assert protocol.sent[-3:] == [b"p7", b"p8", b"p9"] and downlink.queued() == 0
     downlink.close()
+
+
+async def test_audio_never_waits_behind_queued_video() -> None:
+    class RelayProtocol:  # a TURN pair that is busy for a moment
+        def __init__(self) -> None:
+            self.sent: list[bytes] = []
+            self.gate = asyncio.Event()
+
+        async def send_data(self, data: bytes, addr: Any) -> None:
+            await self.gate.wait()
+            self.sent.append(data)
+
+    protocol = RelayProtocol()
+    pair = CandidatePair(protocol, Candidate("1", 1, "udp", 1, "10.0.0.2", 5000, "relay"))  # type: ignore[arg-type]
+    dtls = SimpleNamespace(
+        transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+        _state=State.CONNECTED,
+        _tx_srtp=FakeSrtp(),
+    )
+    downlink = fastpath.Downlink(dtls)  # type: ignore[arg-type]
+    downlink.send(b"v0")  # taken by the drain task, which then waits on the relay
+    await asyncio.sleep(0)
+    for i in range(1, 6):
+        downlink.send(b"v%d" % i)  # a burst of video (a keyframe)
+    downlink.send(b"a1", urgent=True)  # then audio
+    assert downlink.queued() == 6
+    protocol.gate.set()
+    await asyncio.sleep(0.01)
+    assert protocol.sent[:3] == [b"v0", b"a1", b"v1"]
+    downlink.close()

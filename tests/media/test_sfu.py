@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 
@@ -290,3 +291,18 @@ async def test_viewer_without_uplink_and_publisher_without_slots(
     finally:
         await publisher.close()
         await viewer.close()
+
+
+async def test_the_answer_asks_publishers_for_resilient_opus(
+    sfu: Sfu, video_clips: dict[str, EncodedClip], audio_clip: EncodedClip
+) -> None:
+    """In-band FEC and DTX for every publisher's audio: it survives loss better than video."""
+    bot = SyntheticParticipant(video_clips["a"], audio_clip, slots=1)
+    answer = await sfu.add_participant("a", await bot.create_offer(), "r1")
+    opus = re.search(r"^a=rtpmap:(\d+) opus/48000", answer, re.MULTILINE | re.IGNORECASE)
+    assert opus is not None
+    fmtp = re.search(rf"^a=fmtp:{opus.group(1)} (.*)$", answer, re.MULTILINE)
+    assert fmtp is not None
+    assert {"useinbandfec=1", "usedtx=1"} <= set(fmtp.group(1).strip().split(";"))
+    await sfu.remove("a")
+    await bot.close()
