@@ -107,6 +107,9 @@ async def test_changes_left_unsent_in_a_closed_tab_are_sent_on_the_next_visit(
     await wait_saved(page)
 
     await context.set_offline(True)
+    # Chromium's offline emulation can let a request through when it is applied under load;
+    # refusing the page's API calls as well makes "nothing was sent" certain.
+    await page.route("**/api/**", lambda route: route.abort())
     await rating(panel, "Communication", "3").check()
     await panel.get_by_role("group", name="Would rank").get_by_label("Yes").check()
     await panel.get_by_label("Comments").fill("Typed while the network was down")
