@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from core.errors import AppError, Forbidden
+from core.errors import AppError, Forbidden, ValidationFailed
 from core.nodes import NodeInfo
 from signaling.server import MAX_MESSAGE_BYTES
 from web.client_address import client_address
@@ -85,16 +86,25 @@ def owned_by(parameter: str, prefix: str = "") -> Callable[[H], H]:
     return mark
 
 
+SCOPE_PATTERN = re.compile(r"(meeting:)?[0-9a-f]{1,64}")
+"""A session id, or `meeting:` and a meeting room's id (core/ids.py makes hex ids). Anything
+else is no scope: it is served here and refused there as any bad request would be, and never
+becomes a lease or a key another node is asked to take."""
+
+
+def valid_scope(value: str | None) -> str | None:
+    return value if value is not None and SCOPE_PATTERN.fullmatch(value) else None
+
+
 def scope_of(request: web.Request) -> str | None:
     if request.path == SOCKET_PATH:
-        scope = request.query.get("scope")
-        return scope if scope and len(scope) <= 128 else None
+        return valid_scope(request.query.get("scope"))
     marked = getattr(request.match_info.handler, OWNED_ATTRIBUTE, None)
     if marked is None:
         return None
     parameter, prefix = marked
     value = request.match_info.get(parameter)
-    return f"{prefix}{value}" if value else None
+    return valid_scope(f"{prefix}{value}") if value else None
 
 
 @web.middleware
@@ -215,24 +225,24 @@ async def relay_socket(
     return client
 
 
+async def _pump(
+    source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+) -> None:
+    async for message in source:
+        if message.type == WSMsgType.TEXT:
+            await sink.send_str(message.data)
+        elif message.type == WSMsgType.BINARY:
+            await sink.send_bytes(message.data)
+
+
 async def _pump_both(
     client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
 ) -> None:
-    async def to_upstream() -> None:
-        async for message in client:
-            if message.type == WSMsgType.TEXT:
-                await upstream.send_str(message.data)
-            elif message.type == WSMsgType.BINARY:
-                await upstream.send_bytes(message.data)
-
-    async def to_client() -> None:
-        async for message in upstream:
-            if message.type == WSMsgType.TEXT:
-                await client.send_str(message.data)
-            elif message.type == WSMsgType.BINARY:
-                await client.send_bytes(message.data)
-
-    tasks = [asyncio.ensure_future(to_upstream()), asyncio.ensure_future(to_client())]
+    tasks = [
+        asyncio.ensure_future(_pump(client, upstream)),
+        asyncio.ensure_future(_pump(upstream, client)),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -252,9 +262,9 @@ async def take_scope(request: web.Request) -> web.Response:
     cluster = request.app.get(CLUSTER)
     if cluster is None or request.get(CLUSTER_CLIENT) is None:
         raise Forbidden("Only nodes of this cluster may ask that.", code="bad_cluster_signature")
-    scope = request.query.get("scope", "")
-    if not scope or len(scope) > 128:
-        raise MisdirectedRequest("Name the scope to take.")
+    scope = valid_scope(request.query.get("scope"))
+    if scope is None:
+        raise ValidationFailed("Name a session or meeting room to take.", field="scope")
     try:
         await cluster.take(scope)
     except NotTaken as exc:

@@ -33,28 +33,42 @@ from web.keys import CLUSTER, TOKENS
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-async def nodes(
-    aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock
+async def start_nodes(
+    aiohttp_server: Any,
+    sqlite_url: str,
+    tmp_path: Path,
+    redis_url: str,
+    clock: FakeClock,
+    node_ids: tuple[str, ...],
 ) -> list[Any]:
+    """Nodes on one database and a Redis namespace of their own (no other test's nodes),
+    each registered before anything is placed."""
     servers = []
     namespace = f"test-{uuid.uuid4().hex}"
-    for name in ("node-a", "node-b"):
+    for node_id in node_ids:
         port = free_port()
         settings = make_settings(
             sqlite_url,
             tmp_path,
             redis_url=redis_url,
-            redis_namespace=namespace,  # alone in the shared Redis: no other test's nodes
-            node_id=name,
+            redis_namespace=namespace,
+            node_id=node_id,
             internal_url=f"http://127.0.0.1:{port}",
         )
-        servers.append(
-            await aiohttp_server(create_app(settings, clock=clock), host="127.0.0.1", port=port)
-        )
+        app = create_app(settings, clock=clock)
+        servers.append(await aiohttp_server(app, host="127.0.0.1", port=port))
     for server in servers:
-        await server.app[CLUSTER].heartbeat()  # both registered before anything is placed
+        await server.app[CLUSTER].heartbeat()
     return servers
+
+
+@pytest.fixture
+async def nodes(
+    aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock
+) -> list[Any]:
+    return await start_nodes(
+        aiohttp_server, sqlite_url, tmp_path, redis_url, clock, ("node-a", "node-b")
+    )
 
 
 def base(server: Any) -> str:
@@ -217,23 +231,11 @@ async def test_forged_cluster_headers_are_refused(nodes: list[Any], world: World
 async def test_two_processes_with_the_same_node_id_never_both_own_a_session(
     aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock, day: Day
 ) -> None:
-    servers = []
-    namespace = f"test-{uuid.uuid4().hex}"
-    for _ in range(2):
-        port = free_port()
-        settings = make_settings(
-            sqlite_url,
-            tmp_path,
-            redis_url=redis_url,
-            redis_namespace=namespace,
-            node_id="node-1",  # the operator's mistake the issue found
-            internal_url=f"http://127.0.0.1:{port}",
-        )
-        app = create_app(settings, clock=clock)
-        servers.append(await aiohttp_server(app, host="127.0.0.1", port=port))
+    # Two processes started with the same NODE_ID: the operator's mistake the issue found.
+    servers = await start_nodes(
+        aiohttp_server, sqlite_url, tmp_path, redis_url, clock, ("node-1", "node-1")
+    )
     clusters = [s.app[CLUSTER] for s in servers]
-    for cluster in clusters:
-        await cluster.heartbeat()
     assert clusters[0].instance != clusters[1].instance
     answers = [await c.owner(day.session_id) for c in clusters]
     assert sorted(a.local for a in answers) == [False, True]
@@ -241,3 +243,18 @@ async def test_two_processes_with_the_same_node_id_never_both_own_a_session(
     other = next(c for c in clusters if c is not owner)
     await other.leave()  # one shutting down must not free the other's session
     assert await owner.leases.holder(lease_name(day.session_id)) == owner.instance
+
+
+async def test_a_malformed_scope_is_no_scope(nodes: list[Any], world: World, day: Day) -> None:
+    """A scope that is not an id is never placed, leased or sent to another node."""
+    first, _ = nodes
+    async with aiohttp.ClientSession(base(first)) as http:
+        response = await http.get("/socket.io/?scope=a%26b%3Cx&EIO=4&transport=polling")
+        assert response.status < 500
+        path = "/_cluster/take?scope=a%26b"
+        signed = first.app[CLUSTER].signed_headers("POST", path, "")
+        response = await http.post(path, headers={**signed, "Accept": "application/json"})
+        assert response.status == 422
+        assert (await response.json())["error"]["field"] == "scope"
+    for node in nodes:
+        assert node.app[CLUSTER].owned == set()

@@ -67,11 +67,19 @@ async def test_after_a_skip_the_applicant_joins_round_twos_meeting(
     assert "Room 2" in await applicant.inner_text("h1")
 
 
+HOSTILE_NAME = '<img src=x data-hostile="1">Room 2'
+
+
+@pytest.mark.parametrize("room_2", ["Room 2", HOSTILE_NAME])
 async def test_an_open_page_follows_the_day_without_a_reload(
-    browser: Any, live_server: Any, client: Any, world: World, day: Day
+    browser: Any, live_server: Any, client: Any, world: World, day: Day, room_2: str
 ) -> None:
     await two_rounds(live_server.app, world, day)
     await external_links(live_server.app, day)
+    async with live_server.app[DB]() as db, db.begin():
+        room = await db.get(Room, day.room2)
+        assert room is not None
+        room.name = room_2  # what a coordinator typed is text on the page, never markup
     applicant = await applicant_page(
         browser, live_server, client, day.applicant, f"/live/sessions/{day.session_id}"
     )
@@ -93,6 +101,9 @@ async def test_an_open_page_follows_the_day_without_a_reload(
         f"() => document.getElementById('external-join').getAttribute('href') === '{ROOM_2_LINK}'",
         timeout=12_000,
     )
-    assert await applicant.inner_text("#external-room") == "Room 2"
+    assert await applicant.inner_text("#external-room") == room_2
     status = await applicant.inner_text("#external-next")
-    assert status.startswith("Next: Room 2 in ") or status == "Your interview in Room 2 is on now."
+    assert status.startswith(f"Next: {room_2} in ") or status == (
+        f"Your interview in {room_2} is on now."
+    )
+    assert await applicant.evaluate("() => document.querySelector('[data-hostile]') === null")

@@ -3,51 +3,26 @@ session's day has exactly one ticker, which another node takes over."""
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.clock import FakeClock
 from core.errors import Conflict
 from core.scoping import ProgramScope
 from rooms.models import InterviewSession
 from signaling.bot import LiveBot
 from signaling.grants import issue_join_token
-from tests.conftest import make_settings
 from tests.factories import World
 from tests.live.conftest import Day, grant
+from tests.live.test_cluster import nodes
 from tests.live.test_timetrack_live import two_rounds
-from tests.services import free_port
 from timetrack.commands import Command
-from web.app import create_app
 from web.daytrack import DAYS
 from web.keys import CLUSTER, DB_READ, SETTINGS, TOKENS
 from web.live import HUB
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def nodes(
-    aiohttp_server: Any, sqlite_url: str, tmp_path: Path, redis_url: str, clock: FakeClock
-) -> list[Any]:
-    servers = []
-    namespace = f"test-{uuid.uuid4().hex}"
-    for name in ("node-a", "node-b"):
-        port = free_port()
-        settings = make_settings(
-            sqlite_url,
-            tmp_path,
-            redis_url=redis_url,
-            redis_namespace=namespace,  # alone in the shared Redis: no other test's nodes
-            node_id=name,
-            internal_url=f"http://127.0.0.1:{port}",
-        )
-        app = create_app(settings, clock=clock)
-        servers.append(await aiohttp_server(app, host="127.0.0.1", port=port))
-    return servers
+__all__ = ["nodes"]  # the fixture, used by name
 
 
 async def test_an_event_from_one_node_reaches_a_client_on_the_other(

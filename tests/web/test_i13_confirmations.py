@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from portal.models import Booking
 from rooms.models import InterviewSession, Round
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.browser
 __all__ = ["live_port", "live_server", "settings"]  # fixtures used by name
 
 
-async def booking_status(app: Any, booking_id: str | None = None) -> list[str]:
-    from sqlalchemy import select
-
+async def booking_status(app: Any) -> list[str]:
     async with app[DB]() as db:
         return list(await db.scalars(select(Booking.status)))
 
