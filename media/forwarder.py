@@ -13,7 +13,6 @@ is retried once the throttle allows.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import struct
@@ -21,26 +20,21 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from .rewrite import Rewriter
-from .vp8 import is_vp8_keyframe
+from .rewrite import Rewriter, seq_newer
+from .source import Layer, Source, ntp_time
+from .vp8 import rewrite_vp8_picture
 
 if TYPE_CHECKING:
-    from aiortc.rtp import RtpPacket
-
     from .fastpath import SlotOutput
+
+__all__ = ["Layer", "OutSlot", "Source", "build_extension_block", "ntp_time"]
 
 logger = logging.getLogger(__name__)
 
-NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 _HEADER = struct.Struct("!BBHII")
-
-
-def ntp_time(unix_time: float) -> int:
-    """64-bit NTP timestamp for a Unix time (what RTCP sender reports carry)."""
-    return int((unix_time + NTP_EPOCH_OFFSET) * (1 << 32))
 
 
 def build_extension_block(elements: Sequence[tuple[int, bytes]]) -> bytes:
@@ -57,150 +51,6 @@ def build_extension_block(elements: Sequence[tuple[int, bytes]]) -> bytes:
     return struct.pack("!HH", 0xBEDE, len(body) // 4) + bytes(body)
 
 
-class Source:
-    """One published stream: a participant's audio or video uplink."""
-
-    __slots__ = (
-        "_deferred",
-        "_keyframe_since_request",
-        "_last_request",
-        "_send_pli",
-        "bytes_in",
-        "closed",
-        "consumers",
-        "frames_in",
-        "is_video",
-        "keyframe_interval",
-        "keyframes_in",
-        "keyframes_requested",
-        "kind",
-        "media_ssrc",
-        "muted",
-        "packets_in",
-        "participant_id",
-    )
-
-    def __init__(
-        self,
-        participant_id: str,
-        kind: str,
-        send_pli: Callable[[int], None],
-        keyframe_interval: float = 0.5,
-    ) -> None:
-        self.participant_id = participant_id
-        self.kind = kind
-        self.is_video = kind == "video"
-        self.consumers: list[OutSlot] = []
-        self.media_ssrc: int | None = None
-        self.muted = False
-        self.closed = False
-        self.keyframe_interval = keyframe_interval
-        self._send_pli = send_pli
-        self._last_request = -1e9
-        self._keyframe_since_request = True
-        self._deferred: asyncio.TimerHandle | None = None
-        self.packets_in = 0
-        self.bytes_in = 0
-        self.frames_in = 0
-        self.keyframes_in = 0
-        self.keyframes_requested = 0
-
-    def on_packet(self, packet: RtpPacket) -> None:
-        """Forward one packet from the publisher to every consuming slot."""
-        if self.closed:
-            return
-        payload = packet.payload
-        self.packets_in += 1
-        self.bytes_in += len(payload) + 12
-        if packet.ssrc != self.media_ssrc:
-            if self.media_ssrc is not None:
-                self._restart()  # a new SSRC is a new numbering: subscribers resync
-            self.media_ssrc = packet.ssrc
-        if self.muted:
-            return
-        seq = packet.sequence_number
-        consumers = self.consumers
-        if not payload:  # padding only: nothing to forward, but keep numbering dense
-            for slot in consumers:
-                slot.skip(self, seq)
-            return
-        level = -1
-        if self.is_video:
-            key = is_vp8_keyframe(payload)
-            if key:
-                self.keyframes_in += 1
-                self._keyframe_since_request = True
-            if packet.marker:
-                self.frames_in += 1
-        else:
-            key = True
-            self.frames_in += 1
-            audio_level = packet.extensions.audio_level
-            if audio_level is not None:
-                level = (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F)
-        if not consumers:
-            return
-        now = time.monotonic()
-        ntp = ntp_time(time.time())
-        ts = packet.timestamp
-        marker = packet.marker
-        for slot in consumers:
-            try:
-                slot.write(self, seq, ts, marker, payload, key, level, now, ntp)
-            except Exception:
-                # One subscriber's failure must not starve the others.
-                slot.errors += 1
-                if slot.errors == 1:
-                    logger.exception("forwarding to %s/%s failed", slot.owner_id, slot.mid)
-
-    def request_keyframe(self, now: float | None = None) -> None:
-        """Ask the publisher for a keyframe, at most once per `keyframe_interval`.
-
-        A request made while an earlier one is still unanswered is covered by it; one made
-        after the keyframe arrived but inside the interval is deferred to the interval's end.
-        """
-        if not self.is_video or self.closed:
-            return
-        if now is None:
-            now = time.monotonic()
-        wait = self._last_request + self.keyframe_interval - now
-        if wait <= 0:
-            self._fire(now)
-        elif self._keyframe_since_request and self._deferred is None:
-            self._deferred = asyncio.get_running_loop().call_later(wait, self._fire_deferred)
-
-    def _fire_deferred(self) -> None:
-        self._deferred = None
-        self._fire(time.monotonic())
-
-    def _fire(self, now: float) -> None:
-        if self.media_ssrc is None or self.closed:
-            return  # nothing received yet: the first packets will ask again
-        self._last_request = now
-        self._keyframe_since_request = False
-        self.keyframes_requested += 1
-        self._send_pli(self.media_ssrc)
-
-    def set_muted(self, muted: bool) -> None:
-        if self.muted and not muted:
-            self._restart()  # subscribers missed frames while muted
-        self.muted = muted
-
-    def _restart(self) -> None:
-        """Subscribers resume at the next keyframe, rebased (nothing goes backwards)."""
-        for slot in self.consumers:
-            if slot.current is self:
-                slot.synced = False
-
-    def close(self) -> None:
-        self.closed = True
-        if self._deferred is not None:
-            self._deferred.cancel()
-            self._deferred = None
-        for slot in list(self.consumers):
-            slot.drop_source(self)
-
-
 class OutSlot:
     """One receive slot of a subscriber (a sendonly transceiver on our side).
 
@@ -208,6 +58,12 @@ class OutSlot:
     keyframe to take over (both are in their source's `consumers`); `synced` is False until
     the current source's next keyframe (after a cut, a reconnect, an unmute, a jump), and
     while it is False nothing is sent: a decoder fed from mid-stream would only show garbage.
+
+    Simulcast: `layer` is the layer of `current` being forwarded, `target` the one wanted
+    (from `want`, the quality the subscriber's downlink allows, through `Source.pick_layer`).
+    A layer switch is a cut like a source switch: at the target layer's keyframe, with
+    sequence numbers, timestamps, VP8 picture id and TL0PICIDX continued, so the decoder sees
+    one stream. `want = -1` pauses the slot (video): nothing is sent until it is raised.
     """
 
     __slots__ = (
@@ -215,6 +71,10 @@ class OutSlot:
         "_ext_by_level",
         "_level_id",
         "_mid_element",
+        "_pid_delta",
+        "_pid_last",
+        "_tl0_delta",
+        "_tl0_last",
         "bytes_out",
         "current",
         "cut_at",
@@ -224,6 +84,8 @@ class OutSlot:
         "index",
         "is_video",
         "kind",
+        "layer",
+        "layer_switches",
         "mid",
         "on_cut",
         "output",
@@ -235,6 +97,8 @@ class OutSlot:
         "rewriter",
         "ssrc",
         "synced",
+        "target",
+        "want",
     )
 
     def __init__(
@@ -260,6 +124,14 @@ class OutSlot:
         self.current: Source | None = None
         self.pending: Source | None = None
         self.synced = False
+        self.layer = 0
+        self.target = 0
+        self.want = 2
+        self.layer_switches = 0
+        self._pid_delta = 0
+        self._tl0_delta = 0
+        self._pid_last = -1
+        self._tl0_last = -1
         # The slot's own MID rides on every packet: the browser demultiplexes by it, and the
         # publisher's MID (its own m-line on another connection) would be wrong here.
         mid_id = extension_ids.get(MID_URI)
@@ -275,6 +147,10 @@ class OutSlot:
         self.frames_out = 0
         self.dropped = 0
         self.errors = 0
+
+    @property
+    def paused(self) -> bool:
+        return self.is_video and self.want < 0
 
     # --- routing -------------------------------------------------------------------------
 
@@ -295,8 +171,26 @@ class OutSlot:
         self.pending = source
         source.consumers.append(self)
         self.requested_at = time.monotonic()
-        if self.is_video and self.output.ready:
-            source.request_keyframe(self.requested_at)
+        self.target = source.pick_layer(self.want, self.requested_at)
+        if self.is_video and self.output.ready and not self.paused:
+            source.request_keyframe(self.requested_at, self.target)
+
+    def set_want(self, want: int, now: float) -> None:
+        """The quality this slot may carry (0 lowest layer, 2 top, -1 paused)."""
+        was_paused = self.paused
+        self.want = want
+        if self.paused:
+            if not was_paused:
+                self.synced = False  # resume at a keyframe
+            return
+        source = self.pending or self.current
+        if source is None:
+            return
+        self.target = source.pick_layer(want, now)
+        if not self.is_video or not self.output.ready:
+            return
+        if was_paused or self.target != self.layer or self.pending is not None:
+            source.request_keyframe(now, self.target)
 
     def detach(self) -> None:
         for source in (self.current, self.pending):
@@ -318,8 +212,8 @@ class OutSlot:
         """The subscriber (re)connected: resume at the next keyframe, asking for one now."""
         self.synced = False
         target = self.pending or self.current
-        if target is not None and self.is_video:
-            target.request_keyframe()
+        if target is not None and self.is_video and not self.paused:
+            target.request_keyframe(None, self.target)
 
     def _forget(self, source: Source) -> None:
         with contextlib.suppress(ValueError):
@@ -330,6 +224,7 @@ class OutSlot:
     def write(
         self,
         source: Source,
+        layer: int,
         seq: int,
         ts: int,
         marker: int,
@@ -338,27 +233,45 @@ class OutSlot:
         level: int,
         now: float,
         ntp: int,
+        pic: tuple[int, int, int, int, int] | None = None,
     ) -> None:
         output = self.output
+        if self.want < 0 and self.is_video:
+            return  # paused: the subscriber's link carries its audio only
         if source is not self.current:
-            if source is not self.pending:
+            if source is not self.pending or layer != self.target:
                 return
             if not key:
                 if output.ready:
-                    source.request_keyframe(now)
+                    source.request_keyframe(now, layer)
                 return
             if self.current is not None:
                 self._forget(self.current)
             self.current = source
             self.pending = None
+            self.layer = layer
             self.synced = False
+        elif layer != self.layer:
+            if layer != self.target:
+                return
+            if not key:
+                if output.ready:
+                    source.request_keyframe(now, layer)
+                return
+            self.layer = layer  # switch layers at the target's keyframe
+            self.layer_switches += 1
+            self.synced = False
+        elif not self.synced and layer != self.target:
+            return  # resuming: wait for the target layer's keyframe, not this one's
         if not self.synced:
             if not output.ready:
                 return
             if not key:
-                source.request_keyframe(now)
+                source.request_keyframe(now, layer)
                 return
             self.rewriter.cut(seq, ts, now)
+            if pic is not None:
+                self._cut_picture(pic)
             self.synced = True
             self.cut_at = now
             if self.on_cut is not None:
@@ -369,6 +282,8 @@ class OutSlot:
                 self.synced = False  # the source's numbering jumped: rebase at a keyframe
             return
         out_seq, out_ts = mapped
+        if pic is not None:
+            payload = self._picture(payload, pic)
         ext = self._ext if level < 0 or not self._level_id else self._level_ext(level)
         plain = (
             _HEADER.pack(
@@ -391,8 +306,36 @@ class OutSlot:
             if not output.ready:
                 self.synced = False
 
-    def skip(self, source: Source, seq: int) -> None:
-        if source is self.current and self.synced:
+    def _cut_picture(self, pic: tuple[int, int, int, int, int]) -> None:
+        """Continue the picture id and TL0PICIDX the subscriber saw last (a new segment)."""
+        _, pid_bits, pid, tl0_pos, tl0 = pic
+        if pid_bits and self._pid_last >= 0:
+            self._pid_delta = (self._pid_last + 1 - pid) & 0x7FFF
+        else:
+            self._pid_delta = 0
+        if tl0_pos and self._tl0_last >= 0:
+            self._tl0_delta = (self._tl0_last + 1 - tl0) & 0xFF
+        else:
+            self._tl0_delta = 0
+
+    def _picture(self, payload: bytes, pic: tuple[int, int, int, int, int]) -> bytes:
+        _, pid_bits, pid, tl0_pos, tl0 = pic
+        if pid_bits:
+            mask = 0x7FFF if pid_bits == 15 else 0x7F
+            out = (pid + self._pid_delta) & mask
+            last = self._pid_last
+            if last < 0 or ((out - last) & mask) <= (mask >> 1):
+                self._pid_last = out
+        if tl0_pos:
+            out_tl0 = (tl0 + self._tl0_delta) & 0xFF
+            if self._tl0_last < 0 or ((out_tl0 - self._tl0_last) & 0xFF) < 0x80:
+                self._tl0_last = out_tl0
+        if self._pid_delta or self._tl0_delta:
+            return rewrite_vp8_picture(payload, pic, self._pid_delta, self._tl0_delta)
+        return payload
+
+    def skip(self, source: Source, layer: int, seq: int) -> None:
+        if source is self.current and self.synced and layer == self.layer:
             self.rewriter.skip(seq)
 
     def _level_ext(self, level: int) -> bytes:
@@ -405,9 +348,16 @@ class OutSlot:
     # --- feedback from the subscriber ----------------------------------------------------
 
     def on_keyframe_request(self) -> None:
-        if self.current is not None:
-            self.current.request_keyframe()
+        if self.current is not None and not self.paused:
+            self.current.request_keyframe(None, self.layer)
 
     def on_nack(self, lost: list[int]) -> None:
+        output = self.output
+        high = output.nack_high
         for seq in lost:
-            self.output.retransmit(seq)
+            # Receivers repeat a NACK until the packet arrives: count each loss once.
+            if high < 0 or seq_newer(seq, high):
+                output.nacked += 1
+                high = seq
+            output.retransmit(seq)
+        output.nack_high = high

@@ -15,12 +15,16 @@ _FIXED = struct.Struct("!BBHII")
 
 
 class Extensions:
-    __slots__ = ("abs_send_time", "audio_level", "mid")
+    __slots__ = ("abs_send_time", "audio_level", "mid", "repaired_rid", "rid")
 
     def __init__(self) -> None:
         self.abs_send_time: int | None = None
         self.audio_level: tuple[bool, int] | None = None
         self.mid: str | None = None
+        self.rid: str | None = None
+        """Simulcast layer name (RFC 8852 rtp-stream-id): only on a layer's first packets."""
+        self.repaired_rid: str | None = None
+        """The layer an RTX packet repairs (repaired-rtp-stream-id)."""
 
 
 class Packet:
@@ -58,8 +62,14 @@ class Packet:
         self.csrc: list[int] = []
 
 
-def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -> Packet:
-    """Parse one RTP packet; only the two given extension ids are decoded (0 = none).
+def parse_rtp(
+    data: bytes,
+    abs_send_time_id: int = 0,
+    audio_level_id: int = 0,
+    rid_id: int = 0,
+    repaired_rid_id: int = 0,
+) -> Packet:
+    """Parse one RTP packet; only the given extension ids are decoded (0 = none).
 
     Raises ValueError on a malformed packet, like aiortc.
     """
@@ -78,7 +88,7 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
         if len(data) < end:
             raise ValueError("RTP packet has truncated extension value")
         pos += 4
-        if profile == 0xBEDE and (abs_send_time_id or audio_level_id):
+        if profile == 0xBEDE and (abs_send_time_id or audio_level_id or rid_id):
             while pos < end:
                 head = data[pos]
                 if head == 0:  # padding between elements
@@ -94,6 +104,10 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
                 elif ext_id == audio_level_id and size >= 1:
                     level = data[pos]
                     extensions.audio_level = (level & 0x80 == 0x80, level & 0x7F)
+                elif ext_id == rid_id:
+                    extensions.rid = _ascii(data[pos : pos + size])
+                elif ext_id == repaired_rid_id:
+                    extensions.repaired_rid = _ascii(data[pos : pos + size])
                 pos += size
         pos = end
     padding = 0
@@ -105,3 +119,11 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
     else:
         payload = data[pos:]
     return Packet(second & 0x7F, second >> 7, seq, ts, ssrc, payload, padding, extensions)
+
+
+def _ascii(value: bytes) -> str | None:
+    """A stream id as text; anything but printable ASCII is no id (never trusted as text)."""
+    text = value.rstrip(b"\x00")
+    if not text or not all(32 < b < 127 for b in text):
+        return None
+    return text.decode("ascii")

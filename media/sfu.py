@@ -34,9 +34,11 @@ from aiortc import (
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from . import fastpath
+from .control import DownlinkControl
 from .forwarder import OutSlot, Source
 from .layout import assign_slots
 from .offer import check_offer
+from .simulcast import SimulcastOffer, accept_simulcast, parse_simulcast
 from .stats import ParticipantStats, rate_bps
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,11 @@ CODEC_BY_KIND = {"audio": ("audio/opus", 48000), "video": ("video/VP8", 90000)}
 RTCP_INTERVAL = 1.0  # seconds between sender reports (randomized +-25%, RFC 3550 6.2)
 NACK_HISTORY = 128  # video packets kept per slot for retransmission: ~2 s at 60 pkt/s, ~150 KB
 
+CONTROL_INTERVAL = 0.25  # seconds between congestion-control decisions
+
 LayoutCallback = Callable[[str, dict[str, str | None]], None]
 StateCallback = Callable[[str, str], None]
+DownlinkCallback = Callable[[str, str, float], None]
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ class _Participant:
     cname: str = ""
     hidden: bool = False
     """Receives the room but is never shown in anyone's slots (an observer)."""
+    control: DownlinkControl | None = None
+    answer_sdp: str = ""
 
     def slots(self) -> list[OutSlot]:
         return [s for pair in self.pairs for s in pair if s is not None]
@@ -112,17 +119,24 @@ class Sfu:
         *,
         on_layout: LayoutCallback | None = None,
         on_connection_state: StateCallback | None = None,
+        on_downlink: DownlinkCallback | None = None,
         keyframe_interval: float = 0.5,
+        congestion_control: bool = True,
     ) -> None:
         self._ice_servers = [_rtc_ice_server(s) for s in ice_servers]
         self._participants: dict[str, _Participant] = {}
         self._adding: dict[str, object] = {}  # participant id -> token of the latest add
         self._rtcp_task: asyncio.Future[None] | None = None
+        self._control_task: asyncio.Future[None] | None = None
+        self._congestion_control = congestion_control
         # Room -> members in the order they entered (a dict as an ordered set).
         self._rooms: dict[str, dict[str, None]] = {}
         self._keyframe_interval = keyframe_interval
         self.on_layout = on_layout
         self.on_connection_state = on_connection_state
+        self.on_downlink = on_downlink
+        """`on_downlink(participant_id, state, estimate_bps)` when congestion control changes
+        what a participant's downlink gets: "full", "reduced" or "audio_only"."""
 
     # --- public API ----------------------------------------------------------------------
 
@@ -178,11 +192,13 @@ class Sfu:
         if self._rtcp_task is None:
             self._rtcp_task = asyncio.ensure_future(self._send_reports())
             self._rtcp_task.add_done_callback(_log_failure)
+        if self._control_task is None and self._congestion_control:
+            self._control_task = asyncio.ensure_future(self._control())
+            self._control_task.add_done_callback(_log_failure)
         self._enter(participant, room_id, announce=True)
         if pc.connectionState != "new":  # changed before we were listening for it
             self._on_connection_state(participant_id, pc)
-        answer: str = pc.localDescription.sdp
-        return answer
+        return participant.answer_sdp
 
     def route(self, participant_id: str, room_id: str) -> None:
         """Re-route a participant's uplink and downlink to `room_id` (same peer connection)."""
@@ -200,9 +216,10 @@ class Sfu:
         self._adding.clear()
         for participant_id in list(self._participants):
             await self.remove(participant_id)
-        if self._rtcp_task is not None:
-            self._rtcp_task.cancel()
-            self._rtcp_task = None
+        for task in (self._rtcp_task, self._control_task):
+            if task is not None:
+                task.cancel()
+        self._rtcp_task = self._control_task = None
 
     def set_muted(self, participant_id: str, kind: str, muted: bool) -> None:
         """Stop (or resume) forwarding one kind of a participant's uplink to everyone."""
@@ -259,6 +276,16 @@ class Sfu:
             round_trip_time_s=sum(rtts) / len(rtts) if rtts else None,
             keyframes_requested=sum(s.keyframes_requested for s in sources),
             packets_dropped=sum(s.dropped for s in slots),
+            downlink_state=participant.control.state if participant.control else "full",
+            downlink_estimate_bps=(
+                participant.control.estimator.estimate if participant.control else 0.0
+            ),
+            video_layers={
+                s.mid: (-1 if s.paused else s.layer) for s in slots if s.is_video and s.current
+            },
+            layers_in=len(participant.sources["video"].layers)
+            if "video" in participant.sources
+            else 0,
         )
 
     def all_stats(self) -> dict[str, ParticipantStats]:
@@ -270,6 +297,7 @@ class Sfu:
         self, participant_id: str, pc: RTCPeerConnection, offer_sdp: str, room_id: str
     ) -> _Participant:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        simulcast = parse_simulcast(offer_sdp)
         uplink: dict[str, Any] = {}
         slot_transceivers: dict[str, list[tuple[Any, int]]] = {"audio": [], "video": []}
         for transceiver in pc.getTransceivers():
@@ -296,13 +324,18 @@ class Sfu:
         downlink = fastpath.Downlink(dtls)
         sources: dict[str, Source] = {}
         receivers = []
+        accepted: dict[str, SimulcastOffer] = {}
         for kind, transceiver in uplink.items():
             receiver = transceiver.receiver
+            layers = simulcast.get(transceiver.mid) if kind == "video" else None
+            if layers is not None:
+                accepted[transceiver.mid] = layers
             source = Source(
                 participant_id,
                 kind,
                 send_pli=functools.partial(fastpath.request_keyframe, receiver),
                 keyframe_interval=self._keyframe_interval,
+                rids=layers.rids if layers else (),
             )
             fastpath.tap_receiver(receiver, source.on_packet)
             sources[kind] = source
@@ -328,7 +361,11 @@ class Sfu:
                     fastpath.header_extension_ids(transceiver),
                 )
                 fastpath.tap_sender(
-                    transceiver.sender, slot.on_keyframe_request, slot.on_nack, output.on_report
+                    transceiver.sender,
+                    slot.on_keyframe_request,
+                    slot.on_nack,
+                    output.on_report,
+                    functools.partial(self._on_remb, participant_id),
                 )
                 slots[kind].append(slot)
         pairs = list(zip_longest(slots["audio"], slots["video"]))
@@ -341,7 +378,9 @@ class Sfu:
 
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
-        fastpath.fast_receive(pc)
+        video_layers = next(iter(accepted.values()), None)
+        rid_ids = (video_layers.rid_id, video_layers.repaired_rid_id) if video_layers else (0, 0)
+        fastpath.fast_receive(pc, rid_ids)
         cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", pc.localDescription.sdp, re.MULTILINE)
         return _Participant(
             id=participant_id,
@@ -354,6 +393,8 @@ class Sfu:
             receivers=receivers,
             sample=(time.monotonic(), 0, 0),
             cname=cname.group(1) if cname else participant_id,
+            control=DownlinkControl(downlink),
+            answer_sdp=accept_simulcast(pc.localDescription.sdp, accepted),
         )
 
     # --- routing -------------------------------------------------------------------------
@@ -441,6 +482,40 @@ class Sfu:
                     )
                 except Exception:  # one peer's failure must not stop the reports
                     logger.exception("sender reports to %s failed", participant.id)
+
+    def _on_remb(self, participant_id: str, bitrate: int) -> None:
+        participant = self._participants.get(participant_id)
+        if participant is not None and participant.control is not None:
+            participant.control.remb_bps = float(bitrate)
+
+    async def _control(self) -> None:
+        """Congestion control for every participant's downlink, from one timer."""
+        while True:
+            await asyncio.sleep(CONTROL_INTERVAL)
+            self.control_once(time.monotonic())
+
+    def control_once(self, now: float) -> None:
+        """One round of congestion control (the timer's step; tests call it directly)."""
+        for participant in self._participants.values():
+            for source in participant.sources.values():
+                for layer in source.layers:
+                    layer.sample_rate(now)
+        for participant in list(self._participants.values()):
+            control = participant.control
+            if control is None or participant.state != "connected":
+                continue
+            try:
+                slots = participant.slots()
+                video = [pair[1] for pair in participant.pairs if pair[1] is not None]
+                changed = control.tick(now, slots, video)
+            except Exception:  # one peer's failure must not stop the others' control
+                logger.exception("congestion control for %s failed", participant.id)
+                continue
+            if changed and self.on_downlink is not None:
+                try:
+                    self.on_downlink(participant.id, control.state, control.estimator.estimate)
+                except Exception:
+                    logger.exception("on_downlink callback failed")
 
     def _on_connection_state(self, participant_id: str, pc: RTCPeerConnection) -> None:
         participant = self._participants.get(participant_id)

@@ -32,6 +32,15 @@ class ParticipantStats:
     """PLIs sent to this participant's publisher."""
     packets_dropped: int
     """Packets not sent to this participant (blocked socket, not yet connected)."""
+    downlink_state: str = "full"
+    """"full", "reduced" (some video at a lower layer) or "audio_only" (its link is too weak
+    for any video): congestion control's decision for this participant's downlink."""
+    downlink_estimate_bps: float = 0.0
+    """What congestion control estimates this participant's downlink carries."""
+    video_layers: dict[str, int] | None = None
+    """Video slot mid -> the simulcast layer it forwards (0 lowest; -1 paused)."""
+    layers_in: int = 1
+    """Simulcast layers this participant publishes (1: no simulcast)."""
 
 
 def rate_bps(bytes_now: int, bytes_before: int, seconds: float) -> float:

@@ -85,3 +85,52 @@ def vp8_packetize(frame: bytes, picture_id: int, max_size: int = 1300) -> list[b
     for pos in range(0, len(frame), room):
         payloads.append((rest if pos else first) + frame[pos : pos + room])
     return payloads
+
+
+def vp8_picture_fields(payload: bytes) -> tuple[int, int, int, int, int] | None:
+    """Where the picture id and TL0PICIDX sit in this packet's descriptor, and their values.
+
+    (picture id offset, picture id bits (7, 15 or 0 if absent), picture id, TL0PICIDX offset
+    (0 if absent), TL0PICIDX); None when the descriptor has neither (or is truncated).
+    """
+    if len(payload) < 3 or not payload[0] & 0x80:
+        return None
+    ext = payload[1]
+    pos = 2
+    pid_pos = pid_bits = pid = 0
+    if ext & 0x80:
+        pid_pos = pos
+        if payload[pos] & 0x80:
+            pid_bits = 15
+            pid = ((payload[pos] & 0x7F) << 8) | payload[pos + 1]
+            pos += 2
+        else:
+            pid_bits = 7
+            pid = payload[pos]
+            pos += 1
+    tl0_pos = tl0 = 0
+    if ext & 0x40:
+        if pos >= len(payload):
+            return None
+        tl0_pos = pos
+        tl0 = payload[pos]
+    if not pid_bits and not tl0_pos:
+        return None
+    return pid_pos, pid_bits, pid, tl0_pos, tl0
+
+
+def rewrite_vp8_picture(
+    payload: bytes, fields: tuple[int, int, int, int, int], pid_delta: int, tl0_delta: int
+) -> bytes:
+    """The payload with picture id and TL0PICIDX moved by the deltas (same field widths)."""
+    pid_pos, pid_bits, pid, tl0_pos, tl0 = fields
+    data = bytearray(payload)
+    if pid_bits == 15:
+        value = (pid + pid_delta) & 0x7FFF
+        data[pid_pos] = 0x80 | (value >> 8)
+        data[pid_pos + 1] = value & 0xFF
+    elif pid_bits == 7:
+        data[pid_pos] = (pid + pid_delta) & 0x7F
+    if tl0_pos:
+        data[tl0_pos] = (tl0 + tl0_delta) & 0xFF
+    return bytes(data)

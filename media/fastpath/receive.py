@@ -18,7 +18,7 @@ import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
-from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
@@ -175,6 +175,11 @@ def tap_receiver(
 
     rtx_types: dict[int, bool] = {}
     remb_due = RembPacer()
+    # Simulcast: each layer is its own SSRC (aiortc's NACK generator follows one stream), and
+    # its RTX stream is tied to it by the repaired-rtp-stream-id, not by the SDP.
+    nacks: dict[int, NackGenerator] = {}
+    ssrc_by_rid: dict[str, int] = {}
+    repaired_ssrc: dict[int, int] = {}
 
     def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
@@ -203,13 +208,26 @@ def tap_receiver(
         if rtx is None:  # aiortc's is_rtx() lowercases a derived string: once per type
             rtx = rtx_types[packet.payload_type] = is_rtx(codec)
         if rtx:
-            original_ssrc = rtx_ssrc.get(packet.ssrc)
+            original_ssrc = rtx_ssrc.get(packet.ssrc) or repaired_ssrc.get(packet.ssrc)
+            if original_ssrc is None:
+                repaired = getattr(packet.extensions, "repaired_rid", None)
+                original_ssrc = ssrc_by_rid.get(repaired) if repaired else None
+                if original_ssrc is not None:
+                    repaired_ssrc[packet.ssrc] = original_ssrc
             apt = codec.parameters.get("apt")
             if original_ssrc is None or len(packet.payload) < 2 or apt not in codecs:
                 return
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
-        if nack is not None and nack.add(packet):
-            _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+        else:
+            rid = getattr(packet.extensions, "rid", None)
+            if rid is not None:
+                ssrc_by_rid[rid] = packet.ssrc
+        if nack is not None:
+            generator = nacks.get(packet.ssrc)
+            if generator is None:
+                generator = nacks[packet.ssrc] = nack if not nacks else NackGenerator()
+            if generator.add(packet):
+                _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(generator.missing)))
         on_packet(packet)
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
@@ -292,14 +310,15 @@ def srtp_processor(
     return process
 
 
-def fast_receive(pc: RTCPeerConnection) -> None:
+def fast_receive(pc: RTCPeerConnection, rid_ids: tuple[int, int] = (0, 0)) -> None:
     """Handle incoming SRTP media in the datagram callback itself.
 
     aiortc tries to parse every datagram as STUN, queues it and wakes the DTLS task for it;
     for RTP we unprotect, parse (lean, `media.packet`) and hand the packet to a tapped
     receiver right where the socket delivered it. RTCP, DTLS and STUN keep aiortc's path.
     Call after setLocalDescription (max-bundle: one transport, candidates gathered). The
-    transport's own rx counters no longer see media packets.
+    transport's own rx counters no longer see media packets. `rid_ids`: the negotiated ids of
+    the rtp-stream-id and repaired-rtp-stream-id extensions (simulcast; aiortc keeps neither).
     """
     dtls: Any = pc.getTransceivers()[0].receiver.transport
     connection: Any = dtls.transport._connection
@@ -325,7 +344,7 @@ def fast_receive(pc: RTCPeerConnection) -> None:
                 abs_send_time_id = abs_send_time_id or ids.get(ABS_SEND_TIME_URI, 0)
                 audio_level_id = audio_level_id or ids.get(AUDIO_LEVEL_URI, 0)
         try:
-            packet = parse_rtp(unprotect(data), abs_send_time_id, audio_level_id)
+            packet = parse_rtp(unprotect(data), abs_send_time_id, audio_level_id, *rid_ids)
         except (pylibsrtp.Error, ValueError):
             return
         receiver = router.route_rtp(packet)

@@ -6,6 +6,7 @@ Private fields of aiortc 1.16 / aioice 0.13 / pylibsrtp 1.0: see `media.fastpath
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -17,6 +18,7 @@ from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtp import (
+    RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
@@ -28,6 +30,7 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSourceInfo,
     RtcpSrPacket,
+    unpack_remb_fci,
 )
 
 from .receive import srtp_processor
@@ -40,12 +43,14 @@ def tap_sender(
     on_keyframe_request: Callable[[], None],
     on_nack: Callable[[list[int]], None] | None = None,
     on_report: Callable[[RtcpReceiverInfo], None] | None = None,
+    on_remb: Callable[[int], None] | None = None,
 ) -> None:
     """Intercept RTCP addressed to `sender`.
 
     PLI/FIR -> `on_keyframe_request`; NACK -> `on_nack(lost seqs)`; the subscriber's report
-    block about this SSRC -> `on_report`. Without a handler aiortc keeps the packet. REMB is
-    dropped: a forwarded stream has no encoder whose bitrate we could set.
+    block about this SSRC -> `on_report`; REMB (the subscriber's receive estimate, bits/s) ->
+    `on_remb`. Without a handler aiortc keeps the packet (a REMB is then dropped: a forwarded
+    stream has no encoder whose bitrate it could set).
     """
     target: Any = sender
     original = target._handle_rtcp_packet
@@ -55,6 +60,9 @@ def tap_sender(
         if isinstance(packet, RtcpPsfbPacket):
             if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
                 on_keyframe_request()
+            elif packet.fmt == RTCP_PSFB_APP and on_remb is not None:
+                with contextlib.suppress(ValueError):  # not a REMB: another application's
+                    on_remb(unpack_remb_fci(packet.fci)[0])
             return
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             if on_nack is not None:
@@ -122,6 +130,7 @@ class Downlink:
         "_urgent",
         "_wakeup",
         "dropped",
+        "octets_sent",
         "sent",
     )
 
@@ -138,6 +147,7 @@ class Downlink:
         self._wakeup: asyncio.Event | None = None
         self._drain_task: asyncio.Task[None] | None = None
         self.sent = 0
+        self.octets_sent = 0
         self.dropped = 0
 
     @property
@@ -172,7 +182,9 @@ class Downlink:
                 self.dropped += 1
                 return False
             self.sent += 1
+            self.octets_sent += len(data)
             return True
+        self.octets_sent += len(data)
         queue = self._urgent if urgent else self._queue
         if len(queue) == queue.maxlen:
             self.dropped += 1
@@ -253,9 +265,12 @@ class SlotOutput:
         "fraction_lost",
         "last_ntp",
         "last_timestamp",
+        "nack_high",
+        "nacked",
         "octets",
         "packets",
         "packets_lost",
+        "reports",
         "rtt",
         "sender",
         "ssrc",
@@ -263,13 +278,18 @@ class SlotOutput:
     )
 
     def __init__(
-        self, sender: RTCRtpSender, downlink: Downlink, history: int = 0, urgent: bool = False
+        self,
+        sender: RTCRtpSender,
+        downlink: Downlink,
+        history: int = 0,
+        urgent: bool = False,
+        ssrc: int | None = None,
     ) -> None:
         self.sender = sender
         self._downlink = downlink
         self.urgent = urgent
         """Audio: queued ahead of video where the downlink has to queue (TURN)."""
-        self.ssrc: int = sender._ssrc
+        self.ssrc: int = sender._ssrc if ssrc is None else ssrc
         size = 1
         while size < history:
             size <<= 1
@@ -285,6 +305,10 @@ class SlotOutput:
         self.rtt: float | None = None
         self.packets_lost = 0
         self.fraction_lost = 0.0
+        self.nacked = 0
+        """Sequence numbers the subscriber reported missing (a fast loss signal)."""
+        self.nack_high = -1
+        self.reports = 0
 
     @property
     def ready(self) -> bool:
@@ -333,6 +357,7 @@ class SlotOutput:
         """A receiver report block about this stream (RFC 3550 6.4.1 round-trip time)."""
         self.packets_lost = report.packets_lost
         self.fraction_lost = report.fraction_lost / 256.0
+        self.reports += 1
         if report.lsr == self._lsr and report.dlsr:
             rtt = time.time() - self._lsr_time - report.dlsr / 65536
             if rtt >= 0:

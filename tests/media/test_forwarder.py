@@ -17,6 +17,11 @@ DELTA_START = b"\x90\x80\x85\x02" + b"\x51\x02\x00" + b"delta"
 DELTA_CONT = b"\x80\x80\x85\x02" + b"more"
 
 
+def with_picture_id(payload: bytes, picture_id: int) -> bytes:
+    """`payload` with its 15-bit picture id replaced (what a cut makes of a new segment)."""
+    return payload[:2] + bytes((0x80 | picture_id >> 8, picture_id & 0xFF)) + payload[4:]
+
+
 @dataclass
 class FakeOutput:
     ssrc: int = 0x1234
@@ -111,7 +116,8 @@ async def test_switch_keeps_old_source_until_new_keyframe() -> None:
     new.on_packet(packet(502, 13000, KEY))
     old.on_packet(packet(12, 7000, DELTA_START))  # cut over: the old source is gone
     out = slot.output.parsed()
-    assert [p.payload for p in out] == [KEY, DELTA_START, KEY]
+    # The new source's picture ids continue the old one's (0x502 was the last shown).
+    assert [p.payload for p in out] == [KEY, DELTA_START, with_picture_id(KEY, 0x503)]
     seqs = [p.sequence_number for p in out]
     assert (seqs[1] - seqs[0]) & 0xFFFF == 1 and (seqs[2] - seqs[1]) & 0xFFFF == 1
     assert slot not in old.consumers and slot in new.consumers
@@ -200,7 +206,7 @@ async def test_mute_stops_and_resumes_at_keyframe() -> None:
     source.set_muted(False)
     source.on_packet(packet(3, 6000, DELTA_START))
     source.on_packet(packet(4, 9000, KEY))
-    assert [p.payload for p in slot.output.parsed()] == [KEY, KEY]
+    assert [p.payload for p in slot.output.parsed()] == [KEY, with_picture_id(KEY, 0x502)]
 
 
 async def test_new_publisher_ssrc_or_sequence_jump_resyncs_at_a_keyframe() -> None:
@@ -217,6 +223,10 @@ async def test_new_publisher_ssrc_or_sequence_jump_resyncs_at_a_keyframe() -> No
     source.on_packet(packet(20000, 21000, DELTA_START, ssrc=778))  # jump back: dropped
     source.on_packet(packet(20001, 24000, KEY, ssrc=778))
     out = slot.output.parsed()
-    assert [p.payload for p in out] == [KEY, DELTA_START, KEY, DELTA_START, KEY, KEY]
+    assert [p.payload[4:] for p in out] == [
+        x[4:] for x in (KEY, DELTA_START, KEY, DELTA_START, KEY, KEY)
+    ]
+    pids = [int.from_bytes(p.payload[2:4], "big") & 0x7FFF for p in out]
+    assert pids == [0x501, 0x502, 0x503, 0x504, 0x505, 0x506]  # one stream to the decoder
     seqs = [p.sequence_number for p in out]
     assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))

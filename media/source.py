@@ -1,0 +1,295 @@
+"""A published stream (`Source`) and, for simulcast video, its layers.
+
+A source is one participant's audio or video uplink. Video sent with simulcast arrives as up to
+three RTP streams (layers, lowest quality first), each with its own SSRC, sequence numbers and
+keyframes; every receive slot forwards one layer of it at a time (`media.forwarder.OutSlot`).
+Everything per layer lives in `Layer`: which SSRC carries it, when it last sent, its bitrate,
+and the keyframe-request throttle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .vp8 import is_vp8_keyframe, vp8_picture_fields
+
+if TYPE_CHECKING:
+    from aiortc.rtp import RtpPacket
+
+    from .forwarder import OutSlot
+
+logger = logging.getLogger(__name__)
+
+NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
+WIRE_OVERHEAD = 40
+"""Bytes a forwarded packet costs on the wire beyond RTP header and payload (IPv4 20, UDP 8,
+SRTP tag 10, our extensions ~2): layer bitrates are budgeted as the link sees them."""
+LAYER_IDLE_S = 1.0
+"""A layer that sent nothing for this long is not offered to slots (the publisher dropped it:
+browsers stop their top layers when their own uplink or CPU is short)."""
+
+
+def ntp_time(unix_time: float) -> int:
+    """64-bit NTP timestamp for a Unix time (what RTCP sender reports carry)."""
+    return int((unix_time + NTP_EPOCH_OFFSET) * (1 << 32))
+
+
+class Layer:
+    """One simulcast layer of a video source (a non-simulcast source has exactly one)."""
+
+    __slots__ = (
+        "_deferred",
+        "_keyframe_since_request",
+        "_last_request",
+        "_rate_bytes",
+        "_rate_time",
+        "bitrate_bps",
+        "bytes_in",
+        "index",
+        "keyframes_in",
+        "last_packet",
+        "ssrc",
+    )
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.ssrc: int | None = None
+        self.last_packet = -1e9
+        self.bytes_in = 0
+        self.keyframes_in = 0
+        self.bitrate_bps = 0.0
+        self._rate_bytes = 0
+        self._rate_time = 0.0
+        self._last_request = -1e9
+        self._keyframe_since_request = True
+        self._deferred: asyncio.TimerHandle | None = None
+
+    def active(self, now: float) -> bool:
+        return now - self.last_packet < LAYER_IDLE_S
+
+    def sample_rate(self, now: float) -> float:
+        """Update and return the bitrate (bits/s, smoothed) since the previous sample."""
+        elapsed = now - self._rate_time
+        if self._rate_time and elapsed > 0:
+            rate = (self.bytes_in - self._rate_bytes) * 8 / elapsed
+            self.bitrate_bps = rate if not self.bitrate_bps else 0.6 * self.bitrate_bps + 0.4 * rate
+        self._rate_bytes = self.bytes_in
+        self._rate_time = now
+        if not self.active(now):
+            self.bitrate_bps = 0.0
+        return self.bitrate_bps
+
+
+class Source:
+    """One published stream: a participant's audio or video uplink (simulcast: its layers)."""
+
+    __slots__ = (
+        "_send_pli",
+        "bytes_in",
+        "closed",
+        "consumers",
+        "frames_in",
+        "is_video",
+        "keyframe_interval",
+        "keyframes_requested",
+        "kind",
+        "layer_of_ssrc",
+        "layers",
+        "level",
+        "level_at",
+        "muted",
+        "packets_in",
+        "participant_id",
+        "rids",
+    )
+
+    def __init__(
+        self,
+        participant_id: str,
+        kind: str,
+        send_pli: Callable[[int], None],
+        keyframe_interval: float = 0.5,
+        rids: tuple[str, ...] = (),
+    ) -> None:
+        self.participant_id = participant_id
+        self.kind = kind
+        self.is_video = kind == "video"
+        self.rids = rids if self.is_video else ()
+        """Simulcast layer names, lowest quality first (empty: one stream)."""
+        self.layers = [Layer(i) for i in range(max(1, len(self.rids)))]
+        self.layer_of_ssrc: dict[int, int] = {}
+        self.consumers: list[OutSlot] = []
+        self.muted = False
+        self.closed = False
+        self.keyframe_interval = keyframe_interval
+        self._send_pli = send_pli
+        self.packets_in = 0
+        self.bytes_in = 0
+        self.frames_in = 0
+        self.keyframes_requested = 0
+        self.level = 127
+        """Audio: the last level the publisher reported (-dBov, 0 loudest, 127 silence)."""
+        self.level_at = -1e9
+
+    @property
+    def media_ssrc(self) -> int | None:
+        """The SSRC of the top layer (of the only stream without simulcast)."""
+        return self.layers[-1].ssrc
+
+    @property
+    def keyframes_in(self) -> int:
+        return sum(layer.keyframes_in for layer in self.layers)
+
+    @property
+    def simulcast(self) -> bool:
+        return len(self.layers) > 1
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        """Forward one packet from the publisher to every consuming slot."""
+        if self.closed:
+            return
+        index = self.layer_of_ssrc.get(packet.ssrc)
+        if index is None:
+            index = self._learn(packet)
+            if index is None:
+                return  # a simulcast packet of a layer not yet named: wait for its rid
+        layer = self.layers[index]
+        payload = packet.payload
+        now = time.monotonic()
+        self.packets_in += 1
+        size = len(payload) + 12
+        self.bytes_in += size
+        layer.bytes_in += size + WIRE_OVERHEAD
+        layer.last_packet = now
+        if self.muted:
+            return
+        seq = packet.sequence_number
+        consumers = self.consumers
+        if not payload:  # padding only: nothing to forward, but keep numbering dense
+            for slot in consumers:
+                slot.skip(self, index, seq)
+            return
+        level = -1
+        pic = None
+        if self.is_video:
+            key = is_vp8_keyframe(payload)
+            if key:
+                layer.keyframes_in += 1
+                layer._keyframe_since_request = True
+            if packet.marker:
+                self.frames_in += 1
+            if consumers:
+                pic = vp8_picture_fields(payload)
+        else:
+            key = True
+            self.frames_in += 1
+            audio_level = packet.extensions.audio_level
+            if audio_level is not None:
+                level = (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F)
+                self.level = audio_level[1] & 0x7F
+                self.level_at = now
+        if not consumers:
+            return
+        ntp = ntp_time(time.time())
+        ts = packet.timestamp
+        marker = packet.marker
+        for slot in consumers:
+            try:
+                slot.write(self, index, seq, ts, marker, payload, key, level, now, ntp, pic)
+            except Exception:
+                # One subscriber's failure must not starve the others.
+                slot.errors += 1
+                if slot.errors == 1:
+                    logger.exception("forwarding to %s/%s failed", slot.owner_id, slot.mid)
+
+    def _learn(self, packet: RtpPacket) -> int | None:
+        """The layer of a packet from an SSRC not seen before (None: cannot tell yet)."""
+        if self.rids:
+            rid = packet.extensions.rid if hasattr(packet.extensions, "rid") else None
+            if rid not in self.rids:
+                return None
+            index = self.rids.index(rid)
+        else:
+            index = 0
+        layer = self.layers[index]
+        if layer.ssrc is not None:
+            # A new SSRC is a new numbering: subscribers of this layer resync.
+            self.layer_of_ssrc.pop(layer.ssrc, None)
+            self._restart(index)
+        layer.ssrc = packet.ssrc
+        self.layer_of_ssrc[packet.ssrc] = index
+        return index
+
+    def active_layers(self, now: float) -> list[int]:
+        return [layer.index for layer in self.layers if layer.active(now)]
+
+    def pick_layer(self, want: int, now: float) -> int:
+        """The layer a slot wanting quality `want` (0 lowest) should get from this source.
+
+        The best active layer at or below `want`; else the lowest active one; with nothing
+        active (not started yet), `want` capped to the layers there are.
+        """
+        if not self.simulcast:
+            return 0
+        active = self.active_layers(now)
+        if not active:
+            return min(max(want, 0), len(self.layers) - 1)
+        below = [i for i in active if i <= want]
+        return below[-1] if below else active[0]
+
+    def request_keyframe(self, now: float | None = None, layer: int = -1) -> None:
+        """Ask the publisher for a keyframe on `layer` (-1: the top), at most once per
+        `keyframe_interval` per layer.
+
+        A request made while an earlier one is still unanswered is covered by it; one made
+        after the keyframe arrived but inside the interval is deferred to the interval's end.
+        """
+        if not self.is_video or self.closed:
+            return
+        if now is None:
+            now = time.monotonic()
+        target = self.layers[layer]
+        wait = target._last_request + self.keyframe_interval - now
+        if wait <= 0:
+            self._fire(target, now)
+        elif target._keyframe_since_request and target._deferred is None:
+            target._deferred = asyncio.get_running_loop().call_later(
+                wait, self._fire_deferred, target
+            )
+
+    def _fire_deferred(self, layer: Layer) -> None:
+        layer._deferred = None
+        self._fire(layer, time.monotonic())
+
+    def _fire(self, layer: Layer, now: float) -> None:
+        if layer.ssrc is None or self.closed:
+            return  # nothing received yet: the first packets will ask again
+        layer._last_request = now
+        layer._keyframe_since_request = False
+        self.keyframes_requested += 1
+        self._send_pli(layer.ssrc)
+
+    def set_muted(self, muted: bool) -> None:
+        if self.muted and not muted:
+            for layer in self.layers:  # subscribers missed frames while muted
+                self._restart(layer.index)
+        self.muted = muted
+
+    def _restart(self, index: int) -> None:
+        """Subscribers of this layer resume at its next keyframe, rebased."""
+        for slot in self.consumers:
+            if slot.current is self and slot.layer == index:
+                slot.synced = False
+
+    def close(self) -> None:
+        self.closed = True
+        for layer in self.layers:
+            if layer._deferred is not None:
+                layer._deferred.cancel()
+                layer._deferred = None
+        for slot in list(self.consumers):
+            slot.drop_source(self)
