@@ -104,6 +104,7 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         self.admit: Admission | None = None
         sfu.on_layout = self._on_layout
         sfu.on_connection_state = self._on_media_state
+        sfu.on_downlink = self._on_downlink
 
     # --- the handshake and the events --------------------------------------------------
 
@@ -463,6 +464,17 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
 
     def _on_layout(self, participant_id: str, layout: dict[str, str | None]) -> None:
         self._spawn(self.emit("layout", layout, room=person_channel(participant_id)))
+
+    def _on_downlink(self, participant_id: str, state: str, estimate_bps: float) -> None:
+        """Congestion control changed what this participant receives: tell it why, and tell
+        the room (through `peer`), so the people it no longer sees know it still hears them."""
+        member = self.presence.get(participant_id)
+        if member is None:
+            return
+        member.downlink = state
+        data = {"state": state, "estimate_kbps": round(estimate_bps / 1000)}
+        self._spawn(self.emit("downlink", data, room=person_channel(participant_id)))
+        self._spawn(self._announce(member))
 
     def _on_media_state(self, participant_id: str, state: str) -> None:
         member = self.presence.get(participant_id)

@@ -25,6 +25,8 @@ class Member:
     screen: bool = False
     hand: bool = False
     quality: str = "good"
+    downlink: str = "full"
+    """What congestion control sends this member: "full", "reduced" or "audio_only"."""
     last_seen: float = 0.0
     observer: bool = False
 
@@ -43,6 +45,7 @@ class Member:
             "screen": self.screen,
             "hand": self.hand,
             "quality": self.quality,
+            "downlink": self.downlink,
             "connected": self.connected,
             "observer": self.observer,
         }
