@@ -468,10 +468,9 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
     def _on_downlink(self, participant_id: str, state: str, estimate_bps: float) -> None:
         """Congestion control changed what this participant receives: tell it why, and tell
         the room (through `peer`), so the people it no longer sees know it still hears them."""
-        member = self.presence.get(participant_id)
-        if member is None:
+        if self.presence.get(participant_id) is None:
             return
-        member.downlink = state
+        member = self.presence.update(participant_id, downlink=state)
         data = {"state": state, "estimate_kbps": round(estimate_bps / 1000)}
         self._spawn(self.emit("downlink", data, room=person_channel(participant_id)))
         self._spawn(self._announce(member))
