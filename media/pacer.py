@@ -16,7 +16,7 @@ import logging
 import random
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpSender
 
@@ -48,7 +48,11 @@ class PacedStream:
         extension_ids: dict[str, int],
         downlink: Downlink,
         cname: str,
+        rid: tuple[int, str] | None = None,
+        rtcp: object | None = None,
     ) -> None:
+        """`rid` (extension id, layer name): a simulcast layer, named on every packet;
+        `rtcp`: what receives this stream's RTCP (default the sender; a layer has its own)."""
         rng = random.Random()
         self.downlink = downlink
         self.cname = cname
@@ -69,9 +73,12 @@ class PacedStream:
         self._next: float | None = None
         mid_id = extension_ids.get(MID_URI)
         self._mid = [(mid_id, mid.encode())] if mid_id else []
+        if rid is not None:
+            self._mid.append((rid[0], rid[1].encode()))
         self._abs_id = extension_ids.get(ABS_SEND_TIME_URI, 0) if self._is_video else 0
         self._ext = build_extension_block(self._mid)
-        tap_sender(sender, self.request_keyframe, self.on_nack, output.on_report)
+        target: Any = rtcp if rtcp is not None else sender
+        tap_sender(target, self.request_keyframe, self.on_nack, output.on_report)
 
     def request_keyframe(self) -> None:
         if self._is_video:

@@ -45,6 +45,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 from aiortc.rtp import RtpPacket
 
 from . import fastpath
+from .layered import layer_streams, offer_layers
 from .pacer import PacedStream, Pacer
 from .vp8 import is_vp8_keyframe, strip_vp8_descriptor, vp8_keyframe_size
 
@@ -445,7 +446,10 @@ class SyntheticParticipant:
         ice_transport_policy: str = "all",
         decode_first: bool = False,
         decode_pool: Executor | None = None,
+        layers: Sequence[EncodedClip] = (),
     ) -> None:
+        """`layers`: publish video as simulcast, these clips lowest quality first (needs
+        `pacer`; `video` is then ignored for sending)."""
         servers = [
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
             for s in ice_servers
@@ -460,6 +464,9 @@ class SyntheticParticipant:
             )
         )
         self.pacer = pacer
+        if layers and pacer is None:
+            raise ValueError("simulcast bots publish through a Pacer")
+        self.layers = tuple(layers)
         self.streams: list[PacedStream] = []
         self._downlink: fastpath.Downlink | None = None
         self._clips = {"audio": audio, "video": video}
@@ -473,6 +480,8 @@ class SyntheticParticipant:
             else:  # the pacer writes the packets and sender reports, not aiortc
                 sender = self.pc.addTransceiver(track.kind, direction="sendonly").sender
                 fastpath.detach_sender(sender)
+        if self.layers and self.video is None:
+            fastpath.detach_sender(self.pc.addTransceiver("video", direction="sendonly").sender)
         for _ in range(slots):
             self.pc.addTransceiver("audio", direction="recvonly")
             self.pc.addTransceiver("video", direction="recvonly")
@@ -489,6 +498,13 @@ class SyntheticParticipant:
         self.counter.attach_all(self.pc.getTransceivers())
         fastpath.fast_receive(self.pc)
         sdp: str = self.pc.localDescription.sdp
+        if self.layers:
+            video = next(
+                t
+                for t in self.pc.getTransceivers()
+                if t.direction == "sendonly" and t.kind == "video"
+            )
+            sdp = offer_layers(sdp, str(video.mid), len(self.layers))
         return sdp
 
     async def accept_answer(self, answer_sdp: str) -> None:
@@ -502,6 +518,12 @@ class SyntheticParticipant:
         cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", self.pc.localDescription.sdp, re.MULTILINE)
         for t in transceivers:
             clip = self._clips[t.kind]
+            cname_text = cname.group(1) if cname else "bot"
+            if t.kind == "video" and self.layers:
+                for stream in layer_streams(t, self.layers, downlink, cname_text):
+                    self.streams.append(stream)
+                    self.pacer.add(stream)
+                continue
             if clip is None:
                 continue
             history = 128 if t.kind == "video" else 0

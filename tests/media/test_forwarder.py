@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,3 +231,57 @@ async def test_new_publisher_ssrc_or_sequence_jump_resyncs_at_a_keyframe() -> No
     assert pids == [0x501, 0x502, 0x503, 0x504, 0x505, 0x506]  # one stream to the decoder
     seqs = [p.sequence_number for p in out]
     assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+
+
+def layer_packet(rid: str | None, ssrc: int, seq: int, payload: bytes) -> Any:
+    from media.packet import Extensions, Packet
+
+    extensions = Extensions()
+    extensions.rid = rid
+    return Packet(96, 1, seq, seq * 3000, ssrc, payload, 0, extensions)
+
+
+async def test_simulcast_layers_switch_at_keyframes_as_one_stream() -> None:
+    plis: list[int] = []
+    source = Source("pub", "video", send_pli=plis.append, rids=("q", "h", "f"))
+    slot = make_slot()
+    slot.assign(source)
+    source.on_packet(layer_packet(None, 1, 9, KEY))  # no rid yet: its layer is unknown
+    source.on_packet(layer_packet("q", 1, 10, KEY))
+    source.on_packet(layer_packet("f", 3, 500, KEY))
+    source.on_packet(layer_packet(None, 3, 501, DELTA_START))  # known by its SSRC now
+    assert source.layer_of_ssrc == {1: 0, 3: 2}
+
+    slot.set_want(0, time.monotonic())  # the link got weak: the lowest layer
+    assert slot.target == 0 and plis[-1] == 1  # a keyframe asked of the q layer
+    source.on_packet(layer_packet(None, 1, 11, DELTA_START))  # not a keyframe: not yet
+    source.on_packet(layer_packet(None, 3, 502, DELTA_START))  # f goes on meanwhile
+    source.on_packet(layer_packet(None, 1, 12, KEY))  # the cut
+    source.on_packet(layer_packet(None, 3, 503, DELTA_START))  # f no longer forwarded
+    source.on_packet(layer_packet(None, 1, 13, DELTA_START))
+    out = slot.output.parsed()
+    assert [p.payload[4:] for p in out] == [
+        x[4:] for x in (KEY, DELTA_START, DELTA_START, KEY, DELTA_START)
+    ]
+    seqs = [p.sequence_number for p in out]
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
+    pids = [int.from_bytes(p.payload[2:4], "big") & 0x7FFF for p in out]
+    assert pids == [0x501, 0x502, 0x502, 0x503, 0x504]
+    assert slot.layer == 0 and slot.layer_switches == 1
+
+
+async def test_a_paused_slot_sends_nothing_and_resumes_at_a_keyframe() -> None:
+    plis: list[int] = []
+    source = Source("pub", "video", send_pli=plis.append, rids=("q", "f"))
+    slot = make_slot()
+    slot.assign(source)
+    source.on_packet(layer_packet("q", 1, 10, KEY))
+    source.on_packet(layer_packet("f", 3, 500, KEY))
+    slot.set_want(-1, time.monotonic())
+    source.on_packet(layer_packet(None, 3, 501, KEY))
+    assert len(slot.output.sent) == 1 and slot.paused
+    slot.set_want(0, time.monotonic())
+    source.on_packet(layer_packet(None, 3, 502, KEY))  # the old layer's keyframe: not wanted
+    source.on_packet(layer_packet(None, 1, 11, DELTA_START))
+    source.on_packet(layer_packet(None, 1, 12, KEY))
+    assert len(slot.output.sent) == 2 and slot.layer == 0

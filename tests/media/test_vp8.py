@@ -61,3 +61,19 @@ def test_packetize_matches_aiortc(video_clips: dict[str, EncodedClip]) -> None:
         assert ours == Vp8Encoder._packetize(frame, 0x1234)
         assert is_vp8_keyframe(ours[0]) == is_vp8_keyframe(b"\x10" + frame)
         assert b"".join(strip_vp8_descriptor(p) for p in ours) == frame
+
+
+def test_picture_fields_and_their_rewrite() -> None:
+    from media.vp8 import rewrite_vp8_picture, vp8_picture_fields
+
+    long_pid = b"\x90\xc0\x85\x01\x07" + b"vp8"  # I and L: 15-bit picture id 0x501, TL0 7
+    fields = vp8_picture_fields(long_pid)
+    assert fields == (2, 15, 0x501, 4, 7)
+    moved = rewrite_vp8_picture(long_pid, fields, 0x7FFF, 250)  # both wrap around
+    assert vp8_picture_fields(moved) == (2, 15, 0x500, 4, 1) and moved[5:] == b"vp8"
+    short_pid = b"\x90\x80\x7f" + b"vp8"
+    fields = vp8_picture_fields(short_pid)
+    assert fields == (2, 7, 0x7F, 0, 0)
+    assert rewrite_vp8_picture(short_pid, fields, 2, 0)[2] == 1
+    assert vp8_picture_fields(b"\x10vp8") is None  # no extension byte
+    assert vp8_picture_fields(b"\x90\x40") is None  # truncated

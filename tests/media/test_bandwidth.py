@@ -1,0 +1,77 @@
+"""Congestion control's pure parts: the estimator, the allocation, the downlink state."""
+
+from __future__ import annotations
+
+from media.bandwidth import (
+    MAX_BACKOFF_S,
+    BandwidthEstimator,
+    allocate,
+    downlink_state,
+)
+
+LAYERS = [80_000.0, 250_000.0, 700_000.0]
+
+
+def test_heavy_loss_drops_the_estimate_to_what_got_through() -> None:
+    estimator = BandwidthEstimator(initial_bps=3_000_000)
+    # 2 Mbit/s sent, 85% lost: the link carries about 300 kbit/s.
+    estimate = estimator.update(0.0, 0.85, 2_000_000, 2_000_000)
+    assert 250_000 < estimate <= 300_000
+    # Reports still describing the old rate are not acted on again.
+    assert estimator.update(0.25, 0.85, 2_000_000, 400_000) == estimate
+
+
+def test_no_loss_grows_slowly_then_faster_but_not_beyond_what_is_sent() -> None:
+    estimator = BandwidthEstimator(initial_bps=300_000)
+    estimator.update(0.0, 0.5, 600_000, 300_000)  # a loss: hold for the backoff
+    held = estimator.estimate
+    assert estimator.update(1.0, 0.0, 300_000, 300_000) == held
+    steps = [estimator.update(2.0 + 0.25 * i, 0.0, 300_000, 300_000) for i in range(6)]
+    growth = [b / a for a, b in zip([held, *steps], steps, strict=False)]
+    assert growth[0] < 1.05 and growth[3] > growth[0]  # slow start after a loss
+    ceiling = 300_000 * 1.5 + 60_000
+    for i in range(40):
+        estimator.update(4.0 + 0.25 * i, 0.0, 300_000, 300_000)
+    assert estimator.estimate == ceiling  # an app-limited link claims no more than this
+
+
+def test_repeated_failures_back_off_up_to_the_cap() -> None:
+    estimator = BandwidthEstimator(initial_bps=1_000_000)
+    holds = []
+    now = 0.0
+    for _ in range(5):
+        estimator.update(now, 0.3, 500_000, 500_000)
+        start = estimator.estimate
+        t = now + 1.0
+        while estimator.update(t, 0.0, 500_000, 500_000) == start:
+            t += 0.25
+        holds.append(t - now)
+        now = t + 0.5
+    assert holds[0] < holds[1] < holds[2] and max(holds) <= MAX_BACKOFF_S + 0.3
+
+
+def test_a_remb_caps_the_estimate() -> None:
+    estimator = BandwidthEstimator(initial_bps=2_000_000)
+    assert estimator.update(0.0, None, 0, 0, remb_bps=400_000) == 400_000
+
+
+def test_allocation_gives_everyone_the_lowest_layer_first() -> None:
+    plans = [LAYERS, LAYERS, LAYERS]
+    assert allocate(10_000_000, plans) == [2, 2, 2]
+    assert allocate(3 * 80_000 + 170_000, plans) == [1, 0, 0]
+    assert allocate(2 * 80_000 + 10_000, plans) == [0, 0, -1]
+    assert allocate(50_000, plans) == [-1, -1, -1]
+
+
+def test_allocation_skips_layers_not_being_sent_and_empty_slots() -> None:
+    assert allocate(1_000_000, [[0.0, 250_000.0, 0.0], []]) == [1, 2]
+    assert allocate(100_000, [[0.0, 0.0, 0.0]]) == [2]  # not started: nothing to budget
+    assert allocate(100_000, [[120_000.0]]) == [-1]  # one stream that does not fit
+
+
+def test_downlink_state_names_what_the_subscriber_gets() -> None:
+    plans = [LAYERS, LAYERS]
+    assert downlink_state([2, 2], plans) == "full"
+    assert downlink_state([2, 0], plans) == "reduced"
+    assert downlink_state([-1, -1], plans) == "audio_only"
+    assert downlink_state([2, 2], [[], []]) == "full"
