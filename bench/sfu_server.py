@@ -95,6 +95,11 @@ async def serve(mode: str, sfu_options: dict[str, Any]) -> None:
     from media.sfu import Sfu
 
     sfu = Sfu(**sfu_options)
+    if os.environ.get("BENCH_TRACE_CONTROL"):  # congestion control's every decision
+        import logging
+
+        logging.basicConfig(stream=sys.stderr, format="%(relativeCreated)d %(message)s")
+        logging.getLogger("media.control").setLevel(logging.DEBUG)
     baseline = RelayBaseline() if mode == "baseline" else None
     profiler = None
     if os.environ.get("BENCH_PROFILE"):  # where the server's time goes: cProfile dump
@@ -116,6 +121,19 @@ async def serve(mode: str, sfu_options: dict[str, Any]) -> None:
             for pid, room in request["moves"]:
                 sfu.route(pid, room)
             return {"t": t}
+        if op == "stats":
+            stats = sfu.all_stats()
+            return {
+                "stats": {
+                    pid: {
+                        "downlink": s.downlink_state,
+                        "estimate_bps": round(s.downlink_estimate_bps),
+                        "layers": s.video_layers,
+                        "dropped": s.packets_dropped,
+                    }
+                    for pid, s in stats.items()
+                }
+            }
         if op == "layouts":
             return {"layouts": {pid: sfu.layout(pid) for pid in sfu.all_stats()}}
         if op == "sample":

@@ -8,17 +8,29 @@ never paused: the video gets what is left.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .bandwidth import BandwidthEstimator, allocate, downlink_state
+from .bandwidth import HIGH_LOSS, BandwidthEstimator, allocate, downlink_state
 
 if TYPE_CHECKING:
     from .fastpath import Downlink
     from .forwarder import OutSlot
 
-UDP_IP_OVERHEAD = 28
+logger = logging.getLogger(__name__)
+
+UDP_IP_OVERHEAD = 42  # Ethernet 14 + IPv4 20 + UDP 8: what a link's queue counts
+TICK_S = 0.25
+LOSS_TICKS = 4
+RTX_SHARE = 0.15
+VERIFY_S = 0.75
+CAREFUL_VERIFY_S = 2.5
+FAILURE_MEMORY_S = 30.0
+QUEUE_DELAY_S = 0.15
+"""Round trips this much above the link's lowest mean a queue is building."""
+MIN_RTT_WINDOW_S = 30.0
 HEADROOM = 0.9
 """Video is planned to fill at most this share of the estimate (keyframes burst above it)."""
 
@@ -27,10 +39,20 @@ class DownlinkControl:
     """One subscriber: its estimate, and what each of its video slots may carry."""
 
     __slots__ = (
+        "_careful_raise",
+        "_drops_seen",
+        "_failed_at",
+        "_failed_bps",
         "_history",
+        "_min_rtt",
+        "_min_rtt_at",
         "_nacked",
         "_packets",
+        "_queued_ticks",
+        "_raised_at",
+        "_recent_nacks",
         "_reports",
+        "_rtt_seen",
         "downlink",
         "estimator",
         "remb_bps",
@@ -49,6 +71,16 @@ class DownlinkControl:
         self._nacked: dict[str, int] = {}
         self._packets: dict[str, int] = {}
         self._reports: dict[str, int] = {}
+        self._recent_nacks: deque[tuple[int, int]] = deque()
+        self._raised_at = -1e9
+        self._careful_raise = False
+        self._drops_seen = 0
+        self._failed_at = -1e9
+        self._failed_bps = 0.0
+        self._queued_ticks = 0
+        self._min_rtt = float("inf")
+        self._min_rtt_at = 0.0
+        self._rtt_seen: dict[str, float] = {}
 
     def sent_bps(self, now: float) -> float:
         """What went out on the wire over about the last second."""
@@ -62,8 +94,12 @@ class DownlinkControl:
         return (wire - before) * 8 / (now - then) if now > then else 0.0
 
     def loss(self, slots: Sequence[OutSlot]) -> float | None:
-        """Share of this tick's video packets the subscriber NACKed, or its newest receiver
-        reports' fraction lost, whichever is worse (None: no feedback this tick)."""
+        """Share of the last second's video packets the subscriber NACKed, or its newest
+        receiver reports' fraction lost, whichever is worse (None: no feedback).
+
+        A second, not a tick: NACKs come in bursts and lag their packets, and one tick's
+        ratio swings from nothing to everything.
+        """
         sent = nacked = 0
         reported: list[float] = []
         for slot in slots:
@@ -78,12 +114,42 @@ class DownlinkControl:
                 self._reports[mid] = output.reports
                 if slot.current is not None:
                     reported.append(output.fraction_lost)
+        recent = self._recent_nacks
+        recent.append((sent, nacked))
+        if len(recent) > LOSS_TICKS:
+            recent.popleft()
+        window_sent = sum(s for s, _ in recent)
+        window_nacked = sum(n for _, n in recent)
         signals = []
-        if sent >= 10:
-            signals.append(min(1.0, nacked / sent))
+        if window_sent >= 10:
+            signals.append(min(1.0, window_nacked / window_sent))
         if reported:
             signals.append(sum(reported) / len(reported))
         return max(signals) if signals else None
+
+    def queuing(self, slots: Sequence[OutSlot], now: float) -> bool:
+        """Whether this tick's new round-trip samples stand well above the link's lowest."""
+        fresh = []
+        for slot in slots:
+            sample = slot.output.rtt_last
+            if sample is not None and self._rtt_seen.get(slot.mid) != sample:
+                self._rtt_seen[slot.mid] = sample
+                fresh.append(sample)
+        if not fresh:
+            return self._queued_ticks >= 2
+        if now - self._min_rtt_at > MIN_RTT_WINDOW_S:
+            self._min_rtt = min(fresh)  # the path may have changed: learn its floor again
+            self._min_rtt_at = now
+        lowest = min(fresh)
+        if lowest <= self._min_rtt:
+            self._min_rtt = lowest
+            self._min_rtt_at = now
+        # Two ticks in a row: one late report (the subscriber's own busy moment) is no queue.
+        if min(fresh) - self._min_rtt > QUEUE_DELAY_S:
+            self._queued_ticks += 1
+        else:
+            self._queued_ticks = 0
+        return self._queued_ticks >= 2
 
     def tick(self, now: float, slots: Sequence[OutSlot], video_order: Sequence[OutSlot]) -> bool:
         """Re-decide every video slot's quality; True if the downlink state changed.
@@ -107,10 +173,62 @@ class DownlinkControl:
             for plan, w in zip(plans, current, strict=True)
             if plan and w >= 0
         )
-        estimate = self.estimator.update(
-            now, self.loss(slots), self.sent_bps(now), allocated, self.remb_bps
+        loss = self.loss(slots)
+        sent = self.sent_bps(now)
+        queuing = self.queuing(slots, now)
+        estimate = self.estimator.update(now, loss, sent, allocated, self.remb_bps, queuing)
+        # One step up at a time: the feedback on a raise (NACKs, reports) takes most of a
+        # second to come back, and raising again before it would overshoot by several layers.
+        # Near where the link last failed, one step at a time and verified for longer: a
+        # deep queue (home routers buffer seconds) hides an overshoot for a while.
+        if self.estimator.drops != self._drops_seen:
+            self._drops_seen = self.estimator.drops
+            self._failed_bps = allocated
+            self._failed_at = now
+        near_failure = now - self._failed_at < FAILURE_MEMORY_S
+        verify = CAREFUL_VERIFY_S if self._careful_raise else VERIFY_S
+        may_raise = now - self._raised_at >= verify
+        if may_raise and self._careful_raise:
+            self._careful_raise = False
+            self._failed_at = -1e9  # the careful step held: the link carries more now
+            near_failure = False
+        want = allocate(
+            estimate * HEADROOM - audio_bps,
+            plans,
+            current,
+            may_raise=may_raise,
+            max_raises=1 if near_failure else None,
         )
-        want = allocate(estimate * HEADROOM - audio_bps, plans)
+        if any(w > c for w, c in zip(want, current, strict=True)):
+            self._raised_at = now
+            if near_failure:
+                new_total = audio_bps + sum(
+                    plan[min(w, len(plan) - 1)]
+                    for plan, w in zip(plans, want, strict=True)
+                    if plan and w >= 0
+                )
+                self._careful_raise = new_total > 0.9 * self._failed_bps
+        # Retransmissions may use a share of the estimate, never more (a burst of NACKs from
+        # a congested link answered in full would only make it worse).
+        downlink = self.downlink
+        share = RTX_SHARE if loss is None or loss < HIGH_LOSS else RTX_SHARE / 3
+        allowance = share * estimate / 8 * TICK_S
+        if downlink.rtx_budget == float("inf"):
+            downlink.rtx_budget = 0.0
+        downlink.rtx_budget = min(allowance * 4, downlink.rtx_budget + allowance)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "downlink %s: loss %s queuing %s sent %.0f allocated %.0f audio %.0f estimate "
+                "%.0f want %s",
+                slots[0].owner_id if slots else "?",
+                None if loss is None else round(loss, 3),
+                queuing,
+                sent,
+                allocated,
+                audio_bps,
+                estimate,
+                want,
+            )
         for slot, w in zip(video_order, want, strict=True):
             self.want[slot.mid] = w
             slot.set_want(w, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 WIRE_OVERHEAD = 40
 """Bytes a forwarded packet costs on the wire beyond RTP header and payload (IPv4 20, UDP 8,
 SRTP tag 10, our extensions ~2): layer bitrates are budgeted as the link sees them."""
+RATE_WINDOW_S = 2.0
 LAYER_IDLE_S = 1.0
 """A layer that sent nothing for this long is not offered to slots (the publisher dropped it:
 browsers stop their top layers when their own uplink or CPU is short)."""
@@ -45,8 +47,7 @@ class Layer:
         "_deferred",
         "_keyframe_since_request",
         "_last_request",
-        "_rate_bytes",
-        "_rate_time",
+        "_rate_samples",
         "bitrate_bps",
         "bytes_in",
         "index",
@@ -62,8 +63,7 @@ class Layer:
         self.bytes_in = 0
         self.keyframes_in = 0
         self.bitrate_bps = 0.0
-        self._rate_bytes = 0
-        self._rate_time = 0.0
+        self._rate_samples: deque[tuple[float, int]] = deque()
         self._last_request = -1e9
         self._keyframe_since_request = True
         self._deferred: asyncio.TimerHandle | None = None
@@ -72,13 +72,18 @@ class Layer:
         return now - self.last_packet < LAYER_IDLE_S
 
     def sample_rate(self, now: float) -> float:
-        """Update and return the bitrate (bits/s, smoothed) since the previous sample."""
-        elapsed = now - self._rate_time
-        if self._rate_time and elapsed > 0:
-            rate = (self.bytes_in - self._rate_bytes) * 8 / elapsed
-            self.bitrate_bps = rate if not self.bitrate_bps else 0.6 * self.bitrate_bps + 0.4 * rate
-        self._rate_bytes = self.bytes_in
-        self._rate_time = now
+        """Update and return the bitrate (bits/s) over about the last `RATE_WINDOW_S`.
+
+        A window, not the last tick: a keyframe or a burst must not look like a new rate to
+        the allocation, which would then flap between layers.
+        """
+        samples = self._rate_samples
+        samples.append((now, self.bytes_in))
+        while len(samples) > 2 and now - samples[1][0] >= RATE_WINDOW_S:
+            samples.popleft()
+        then, before = samples[0]
+        if now > then:
+            self.bitrate_bps = (self.bytes_in - before) * 8 / (now - then)
         if not self.active(now):
             self.bitrate_bps = 0.0
         return self.bitrate_bps

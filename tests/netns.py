@@ -24,10 +24,21 @@ class WeakLink:
     namespace: str
     host_ip: str
     inside_ip: str
+    host_end: str = ""
 
     def command(self, *argv: str) -> list[str]:
         """`argv` run inside the namespace."""
         return ["ip", "netns", "exec", self.namespace, *argv]
+
+    def set_rate(self, rate_kbit: int) -> None:
+        """Change the bottleneck while traffic flows (the same tbf, a new rate)."""
+        _run("tc", "qdisc", "change", "dev", self.host_end, "root", "tbf", *_tbf(rate_kbit))
+
+
+def _tbf(rate_kbit: int) -> list[str]:
+    # A burst of at least one full-size packet per ms of rate keeps tbf exact at high rates.
+    burst = max(16, rate_kbit // 100)
+    return ["rate", f"{rate_kbit}kbit", "burst", f"{burst}kbit", "latency", "300ms"]
 
 
 def _run(*argv: str) -> None:
@@ -40,7 +51,7 @@ def weak_link(rate_kbit: int, subnet: int = 203) -> Iterator[WeakLink]:
         services.missing("netns", "netns: weak-link tests need root, `ip` and `tc` (iproute2)")
     tag = uuid.uuid4().hex[:6]
     namespace, host_end, inside_end = f"weak-{tag}", f"wh{tag}", f"wn{tag}"
-    link = WeakLink(namespace, f"10.{subnet}.0.1", f"10.{subnet}.0.2")
+    link = WeakLink(namespace, f"10.{subnet}.0.1", f"10.{subnet}.0.2", host_end)
     try:
         _run("ip", "netns", "add", namespace)
         _run("ip", "link", "add", host_end, "type", "veth", "peer", "name", inside_end)
@@ -51,10 +62,7 @@ def weak_link(rate_kbit: int, subnet: int = 203) -> Iterator[WeakLink]:
         _run(*link.command("ip", "link", "set", inside_end, "up"))
         _run(*link.command("ip", "link", "set", "lo", "up"))
         # The host's egress into the namespace is the subscriber's downlink.
-        _run(
-            "tc", "qdisc", "add", "dev", host_end, "root", "tbf",
-            "rate", f"{rate_kbit}kbit", "burst", "16kbit", "latency", "300ms",
-        )  # fmt: skip
+        _run("tc", "qdisc", "add", "dev", host_end, "root", "tbf", *_tbf(rate_kbit))
         yield link
     finally:
         subprocess.run(["ip", "link", "del", host_end], capture_output=True, timeout=20)

@@ -37,6 +37,9 @@ from .receive import srtp_processor
 
 logger = logging.getLogger(__name__)
 
+RESEND_GAP_S = 0.1
+"""A packet is re-sent at most once per this interval, however often it is NACKed."""
+
 
 def tap_sender(
     sender: RTCRtpSender,
@@ -131,6 +134,8 @@ class Downlink:
         "_wakeup",
         "dropped",
         "octets_sent",
+        "rtx_budget",
+        "rtx_refused",
         "sent",
     )
 
@@ -149,6 +154,9 @@ class Downlink:
         self.sent = 0
         self.octets_sent = 0
         self.dropped = 0
+        self.rtx_budget = float("inf")
+        """Bytes of retransmissions allowed now (congestion control refills it)."""
+        self.rtx_refused = 0
 
     @property
     def ready(self) -> bool:
@@ -258,6 +266,7 @@ class SlotOutput:
     __slots__ = (
         "_downlink",
         "_hist_data",
+        "_hist_resent",
         "_hist_seq",
         "_lsr",
         "_lsr_time",
@@ -272,6 +281,7 @@ class SlotOutput:
         "packets_lost",
         "reports",
         "rtt",
+        "rtt_last",
         "sender",
         "ssrc",
         "urgent",
@@ -296,6 +306,7 @@ class SlotOutput:
         self._mask = size - 1 if history else -1
         self._hist_seq: list[int] = [-1] * size if history else []
         self._hist_data: list[bytes] = [b""] * size if history else []
+        self._hist_resent: list[float] = [-1.0] * size if history else []
         self.packets = 0
         self.octets = 0
         self.last_timestamp = 0
@@ -303,6 +314,8 @@ class SlotOutput:
         self._lsr = -1
         self._lsr_time = 0.0
         self.rtt: float | None = None
+        self.rtt_last: float | None = None
+        """The newest round-trip sample, unsmoothed (a growing queue shows here first)."""
         self.packets_lost = 0
         self.fraction_lost = 0.0
         self.nacked = 0
@@ -325,6 +338,7 @@ class SlotOutput:
             i = seq & mask
             self._hist_seq[i] = seq
             self._hist_data[i] = data
+            self._hist_resent[i] = -1.0
         self.packets += 1
         self.octets += payload_size
         self.last_timestamp = timestamp
@@ -332,10 +346,24 @@ class SlotOutput:
         return downlink.send(data, self.urgent)
 
     def retransmit(self, seq: int) -> bool:
+        """Re-send one packet from the history: at most once per `RESEND_GAP_S`, and only
+        within the downlink's retransmission budget (a congested link NACKs everything; answering
+        all of it would only deepen the congestion)."""
         mask = self._mask
         if mask < 0 or self._hist_seq[seq & mask] != seq:
             return False
-        return self._downlink.send(self._hist_data[seq & mask], self.urgent)
+        i = seq & mask
+        now = time.monotonic()
+        if now - self._hist_resent[i] < RESEND_GAP_S:
+            return False
+        data = self._hist_data[i]
+        downlink = self._downlink
+        if downlink.rtx_budget < len(data):
+            downlink.rtx_refused += 1
+            return False
+        downlink.rtx_budget -= len(data)
+        self._hist_resent[i] = now
+        return downlink.send(data, self.urgent)
 
     def sender_report(self, now: float) -> RtcpSrPacket | None:
         """The SR for this stream (None before its first packet); remembered for RTT."""
@@ -361,6 +389,7 @@ class SlotOutput:
         if report.lsr == self._lsr and report.dlsr:
             rtt = time.time() - self._lsr_time - report.dlsr / 65536
             if rtt >= 0:
+                self.rtt_last = rtt
                 self.rtt = rtt if self.rtt is None else 0.85 * self.rtt + 0.15 * rtt
 
 
