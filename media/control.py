@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import TYPE_CHECKING
 
 from .bandwidth import HIGH_LOSS, BandwidthEstimator, allocate, downlink_state
@@ -151,10 +151,17 @@ class DownlinkControl:
             self._queued_ticks = 0
         return self._queued_ticks >= 2
 
-    def tick(self, now: float, slots: Sequence[OutSlot], video_order: Sequence[OutSlot]) -> bool:
+    def tick(
+        self,
+        now: float,
+        slots: Sequence[OutSlot],
+        video_order: Sequence[OutSlot],
+        tiles: Set[str] = frozenset(),
+    ) -> bool:
         """Re-decide every video slot's quality; True if the downlink state changed.
 
-        `video_order`: the video slots in priority order (who matters most first).
+        `video_order`: the video slots in priority order (who matters most first); `tiles`:
+        mids of slots shown small (a meeting's others), which get the lowest layer at most.
         """
         audio_bps = 0.0
         for slot in slots:
@@ -166,7 +173,8 @@ class DownlinkControl:
             if source is None or source.muted:
                 plans.append([])
             else:
-                plans.append([layer.bitrate_bps for layer in source.layers])
+                rates = [layer.bitrate_bps for layer in source.layers]
+                plans.append(rates[:1] if slot.mid in tiles else rates)
         current = [self.want.get(s.mid, 2) for s in video_order]
         allocated = audio_bps + sum(
             plan[min(w, len(plan) - 1)]

@@ -39,6 +39,7 @@ from .forwarder import OutSlot, Source
 from .layout import assign_slots
 from .offer import check_offer
 from .simulcast import SimulcastOffer, accept_simulcast, parse_simulcast
+from .speaker import SpeakerTracker
 from .stats import ParticipantStats, rate_bps
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ CONTROL_INTERVAL = 0.25  # seconds between congestion-control decisions
 LayoutCallback = Callable[[str, dict[str, str | None]], None]
 StateCallback = Callable[[str, str], None]
 DownlinkCallback = Callable[[str, str, float], None]
+SpeakerCallback = Callable[[str, str | None], None]
+MEETING_SIZE = 5
+"""From this many members a room is a meeting: the active speaker leads, others are tiles."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class Sfu:
         on_layout: LayoutCallback | None = None,
         on_connection_state: StateCallback | None = None,
         on_downlink: DownlinkCallback | None = None,
+        on_speaker: SpeakerCallback | None = None,
         keyframe_interval: float = 0.5,
         congestion_control: bool = True,
     ) -> None:
@@ -128,6 +133,7 @@ class Sfu:
         self._adding: dict[str, object] = {}  # participant id -> token of the latest add
         self._rtcp_task: asyncio.Future[None] | None = None
         self._control_task: asyncio.Future[None] | None = None
+        self._speakers: dict[str, SpeakerTracker] = {}
         self._congestion_control = congestion_control
         # Room -> members in the order they entered (a dict as an ordered set).
         self._rooms: dict[str, dict[str, None]] = {}
@@ -137,6 +143,9 @@ class Sfu:
         self.on_downlink = on_downlink
         """`on_downlink(participant_id, state, estimate_bps)` when congestion control changes
         what a participant's downlink gets: "full", "reduced" or "audio_only"."""
+        self.on_speaker = on_speaker
+        """`on_speaker(room_id, participant_id or None)` when a meeting's active speaker
+        changes."""
 
     # --- public API ----------------------------------------------------------------------
 
@@ -447,6 +456,7 @@ class Sfu:
             for m in members
             if m != participant.id and not getattr(self._participants.get(m), "hidden", False)
         ]
+        desired = self._follow_speakers(participant, desired)
         shown = assign_slots(participant.shown, desired)
         if shown == participant.shown and not announce:
             return
@@ -464,6 +474,28 @@ class Sfu:
                 self.on_layout(participant.id, participant.layout())
             except Exception:
                 logger.exception("on_layout callback failed")
+
+    def _follow_speakers(self, participant: _Participant, desired: list[str]) -> list[str]:
+        """In a meeting bigger than the participant's slots, the slots follow who speaks: the
+        active speaker first, then the most recent speakers; a speaker not on screen takes
+        the place of whoever shown has been quiet longest."""
+        tracker = self._speakers.get(participant.room_id)
+        if tracker is None or len(desired) <= len(participant.pairs):
+            return desired
+        order = {member: i for i, member in enumerate(desired)}
+        spoke = tracker.last_spoke
+        ranked = sorted(
+            desired,
+            key=lambda m: (m != tracker.dominant, -spoke.get(m, -1e9), order[m]),
+        )
+        dominant = tracker.dominant
+        if dominant is None or dominant not in order or dominant in participant.shown:
+            return ranked
+        shown = [m for m in participant.shown if m is not None and m in order]
+        if len(shown) < len(participant.pairs):
+            return ranked  # a free slot takes the speaker
+        quietest = min(shown, key=lambda m: (spoke.get(m, -1e9), -order[m]))
+        return [m for m in ranked if m != quietest]
 
     async def _send_reports(self) -> None:
         """Sender reports for every slot of every participant, from one timer.
@@ -500,14 +532,15 @@ class Sfu:
             for source in participant.sources.values():
                 for layer in source.layers:
                     layer.sample_rate(now)
+        self._track_speakers(now)
         for participant in list(self._participants.values()):
             control = participant.control
             if control is None or participant.state != "connected":
                 continue
             try:
                 slots = participant.slots()
-                video = [pair[1] for pair in participant.pairs if pair[1] is not None]
-                changed = control.tick(now, slots, video)
+                video, tiles = self._video_priority(participant)
+                changed = control.tick(now, slots, video, tiles)
             except Exception:  # one peer's failure must not stop the others' control
                 logger.exception("congestion control for %s failed", participant.id)
                 continue
@@ -516,6 +549,47 @@ class Sfu:
                     self.on_downlink(participant.id, control.state, control.estimator.estimate)
                 except Exception:
                     logger.exception("on_downlink callback failed")
+
+    def speaker(self, room_id: str) -> str | None:
+        """The room's active speaker (meetings; None before anyone spoke)."""
+        tracker = self._speakers.get(room_id)
+        return tracker.dominant if tracker is not None else None
+
+    def _track_speakers(self, now: float) -> None:
+        for room_id, members in list(self._rooms.items()):
+            if len(members) < MEETING_SIZE:
+                self._speakers.pop(room_id, None)
+                continue
+            tracker = self._speakers.setdefault(room_id, SpeakerTracker())
+            loud_at = {}
+            for member_id in members:
+                audio = self._participants[member_id].sources.get("audio")
+                if audio is not None and not audio.muted:
+                    loud_at[member_id] = audio.loud_at
+            if not tracker.update(now, loud_at):
+                continue
+            for member_id in members:
+                self._relayout(self._participants[member_id])
+            if self.on_speaker is not None:
+                try:
+                    self.on_speaker(room_id, tracker.dominant)
+                except Exception:
+                    logger.exception("on_speaker callback failed")
+
+    def _video_priority(self, participant: _Participant) -> tuple[list[OutSlot], set[str]]:
+        """The participant's video slots, most important first, and the mids of those that
+        are tiles (a meeting's others: the lowest layer is enough)."""
+        video = [
+            (pair[1], shown)
+            for pair, shown in zip(participant.pairs, participant.shown, strict=True)
+            if pair[1] is not None
+        ]
+        speaker = self.speaker(participant.room_id)
+        if speaker is None:
+            return [slot for slot, _ in video], set()
+        video.sort(key=lambda item: item[1] != speaker)
+        tiles = {slot.mid for slot, shown in video if shown != speaker}
+        return [slot for slot, _ in video], tiles
 
     def _on_connection_state(self, participant_id: str, pc: RTCPeerConnection) -> None:
         participant = self._participants.get(participant_id)

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .speaker import SPEAKING_LEVEL
 from .vp8 import is_vp8_keyframe, vp8_picture_fields
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class Source:
         "layers",
         "level",
         "level_at",
+        "loud_at",
         "muted",
         "packets_in",
         "participant_id",
@@ -139,6 +141,8 @@ class Source:
         self.level = 127
         """Audio: the last level the publisher reported (-dBov, 0 loudest, 127 silence)."""
         self.level_at = -1e9
+        self.loud_at = -1e9
+        """When this audio source last sent a packet loud enough to be speech."""
 
     @property
     def media_ssrc(self) -> int | None:
@@ -197,6 +201,8 @@ class Source:
                 level = (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F)
                 self.level = audio_level[1] & 0x7F
                 self.level_at = now
+                if self.level <= SPEAKING_LEVEL:
+                    self.loud_at = now
         if not consumers:
             return
         ntp = ntp_time(time.time())

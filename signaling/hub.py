@@ -105,6 +105,7 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         sfu.on_layout = self._on_layout
         sfu.on_connection_state = self._on_media_state
         sfu.on_downlink = self._on_downlink
+        sfu.on_speaker = self._on_speaker
 
     # --- the handshake and the events --------------------------------------------------
 
@@ -474,6 +475,11 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
         data = {"state": state, "estimate_kbps": round(estimate_bps / 1000)}
         self._spawn(self.emit("downlink", data, room=person_channel(participant_id)))
         self._spawn(self._announce(member))
+
+    def _on_speaker(self, room_key: str, participant_id: str | None) -> None:
+        """A meeting's active speaker changed: the room's pages put that person first."""
+        data = {"participant_id": participant_id}
+        self._spawn(self.emit("speaker", data, room=room_channel(room_key)))
 
     def _on_media_state(self, participant_id: str, state: str) -> None:
         member = self.presence.get(participant_id)
