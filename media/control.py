@@ -29,6 +29,7 @@ VERIFY_S = 0.75
 CAREFUL_VERIFY_S = 2.5
 FAILURE_MEMORY_S = 30.0
 QUEUE_DELAY_S = 0.15
+QUEUED_TICKS = 3
 """Round trips this much above the link's lowest mean a queue is building."""
 MIN_RTT_WINDOW_S = 30.0
 HEADROOM = 0.9
@@ -136,7 +137,7 @@ class DownlinkControl:
                 self._rtt_seen[slot.mid] = sample
                 fresh.append(sample)
         if not fresh:
-            return self._queued_ticks >= 2
+            return self._queued_ticks >= QUEUED_TICKS
         if now - self._min_rtt_at > MIN_RTT_WINDOW_S:
             self._min_rtt = min(fresh)  # the path may have changed: learn its floor again
             self._min_rtt_at = now
@@ -144,12 +145,12 @@ class DownlinkControl:
         if lowest <= self._min_rtt:
             self._min_rtt = lowest
             self._min_rtt_at = now
-        # Two ticks in a row: one late report (the subscriber's own busy moment) is no queue.
+        # Several ticks in a row: a late report (the subscriber's busy moment) is no queue.
         if min(fresh) - self._min_rtt > QUEUE_DELAY_S:
             self._queued_ticks += 1
         else:
             self._queued_ticks = 0
-        return self._queued_ticks >= 2
+        return self._queued_ticks >= QUEUED_TICKS
 
     def tick(
         self,
@@ -183,7 +184,9 @@ class DownlinkControl:
         )
         loss = self.loss(slots)
         sent = self.sent_bps(now)
-        queuing = self.queuing(slots, now)
+        # Round trips also grow when the subscriber's own machine is busy: only a queue we may
+        # be filling (sending at least half the estimate) counts.
+        queuing = self.queuing(slots, now) and sent >= 0.5 * self.estimator.estimate
         estimate = self.estimator.update(now, loss, sent, allocated, self.remb_bps, queuing)
         # One step up at a time: the feedback on a raise (NACKs, reports) takes most of a
         # second to come back, and raising again before it would overshoot by several layers.

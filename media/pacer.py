@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiortc import RTCRtpSender
 
 from .fastpath import Downlink, SlotOutput, send_sender_reports, tap_sender
-from .forwarder import MID_URI, build_extension_block, ntp_time
+from .forwarder import AUDIO_LEVEL_URI, MID_URI, build_extension_block, ntp_time
 from .vp8 import vp8_packetize
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 _HEADER = struct.Struct("!BBHII")
 REPORT_INTERVAL = 1.0  # seconds between RTCP sender reports
+SPEECH_LEVEL = 30  # -dBov: normal speech into a headset microphone
+DTX_EVERY = 20  # Opus DTX in silence: one 20 ms frame in 400 ms
 
 
 class PacedStream:
@@ -77,6 +79,20 @@ class PacedStream:
             self._mid.append((rid[0], rid[1].encode()))
         self._abs_id = extension_ids.get(ABS_SEND_TIME_URI, 0) if self._is_video else 0
         self._ext = build_extension_block(self._mid)
+        level_id = 0 if self._is_video else extension_ids.get(AUDIO_LEVEL_URI, 0)
+        self.speaking: bool | None = None
+        """Audio: None sends every frame without a level; True sends every frame marked loud
+        (speech); False sends one frame in `DTX_EVERY`, marked silent (Opus DTX)."""
+        self._level_ext = (
+            {
+                speaking: build_extension_block(
+                    [*self._mid, (level_id, bytes((SPEECH_LEVEL if speaking else 127,)))]
+                )
+                for speaking in (True, False)
+            }
+            if level_id
+            else {}
+        )
         target: Any = rtcp if rtcp is not None else sender
         tap_sender(target, self.request_keyframe, self.on_nack, output.on_report)
 
@@ -122,6 +138,10 @@ class PacedStream:
                 ext = build_extension_block([*self._mid, (self._abs_id, abs_send_time)])
         else:
             payloads = [frame]
+            if self.speaking is not None:
+                if not self.speaking and (self.frames_sent - 1) % DTX_EVERY:
+                    return  # discontinuous transmission: silence costs almost nothing
+                ext = self._level_ext.get(self.speaking, ext)
         last = len(payloads) - 1
         for i, payload in enumerate(payloads):
             seq = self._seq

@@ -49,6 +49,7 @@ RTCP_INTERVAL = 1.0  # seconds between sender reports (randomized +-25%, RFC 355
 NACK_HISTORY = 128  # video packets kept per slot for retransmission: ~2 s at 60 pkt/s, ~150 KB
 
 CONTROL_INTERVAL = 0.25  # seconds between congestion-control decisions
+SPEAKER_INTERVAL = 0.1  # seconds between looks at who speaks (a switch should take < 1 s)
 
 LayoutCallback = Callable[[str, dict[str, str | None]], None]
 StateCallback = Callable[[str, str], None]
@@ -521,10 +522,19 @@ class Sfu:
             participant.control.remb_bps = float(bitrate)
 
     async def _control(self) -> None:
-        """Congestion control for every participant's downlink, from one timer."""
+        """Congestion control for every participant's downlink and the meetings' speakers,
+        from one timer."""
+        next_control = time.monotonic()
         while True:
-            await asyncio.sleep(CONTROL_INTERVAL)
-            self.control_once(time.monotonic())
+            await asyncio.sleep(SPEAKER_INTERVAL)
+            now = time.monotonic()
+            try:
+                self._track_speakers(now)
+            except Exception:  # a failure here must not stop congestion control
+                logger.exception("speaker tracking failed")
+            if now >= next_control:
+                next_control = now + CONTROL_INTERVAL
+                self.control_once(now)
 
     def control_once(self, now: float) -> None:
         """One round of congestion control (the timer's step; tests call it directly)."""
@@ -532,7 +542,6 @@ class Sfu:
             for source in participant.sources.values():
                 for layer in source.layers:
                     layer.sample_rate(now)
-        self._track_speakers(now)
         for participant in list(self._participants.values()):
             control = participant.control
             if control is None or participant.state != "connected":

@@ -16,7 +16,7 @@ SPEAKING_LEVEL = 50
 HANG_S = 0.35
 """Speech pauses between words: this long without a loud packet still counts as speaking."""
 MIN_SPEECH_S = 0.2
-QUIET_S = 0.6
+QUIET_S = 0.4
 
 
 class SpeakerTracker:
