@@ -2,8 +2,8 @@
 // stage, the controls and their shortcuts. Reads its settings from #live-room's data-* (see
 // web/templates/live/room.html); exposes `window.interviewday` for later modules and tests:
 // {pc, participantId, room, clockOffsetMs, layout, state, serverNow(), showBanner(text, ms),
-//  connection (LiveConnection: events status/room/layout/moved/slots/pc/timetrack/self), local,
-//  stage}; and fires `interviewday:room` {name, roomKey, peers, applicant} on `document`.
+//  connection (LiveConnection: events status/room/layout/moved/slots/pc/timetrack/self/downlink),
+//  local, stage}; and fires `interviewday:room` {name, roomKey, peers, applicant} on `document`.
 import { JoinRefused, LiveConnection } from "./live/connection.js";
 import { LocalMedia } from "./live/localmedia.js";
 import { fillSelect, levelMeter, listDevices, trackDeviceId } from "./live/media.js";
@@ -13,6 +13,12 @@ import { Stage } from "./live/stage.js";
 
 const $ = (id) => document.getElementById(id);
 const BANNER_MS = 4000;
+// What the server's congestion control does to what we receive (`downlink`), in words; at
+// full quality there is nothing to say.
+const DOWNLINK_TEXT = {
+  reduced: "Your connection is weak: video quality is lowered.",
+  audio_only: "Your connection is too weak for video. You can still hear everyone and they can hear you.",
+};
 
 function setText(node, text) {
   // Live regions announce every change: only touch them when the words change.
@@ -168,6 +174,7 @@ class RoomPage {
     connection.addEventListener("layout", () => this._renderRoom());
     connection.addEventListener("room", () => {
       this._announceHands();
+      this._announceAudioOnly();
       this._renderRoom();
       // For the side panel (scoring): who is in the room now, without knowing the socket.
       const peers = [...connection.room.peers.values()];
@@ -181,6 +188,7 @@ class RoomPage {
       $("self-quality").hidden = !quality || quality === "good";
       setText($("self-quality"), quality === "bad" ? "Your connection is poor" : "Your connection is unstable");
     });
+    connection.addEventListener("downlink", (event) => this._onDownlink(event.detail.state));
     connection.addEventListener("timetrack", (event) => this._onTimetrack(event.detail));
     connection.addEventListener("moved", (event) => {
       this.lastMove = event.detail;
@@ -197,6 +205,31 @@ class RoomPage {
       if (this.hands && !this.hands.has(id)) this.showBanner(`${peer.name} raised a hand`);
     }
     this.hands = raised;
+  }
+
+  // Someone whose link became too weak for any video is said once (their tile keeps a flag):
+  // whoever talks to them should know they are no longer seen.
+  _announceAudioOnly() {
+    const audioOnly = new Set();
+    for (const [id, peer] of this.connection.room.peers) {
+      if (peer.downlink !== "audio_only" || peer.observer) continue;
+      audioOnly.add(id);
+      if (this.audioOnlyPeers && !this.audioOnlyPeers.has(id)) {
+        this.showBanner(`${peer.name} cannot see you now (weak connection). They can still hear you.`, 8000);
+      }
+    }
+    this.audioOnlyPeers = audioOnly;
+  }
+
+  // Our own downlink: the status line says why the video got worse or stopped. Its live region
+  // stays in the page (only the message inside it comes and goes) so that a screen reader
+  // announces the change.
+  _onDownlink(state) {
+    const text = DOWNLINK_TEXT[state] || "";
+    const message = $("downlink-message");
+    setText(message, text);
+    message.hidden = !text;
+    this.root.dataset.downlink = state;
   }
 
   // Messages of the day; the move notice and its countdown belong to the day module (day.js).

@@ -11,17 +11,21 @@
 // message}, "room" {name, roomKey, peers: Map}, "moved" {name}, "layout" {layout},
 // "slots" {slots: [{index, audioMid, videoMid, audioTrack, videoTrack}]}, "pc" {pc},
 // "timetrack" (the server's `timetrack` payload as it came), "self" {peer} (our own state as
-// the server sees it, with our link's quality). "status" fatal also when the server says
-// `replaced` (this person joined again elsewhere).
+// the server sees it, with our link's quality), "downlink" {state: full|reduced|audio_only,
+// estimateKbps} (what the server's congestion control lets through to us). "status" fatal
+// also when the server says `replaced` (this person joined again elsewhere).
 import { io } from "socket.io-client";
 
 import { ClockOffset } from "./clock.js";
+import { withStartBitrate } from "./sdp.js";
+import { START_KBPS, fitEncodings, initialEncodings } from "./simulcast.js";
 
 const HEARTBEAT_MS = 2000;
 const GATHER_LIMIT_MS = 3000;
 const JOIN_TIMEOUT_MS = 15000;
 const DISCONNECTED_GRACE_MS = 6000;
 const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+const DOWNLINK_STATES = new Set(["full", "reduced", "audio_only"]);
 
 export class JoinRefused extends Error {
   constructor(status, error) {
@@ -80,6 +84,7 @@ export class LiveConnection extends EventTarget {
     this.tracks = { audio: null, video: null };
     this.mediaState = { audio: true, video: true, screen: false };
     this.hand = false;
+    this.downlink = "full";
     this.left = false;
     this.failures = 0;
     this._heartbeat = null;
@@ -173,6 +178,7 @@ export class LiveConnection extends EventTarget {
     socket.on("replaced", (data) => this._fatal((data && data.message) || "You joined from another window."));
     // The day on the clock (docs/protocol.md, "TimeTrack"): passed on for the timer and banners.
     socket.on("timetrack", (payload) => this._fire("timetrack", payload || {}));
+    socket.on("downlink", (data) => this._applyDownlink(data && data.state, data && data.estimate_kbps));
     this._heartbeat = window.setInterval(() => this._sendHeartbeat(), HEARTBEAT_MS);
   }
 
@@ -230,7 +236,10 @@ export class LiveConnection extends EventTarget {
     this.pc = pc;
     this._fire("pc", { pc });
     pc.addTransceiver(this.tracks.audio || "audio", { direction: "sendonly" });
-    pc.addTransceiver(this.tracks.video || "video", { direction: "sendonly" });
+    pc.addTransceiver(this.tracks.video || "video", {
+      direction: "sendonly",
+      sendEncodings: initialEncodings(),
+    });
     for (let i = 0; i < this.slotCount; i += 1) {
       pc.addTransceiver("audio", { direction: "recvonly" });
       pc.addTransceiver("video", { direction: "recvonly" });
@@ -262,9 +271,14 @@ export class LiveConnection extends EventTarget {
     this.clock.add(sentAt, rtt, ack.server_time);
     this._applyRoom(ack.room);
     this._applyLayout(ack.layout || {});
-    await pc.setRemoteDescription({ type: "answer", sdp: ack.answer });
+    // A new peer connection starts a new congestion control at full quality; it says so
+    // (`downlink`) as soon as it sends us less.
+    this._applyDownlink("full", null);
+    const videoMid = pc.getTransceivers()[1].mid;
+    await pc.setRemoteDescription({ type: "answer", sdp: withStartBitrate(ack.answer, videoMid, START_KBPS) });
     if (generation !== this.generation) return;
     const transceivers = pc.getTransceivers();
+    fitEncodings(transceivers[1].sender, this.tracks.video).catch(() => {});
     this.slots = [];
     for (let i = 0; i < this.slotCount; i += 1) {
       const audio = transceivers[2 + 2 * i];
@@ -349,6 +363,13 @@ export class LiveConnection extends EventTarget {
     this._fireRoom();
   }
 
+  _applyDownlink(state, estimateKbps) {
+    if (!DOWNLINK_STATES.has(state)) return;
+    const changed = state !== this.downlink;
+    this.downlink = state;
+    if (changed) this._fire("downlink", { state, estimateKbps: Number.isFinite(estimateKbps) ? estimateKbps : null });
+  }
+
   _fireRoom() {
     this._fire("room", { name: this.room.name, roomKey: this.room.roomKey, peers: this.room.peers });
   }
@@ -386,6 +407,7 @@ export class LiveConnection extends EventTarget {
     if (!this.pc) return;
     const sender = this.pc.getTransceivers()[kind === "audio" ? 0 : 1].sender;
     await sender.replaceTrack(track);
+    if (kind === "video" && this.pc.currentRemoteDescription) await fitEncodings(sender, track);
   }
 
   sender(kind) {

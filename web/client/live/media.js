@@ -1,7 +1,9 @@
 // Local devices: opening the microphone and camera the person chose, listing devices, a level
 // meter, a test sound. Shared by the device check and the room.
 
-export const VIDEO_CONSTRAINTS = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
+// 4:3 (a face, not a landscape), and large enough for three simulcast layers: Chromium encodes
+// three only from 960×540 pixels up (simulcast.js).
+export const VIDEO_CONSTRAINTS = { width: { ideal: 960 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 
 function audioConstraints(deviceId) {
   return deviceId ? { deviceId: { exact: deviceId } } : true;

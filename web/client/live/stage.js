@@ -3,6 +3,9 @@
 // the server's `layout` and `peer` events.
 
 const QUALITY_TEXT = { degraded: "Unstable connection", bad: "Poor connection" };
+// The server's congestion control sends this person no video at all (`peer.downlink`): they
+// still hear us, and whoever is on the other end should not go on showing them something.
+const AUDIO_ONLY_TEXT = "Audio only (weak connection): they hear you but cannot see you";
 
 function element(tag, attributes = {}, text = "") {
   const node = document.createElement(tag);
@@ -58,7 +61,8 @@ class Tile {
     this.hand = flag("flag-hand", "hand", "Hand raised");
     this.screen = flag("flag-screen", "screen", "Sharing screen");
     this.quality = flag("flag-quality", "signal", "");
-    this.flags.append(this.hand, this.muted, this.screen, this.quality);
+    this.audioOnly = flag("flag-audio-only", "eye-off", AUDIO_ONLY_TEXT);
+    this.flags.append(this.hand, this.muted, this.screen, this.quality, this.audioOnly);
     this.root.append(this.video, this.off, this.name, this.flags);
     this.audio = element("audio", { autoplay: "", "data-slot": String(index) });
     audioHolder.append(this.audio);
@@ -103,6 +107,8 @@ class Tile {
     this.quality.hidden = !quality;
     this.quality.querySelector(".flag-text").textContent = quality || "";
     this.root.dataset.quality = p.quality || "good";
+    this.audioOnly.hidden = p.downlink !== "audio_only";
+    this.root.dataset.downlink = p.downlink || "full";
   }
 }
 
