@@ -57,7 +57,7 @@ class BandwidthEstimator:
         self._settle_until = 0.0
         self._backoff = MIN_BACKOFF_S
         self._growth = FIRST_GROWTH
-        self._calm_since = 0.0
+        self._calm_since: float | None = None
 
     def update(
         self,
@@ -75,6 +75,8 @@ class BandwidthEstimator:
         `allocated_bps`: what the current allocation sends; `queuing`: round trips grew (a
         queue is building on the path: the next thing is loss).
         """
+        if self._calm_since is None:
+            self._calm_since = now  # calm is measured from the first feedback, not before
         overuse = (loss is not None and loss >= HIGH_LOSS) or queuing
         sent_history = self._sent
         sent_history.append((now, sent_bps))
@@ -83,10 +85,19 @@ class BandwidthEstimator:
         if now < self._settle_until:
             pass  # feedback still describes the rate before the last drop
         elif overuse:
-            if self._stable is not None and self._stable < self.estimate:
+            # Loaded: sending what was planned, or most of the estimate. Loss is then about
+            # our rate; otherwise (little sent) it says little about the link.
+            loaded = sent_bps >= 0.5 * self.estimate or (
+                allocated_bps > 0 and sent_bps >= 0.8 * allocated_bps
+            )
+            if loaded and self._stable is not None and self._stable < self.estimate:
                 target = self._stable  # a step up failed: back to what carried without loss
-            elif loss is not None and loss >= HIGH_LOSS:
+            elif loss is not None and loss >= HIGH_LOSS and loaded:
+                # The link was loaded: what got through is what it carries.
                 target = sent_bps * (1.0 - min(loss, MAX_COUNTED_LOSS)) * 0.95
+            elif loss is not None and loss >= HIGH_LOSS:
+                # Little was sent, so loss says little about capacity (GCC's rule).
+                target = self.estimate * (1.0 - 0.5 * min(loss, 1.0))
             else:
                 target = sent_bps * 0.9
             self.estimate = max(self.min_bps, min(self.estimate, target))
@@ -99,10 +110,11 @@ class BandwidthEstimator:
             self._calm_since = now
         elif loss is None or loss < LOW_LOSS:
             calm = now - self._calm_since
-            if calm >= STABLE_AFTER_S:
+            carried_least = min(rate for _, rate in sent_history)
+            if calm >= STABLE_AFTER_S and carried_least > 0:
                 # This much went out for a while without loss: a failed step up comes back
                 # here (the least of the last seconds: a raise just made is not proven yet).
-                carried = min(self.estimate, min(rate for _, rate in sent_history) / 0.9)
+                carried = min(self.estimate, carried_least / 0.9)
                 self._stable = max(self._stable or 0.0, carried)
             if now >= self._hold_until:
                 ceiling = allocated_bps * 2 + 100_000

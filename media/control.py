@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 UDP_IP_OVERHEAD = 42  # Ethernet 14 + IPv4 20 + UDP 8: what a link's queue counts
 TICK_S = 0.25
 LOSS_TICKS = 4
+MIN_LOSS_SAMPLE = 30
+"""Packets a loss ratio needs: one NACK among ten packets is no 10% loss."""
 RTX_SHARE = 0.15
 VERIFY_S = 0.75
 CAREFUL_VERIFY_S = 2.5
@@ -122,7 +124,7 @@ class DownlinkControl:
         window_sent = sum(s for s, _ in recent)
         window_nacked = sum(n for _, n in recent)
         signals = []
-        if window_sent >= 10:
+        if window_sent >= MIN_LOSS_SAMPLE:
             signals.append(min(1.0, window_nacked / window_sent))
         if reported:
             signals.append(sum(reported) / len(reported))
