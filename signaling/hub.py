@@ -194,7 +194,7 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             except ConnectionAbortedError:
                 raise EventError("join_aborted", "You left while joining: join again.") from None
             member = self.presence.put(
-                replace(known, sid=sid, connected=True, last_seen=self.clock.now())
+                replace(known, sid=sid, connected=True, last_seen=self.clock.now(), downlink="full")
                 if known
                 else Member(
                     grant=grant,
