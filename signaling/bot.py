@@ -28,6 +28,8 @@ RECORDED_EVENTS = (
     "replaced",
     "media_failed",
     "timetrack",
+    "downlink",
+    "speaker",
 )
 """What the server sends that a bot keeps in `events` (`presence` reaches coordinators only)."""
 

@@ -77,6 +77,11 @@ async def run_bots(specs: list[BotSpec], seconds: float, slots: int) -> list[dic
                 s for s in bot.media.counter.slots.values() if s.kind == "audio" and s.frames
             ]
             fps = [sum(1 for t in s.frame_times if t >= started) / seconds for s in video]
+            # The second half: how the link settled, after congestion control's first reaction.
+            half = started + seconds / 2
+            audio_fps = [
+                sum(1 for t in s.frame_times if t >= half) / (seconds / 2) for s in audio_slots
+            ]
             results.append(
                 {
                     "bot": spec.name,
@@ -84,6 +89,7 @@ async def run_bots(specs: list[BotSpec], seconds: float, slots: int) -> list[dic
                     "video_sources": len(video),
                     "video_fps": fps,
                     "audio_sources": len(audio_slots),
+                    "audio_fps_second_half": audio_fps,
                     "packets": sum(s.packets for s in bot.media.counter.slots.values()),
                 }
             )
