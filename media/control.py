@@ -32,6 +32,7 @@ CAREFUL_VERIFY_S = 2.5
 FAILURE_MEMORY_S = 30.0
 QUEUE_DELAY_S = 0.15
 QUEUED_TICKS = 3
+REMB_FRESH_S = 1.0
 """Round trips this much above the link's lowest mean a queue is building."""
 MIN_RTT_WINDOW_S = 30.0
 HEADROOM = 0.9
@@ -58,6 +59,7 @@ class DownlinkControl:
         "_rtt_seen",
         "downlink",
         "estimator",
+        "remb_at",
         "remb_bps",
         "state",
         "want",
@@ -69,6 +71,7 @@ class DownlinkControl:
         self.state = "full"
         self.remb_bps: float | None = None
         """The subscriber's own receive estimate (REMB), where it sends one."""
+        self.remb_at = -1e9
         self.want: dict[str, int] = {}
         self._history: deque[tuple[float, int]] = deque()
         self._nacked: dict[str, int] = {}
@@ -189,7 +192,11 @@ class DownlinkControl:
         # Round trips also grow when the subscriber's own machine is busy: only a queue we may
         # be filling (sending at least half the estimate) counts.
         queuing = self.queuing(slots, now) and sent >= 0.5 * self.estimator.estimate
-        estimate = self.estimator.update(now, loss, sent, allocated, self.remb_bps, queuing)
+        # The subscriber's own delay-based estimate (REMB) below what we send: its queue grows.
+        remb = self.remb_bps if now - self.remb_at < REMB_FRESH_S else None
+        if remb is not None and remb < 0.85 * sent and sent >= 0.5 * self.estimator.estimate:
+            queuing = True
+        estimate = self.estimator.update(now, loss, sent, allocated, None, queuing)
         # One step up at a time: the feedback on a raise (NACKs, reports) takes most of a
         # second to come back, and raising again before it would overshoot by several layers.
         # Near where the link last failed, one step at a time and verified for longer: a

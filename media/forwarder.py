@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 _HEADER = struct.Struct("!BBHII")
 
@@ -51,6 +52,21 @@ def build_extension_block(elements: Sequence[tuple[int, bytes]]) -> bytes:
     return struct.pack("!HH", 0xBEDE, len(body) // 4) + bytes(body)
 
 
+def _abs_send_time_frame(
+    mid_element: Sequence[tuple[int, bytes]], abs_id: int
+) -> tuple[bytes, bytes]:
+    """The extension block around a 3-byte abs-send-time value: (before, after)."""
+    block = build_extension_block([*mid_element, (abs_id, b"\x00\x00\x00")])
+    body = bytearray(block[4:])
+    pos = 0
+    while pos < len(body):  # find the abs-send-time element among the others
+        ext_id, size = body[pos] >> 4, (body[pos] & 0x0F) + 1
+        if ext_id == abs_id:
+            return block[: 4 + pos + 1], block[4 + pos + 1 + size :]
+        pos += 1 + size
+    raise AssertionError("abs-send-time element missing")
+
+
 class OutSlot:
     """One receive slot of a subscriber (a sendonly transceiver on our side).
 
@@ -67,6 +83,7 @@ class OutSlot:
     """
 
     __slots__ = (
+        "_abs_around",
         "_ext",
         "_ext_by_level",
         "_level_id",
@@ -137,6 +154,10 @@ class OutSlot:
         mid_id = extension_ids.get(MID_URI)
         self._mid_element = [(mid_id, mid.encode())] if mid_id else []
         self._ext = build_extension_block(self._mid_element)
+        # Video also carries abs-send-time: a browser then runs its delay-based receive
+        # estimator and sends REMB, which congestion control reads as a queue building.
+        abs_id = extension_ids.get(ABS_SEND_TIME_URI, 0) if self.is_video else 0
+        self._abs_around = _abs_send_time_frame(self._mid_element, abs_id) if abs_id else None
         self._level_id = 0 if self.is_video else extension_ids.get(AUDIO_LEVEL_URI, 0)
         self._ext_by_level: dict[int, bytes] = {}
         self.on_cut: Callable[[OutSlot], None] | None = None
@@ -284,7 +305,11 @@ class OutSlot:
         out_seq, out_ts = mapped
         if pic is not None:
             payload = self._picture(payload, pic)
-        ext = self._ext if level < 0 or not self._level_id else self._level_ext(level)
+        around = self._abs_around
+        if around is not None:
+            ext = around[0] + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big") + around[1]
+        else:
+            ext = self._ext if level < 0 or not self._level_id else self._level_ext(level)
         plain = (
             _HEADER.pack(
                 0x90 if ext else 0x80,

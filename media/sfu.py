@@ -520,6 +520,7 @@ class Sfu:
         participant = self._participants.get(participant_id)
         if participant is not None and participant.control is not None:
             participant.control.remb_bps = float(bitrate)
+            participant.control.remb_at = time.monotonic()
 
     async def _control(self) -> None:
         """Congestion control for every participant's downlink and the meetings' speakers,

@@ -285,3 +285,30 @@ async def test_a_paused_slot_sends_nothing_and_resumes_at_a_keyframe() -> None:
     source.on_packet(layer_packet(None, 1, 11, DELTA_START))
     source.on_packet(layer_packet(None, 1, 12, KEY))
     assert len(slot.output.sent) == 2 and slot.layer == 0
+
+
+async def test_video_carries_abs_send_time_beside_its_mid() -> None:
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+    from aiortc.rtp import HeaderExtensionsMap
+
+    from media.forwarder import ABS_SEND_TIME_URI
+
+    output = FakeOutput()
+    slot = OutSlot("sub", "video", "3", 0, output, 96, 90000, {MID_URI: 1, ABS_SEND_TIME_URI: 3})
+    source, _ = make_source("pub")
+    slot.assign(source)
+    source.on_packet(packet(1, 0, KEY))
+    source.on_packet(packet(2, 3000, DELTA_START))
+    extensions = HeaderExtensionsMap()
+    extensions.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(id=1, uri=MID_URI),
+                RTCRtpHeaderExtensionParameters(id=3, uri=ABS_SEND_TIME_URI),
+            ]
+        )
+    )
+    parsed = [RtpPacket.parse(p, extensions) for p in output.sent]
+    assert [p.extensions.mid for p in parsed] == ["3", "3"]
+    assert all(p.extensions.abs_send_time is not None for p in parsed)
+    assert [p.payload[4:] for p in parsed] == [KEY[4:], DELTA_START[4:]]
