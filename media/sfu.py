@@ -18,35 +18,32 @@ import asyncio
 import functools
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import zip_longest
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCSessionDescription,
 )
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from . import fastpath
-from .control import DownlinkControl
-from .forwarder import OutSlot, Source
+from .forwarder import OutSlot
 from .layout import assign_slots
+from .negotiate import CODEC_BY_KIND, NACK_HISTORY, negotiate
+
+__all__ = ["CODEC_BY_KIND", "NACK_HISTORY", "IceServer", "Sfu"]
 from .offer import check_offer
-from .simulcast import SimulcastOffer, accept_simulcast, parse_simulcast
+from .participant import Participant
 from .speaker import SpeakerTracker
 from .stats import ParticipantStats, rate_bps
 
 logger = logging.getLogger(__name__)
 
-CODEC_BY_KIND = {"audio": ("audio/opus", 48000), "video": ("video/VP8", 90000)}
 RTCP_INTERVAL = 1.0  # seconds between sender reports (randomized +-25%, RFC 3550 6.2)
-NACK_HISTORY = 128  # video packets kept per slot for retransmission: ~2 s at 60 pkt/s, ~150 KB
 
 CONTROL_INTERVAL = 0.25  # seconds between congestion-control decisions
 SPEAKER_INTERVAL = 0.1  # seconds between looks at who speaks (a switch should take < 1 s)
@@ -84,37 +81,6 @@ def _log_failure(task: asyncio.Future[None]) -> None:
         logger.error("SFU background task failed", exc_info=task.exception())
 
 
-@dataclass(eq=False)
-class _Participant:
-    id: str
-    pc: RTCPeerConnection
-    room_id: str
-    downlink: fastpath.Downlink
-    sources: dict[str, Source]
-    pairs: list[tuple[OutSlot | None, OutSlot | None]]
-    shown: list[str | None]
-    state: str = "new"
-    sample: tuple[float, int, int] = (0.0, 0, 0)
-    rates: tuple[float, float] = (0.0, 0.0)
-    receivers: list[Any] = field(default_factory=list)
-    cname: str = ""
-    hidden: bool = False
-    """Receives the room but is never shown in anyone's slots (an observer)."""
-    control: DownlinkControl | None = None
-    answer_sdp: str = ""
-
-    def slots(self) -> list[OutSlot]:
-        return [s for pair in self.pairs for s in pair if s is not None]
-
-    def layout(self) -> dict[str, str | None]:
-        result: dict[str, str | None] = {}
-        for pair, source_id in zip(self.pairs, self.shown, strict=True):
-            for slot in pair:
-                if slot is not None:
-                    result[slot.mid] = source_id
-        return result
-
-
 class Sfu:
     """Selective forwarding unit: see the module docstring for the slot protocol."""
 
@@ -130,7 +96,7 @@ class Sfu:
         congestion_control: bool = True,
     ) -> None:
         self._ice_servers = [_rtc_ice_server(s) for s in ice_servers]
-        self._participants: dict[str, _Participant] = {}
+        self._participants: dict[str, Participant] = {}
         self._adding: dict[str, object] = {}  # participant id -> token of the latest add
         self._rtcp_task: asyncio.Future[None] | None = None
         self._control_task: asyncio.Future[None] | None = None
@@ -188,7 +154,13 @@ class Sfu:
         )
         pc.on("connectionstatechange", lambda: self._on_connection_state(participant_id, pc))
         try:
-            participant = await self._negotiate(participant_id, pc, offer_sdp, room_id)
+            participant = await negotiate(
+                participant_id,
+                pc,
+                offer_sdp,
+                keyframe_interval=self._keyframe_interval,
+                on_remb=functools.partial(self._on_remb, participant_id),
+            )
         except Exception as exc:
             await pc.close()
             if isinstance(exc, ValueError):
@@ -301,112 +273,6 @@ class Sfu:
     def all_stats(self) -> dict[str, ParticipantStats]:
         return {pid: self.stats(pid) for pid in self._participants}
 
-    # --- negotiation ---------------------------------------------------------------------
-
-    async def _negotiate(
-        self, participant_id: str, pc: RTCPeerConnection, offer_sdp: str, room_id: str
-    ) -> _Participant:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        simulcast = parse_simulcast(offer_sdp)
-        uplink: dict[str, Any] = {}
-        slot_transceivers: dict[str, list[tuple[Any, int]]] = {"audio": [], "video": []}
-        for transceiver in pc.getTransceivers():
-            kind = transceiver.kind
-            if kind not in CODEC_BY_KIND:
-                continue
-            payload_type = fastpath.restrict_codecs(transceiver, CODEC_BY_KIND[kind][0])
-            if kind == "audio":
-                fastpath.ask_resilient_opus(transceiver)
-            offered = fastpath.offered_direction(transceiver)
-            if offered == "sendonly":  # the client receives here: a slot
-                transceiver.direction = "sendonly"
-                fastpath.detach_sender(transceiver.sender)  # we write its packets and SRs
-                slot_transceivers[kind].append((transceiver, payload_type))
-            elif offered in ("recvonly", "sendrecv") and kind not in uplink:
-                transceiver.direction = "recvonly"
-                uplink[kind] = transceiver
-            else:
-                transceiver.direction = "inactive"
-        if not uplink and not any(slot_transceivers.values()):
-            raise ValueError("offer has no audio or video")
-
-        dtls = pc.getTransceivers()[0].sender.transport
-        downlink = fastpath.Downlink(dtls)
-        sources: dict[str, Source] = {}
-        receivers = []
-        accepted: dict[str, SimulcastOffer] = {}
-        for kind, transceiver in uplink.items():
-            receiver = transceiver.receiver
-            layers = simulcast.get(transceiver.mid) if kind == "video" else None
-            if layers is not None:
-                accepted[transceiver.mid] = layers
-            source = Source(
-                participant_id,
-                kind,
-                send_pli=functools.partial(fastpath.request_keyframe, receiver),
-                keyframe_interval=self._keyframe_interval,
-                rids=layers.rids if layers else (),
-            )
-            fastpath.tap_receiver(receiver, source.on_packet)
-            sources[kind] = source
-            receivers.append(receiver)
-
-        slots: dict[str, list[OutSlot]] = {"audio": [], "video": []}
-        for kind, items in slot_transceivers.items():
-            for index, (transceiver, payload_type) in enumerate(items):
-                output = fastpath.SlotOutput(
-                    transceiver.sender,
-                    downlink,
-                    NACK_HISTORY if kind == "video" else 0,
-                    urgent=kind == "audio",
-                )
-                slot = OutSlot(
-                    participant_id,
-                    kind,
-                    transceiver.mid,
-                    index,
-                    output,
-                    payload_type,
-                    CODEC_BY_KIND[kind][1],
-                    fastpath.header_extension_ids(transceiver),
-                )
-                fastpath.tap_sender(
-                    transceiver.sender,
-                    slot.on_keyframe_request,
-                    slot.on_nack,
-                    output.on_report,
-                    functools.partial(self._on_remb, participant_id),
-                )
-                slots[kind].append(slot)
-        pairs = list(zip_longest(slots["audio"], slots["video"]))
-        for index, pair in enumerate(pairs):
-            # One MediaStream per pair in the answer's msid: the browser lip-syncs a pair's
-            # audio with its video (one person), never one slot with another.
-            for slot in pair:
-                if slot is not None:
-                    fastpath.set_stream_id(slot.output.sender, f"slot{index}")
-
-        answer = await pc.createAnswer()
-        await pc.setLocalDescription(answer)
-        video_layers = next(iter(accepted.values()), None)
-        rid_ids = (video_layers.rid_id, video_layers.repaired_rid_id) if video_layers else (0, 0)
-        fastpath.fast_receive(pc, rid_ids)
-        cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", pc.localDescription.sdp, re.MULTILINE)
-        return _Participant(
-            id=participant_id,
-            pc=pc,
-            room_id="",
-            downlink=downlink,
-            sources=sources,
-            pairs=pairs,
-            shown=[None] * len(pairs),
-            receivers=receivers,
-            sample=(time.monotonic(), 0, 0),
-            cname=cname.group(1) if cname else participant_id,
-            control=DownlinkControl(downlink),
-            answer_sdp=accept_simulcast(pc.localDescription.sdp, accepted),
-        )
-
     # --- routing -------------------------------------------------------------------------
 
     async def _discard(self, participant_id: str) -> None:
@@ -423,13 +289,13 @@ class Sfu:
             self._relayout(self._participants[other_id])
         await participant.pc.close()
 
-    def _get(self, participant_id: str) -> _Participant:
+    def _get(self, participant_id: str) -> Participant:
         try:
             return self._participants[participant_id]
         except KeyError:
             raise KeyError(f"unknown participant {participant_id!r}") from None
 
-    def _enter(self, participant: _Participant, room_id: str, announce: bool = False) -> None:
+    def _enter(self, participant: Participant, room_id: str, announce: bool = False) -> None:
         affected = self._leave(participant)
         participant.room_id = room_id
         members = self._rooms.setdefault(room_id, {})
@@ -439,7 +305,7 @@ class Sfu:
             if member_id != participant.id:
                 self._relayout(self._participants[member_id])
 
-    def _leave(self, participant: _Participant) -> list[str]:
+    def _leave(self, participant: Participant) -> list[str]:
         """Take a participant out of its room; return who stays there."""
         members = self._rooms.get(participant.room_id)
         if members is None:
@@ -449,7 +315,7 @@ class Sfu:
             del self._rooms[participant.room_id]
         return [m for m in members if m in self._participants]
 
-    def _relayout(self, participant: _Participant, announce: bool = False) -> None:
+    def _relayout(self, participant: Participant, announce: bool = False) -> None:
         """Re-decide what the participant's slots show; tell `on_layout` if it changed."""
         members = self._rooms.get(participant.room_id, {})
         desired = [
@@ -476,7 +342,7 @@ class Sfu:
             except Exception:
                 logger.exception("on_layout callback failed")
 
-    def _follow_speakers(self, participant: _Participant, desired: list[str]) -> list[str]:
+    def _follow_speakers(self, participant: Participant, desired: list[str]) -> list[str]:
         """In a meeting bigger than the participant's slots, the slots follow who speaks: the
         active speaker first, then the most recent speakers; a speaker not on screen takes
         the place of whoever shown has been quiet longest."""
@@ -586,7 +452,7 @@ class Sfu:
                 except Exception:
                     logger.exception("on_speaker callback failed")
 
-    def _video_priority(self, participant: _Participant) -> tuple[list[OutSlot], set[str]]:
+    def _video_priority(self, participant: Participant) -> tuple[list[OutSlot], set[str]]:
         """The participant's video slots, most important first, and the mids of those that
         are tiles (a meeting's others: the lowest layer is enough)."""
         video = [
