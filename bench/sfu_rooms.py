@@ -53,23 +53,42 @@ async def wait_until(done: Callable[[], bool], deadline: float) -> None:
         await asyncio.sleep(0.05)
 
 
+def lower_layers(size: tuple[int, int]) -> list[tuple[int, int]]:
+    """Sizes of the q and h layers under a top layer of `size` (a quarter and a half)."""
+    w, h = size
+    return [(w // 4, h // 4), (w // 2, h // 2)]
+
+
 def encode_clips() -> tuple[dict[tuple[int, int], EncodedClip], EncodedClip]:
+    """Every top-layer clip, and under it (simulcast) its q and h layers as browsers send."""
     clips = {
         size: encode_vp8_clip(*size, frames=CLIP_FRAMES, fps=FPS, bitrate=600_000)
         for size in APPLICANT_SIZES + INTERVIEWER_SIZES
     }
+    for size in APPLICANT_SIZES + INTERVIEWER_SIZES:
+        for lower, rate in zip(lower_layers(size), (100_000, 250_000), strict=True):
+            clips[lower] = encode_vp8_clip(*lower, frames=CLIP_FRAMES, fps=FPS, bitrate=rate)
     return clips, encode_opus_clip(frames=50)
 
 
 class Rooms:
     """The bots of the SFU phase and what they have seen."""
 
-    def __init__(self, server: Server, clips: dict[Any, EncodedClip], audio: EncodedClip):
+    def __init__(
+        self,
+        server: Server,
+        clips: dict[Any, EncodedClip],
+        audio: EncodedClip,
+        simulcast: bool = True,
+    ):
         self.server = server
+        self.simulcast = simulcast
         self.clips = clips
         self.audio = audio
         self.labels = {size: f"A{i}" for i, size in enumerate(APPLICANT_SIZES)}
         self.labels.update({size: f"I{i}" for i, size in enumerate(INTERVIEWER_SIZES)})
+        for size, label in list(self.labels.items()):  # any layer of a source names it
+            self.labels.update(dict.fromkeys(lower_layers(size), label))
         # Bots publish through one pacer (one timer, the SFU's own send path): aiortc's sender
         # would make the bots, not the server, the bottleneck.
         self.pacer = Pacer()
@@ -102,9 +121,11 @@ class Rooms:
             members = [(f"int{r}-{k}", INTERVIEWER_SIZES[r % 3]) for k in range(3)]
             members.append((f"app{r}", APPLICANT_SIZES[r % 3]))
             for pid, size in members:
+                layers = [self.clips[s] for s in [*lower_layers(size), size]]
                 bot = SyntheticParticipant(
                     self.clips[size],
                     self.audio,
+                    layers=layers if self.simulcast else (),
                     slots=3,
                     labels=self.labels,
                     pacer=self.pacer,

@@ -146,9 +146,13 @@ def test_missed_targets_fail_on_misses_and_on_null_or_slow_p95(bench: SimpleName
         "switch_misses": 0,
         "join_first_frame_p95_ms": 650.0,
         "switch_first_frame_p95_ms": 120.0,
-        "ratio_to_limit": 9.0,  # not enforced until simulcast exists
+        "ratio_to_limit": 9.0,
+        "simulcast": False,  # the ratio's target is set for simulcast on
     }
     assert stats.missed_targets(good) == []
+    assert stats.missed_targets({**good, "simulcast": True}) == [
+        "ratio_to_limit = 9.0 (target <= 3)"
+    ]
     bad = {**good, "switch_misses": 2, "join_first_frame_p95_ms": None}
     assert stats.missed_targets(bad) == [
         "switch_misses = 2 (target 0)",
