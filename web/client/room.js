@@ -2,7 +2,9 @@
 // stage, the controls and their shortcuts. Reads its settings from #live-room's data-* (see
 // web/templates/live/room.html); exposes `window.interviewday` for later modules and tests:
 // {pc, participantId, room, clockOffsetMs, layout, state, serverNow(), showBanner(text, ms),
-//  connection (LiveConnection: events status/room/layout/moved/slots/pc/timetrack/self/downlink),
+//  speaker (the active speaker's participant id or null),
+//  connection (LiveConnection: events status/room/layout/moved/slots/pc/timetrack/self/downlink/
+//  speaker),
 //  local, stage}; and fires `interviewday:room` {name, roomKey, peers, applicant} on `document`.
 import { JoinRefused, LiveConnection } from "./live/connection.js";
 import { LocalMedia } from "./live/localmedia.js";
@@ -85,6 +87,7 @@ class RoomPage {
       get clockOffsetMs() { return connection.clock.offsetMs; },
       get layout() { return connection.layout; },
       get state() { return connection.state; },
+      get speaker() { return connection.speaker; },
       serverNow: () => connection.clock.serverNow(),
       showBanner: (text, ms) => page.showBanner(text, ms),
       connection,
@@ -189,6 +192,7 @@ class RoomPage {
       setText($("self-quality"), quality === "bad" ? "Your connection is poor" : "Your connection is unstable");
     });
     connection.addEventListener("downlink", (event) => this._onDownlink(event.detail.state));
+    connection.addEventListener("speaker", (event) => this._onSpeaker(event.detail));
     connection.addEventListener("timetrack", (event) => this._onTimetrack(event.detail));
     connection.addEventListener("moved", (event) => {
       this.lastMove = event.detail;
@@ -230,6 +234,15 @@ class RoomPage {
     setText(message, text);
     message.hidden = !text;
     this.root.dataset.downlink = state;
+  }
+
+  // A meeting's active speaker: their tile is outlined and says "Speaking" (and comes first,
+  // larger); when it is us, our own picture says so instead and the stage stays as it was.
+  _onSpeaker({ participantId, reset }) {
+    const self = Boolean(participantId) && participantId === this.connection.participantId;
+    this.stage.setSpeaking(self ? null : participantId, reset);
+    $("self-view").classList.toggle("is-speaking", self);
+    $("self-speaking").hidden = !self;
   }
 
   // Messages of the day; the move notice and its countdown belong to the day module (day.js).

@@ -12,8 +12,10 @@
 // "slots" {slots: [{index, audioMid, videoMid, audioTrack, videoTrack}]}, "pc" {pc},
 // "timetrack" (the server's `timetrack` payload as it came), "self" {peer} (our own state as
 // the server sees it, with our link's quality), "downlink" {state: full|reduced|audio_only,
-// estimateKbps} (what the server's congestion control lets through to us). "status" fatal
-// also when the server says `replaced` (this person joined again elsewhere).
+// estimateKbps} (what the server's congestion control lets through to us), "speaker"
+// {participantId (or null), reset} (a meeting's active speaker; `reset` when a move to another
+// room made the last one meaningless). "status" fatal also when the server says `replaced`
+// (this person joined again elsewhere).
 import { io } from "socket.io-client";
 
 import { ClockOffset } from "./clock.js";
@@ -85,6 +87,7 @@ export class LiveConnection extends EventTarget {
     this.mediaState = { audio: true, video: true, screen: false };
     this.hand = false;
     this.downlink = "full";
+    this.speaker = null;
     this.left = false;
     this.failures = 0;
     this._heartbeat = null;
@@ -169,6 +172,8 @@ export class LiveConnection extends EventTarget {
       if (this.room.peers.delete(id)) this._fireRoom();
     });
     socket.on("moved", (room) => {
+      // The old room's speaker means nothing here; the new room says its own on the next change.
+      this._applySpeaker(null, true);
       this._applyRoom(room);
       this._fire("moved", { name: room.name, roomKey: room.room_key, at: performance.now() });
     });
@@ -179,6 +184,7 @@ export class LiveConnection extends EventTarget {
     // The day on the clock (docs/protocol.md, "TimeTrack"): passed on for the timer and banners.
     socket.on("timetrack", (payload) => this._fire("timetrack", payload || {}));
     socket.on("downlink", (data) => this._applyDownlink(data && data.state, data && data.estimate_kbps));
+    socket.on("speaker", (data) => this._applySpeaker(data && data.participant_id));
     this._heartbeat = window.setInterval(() => this._sendHeartbeat(), HEARTBEAT_MS);
   }
 
@@ -368,6 +374,14 @@ export class LiveConnection extends EventTarget {
     const changed = state !== this.downlink;
     this.downlink = state;
     if (changed) this._fire("downlink", { state, estimateKbps: Number.isFinite(estimateKbps) ? estimateKbps : null });
+  }
+
+  // Sent only on a change, but a repeat must not move anything either.
+  _applySpeaker(participantId, reset = false) {
+    const speaker = typeof participantId === "string" && participantId ? participantId : null;
+    if (speaker === this.speaker && !reset) return;
+    this.speaker = speaker;
+    this._fire("speaker", { participantId: speaker, reset });
   }
 
   _fireRoom() {

@@ -1,6 +1,9 @@
 // The stage: one tile per receive slot. A slot's <video> and <audio> keep their tracks for the
 // life of a peer connection; what the slot shows (whose name, mute state, hand, quality) follows
-// the server's `layout` and `peer` events.
+// the server's `layout` and `peer` events, and who speaks its `speaker` event.
+//
+// Two ideas of "speaker" live here: `speakerId` is the audio output device (the Devices
+// dialog), `speaking` is the person the server says is talking now (a meeting's active speaker).
 
 const QUALITY_TEXT = { degraded: "Unstable connection", bad: "Poor connection" };
 // The server's congestion control sends this person no video at all (`peer.downlink`): they
@@ -62,7 +65,10 @@ class Tile {
     this.screen = flag("flag-screen", "screen", "Sharing screen");
     this.quality = flag("flag-quality", "signal", "");
     this.audioOnly = flag("flag-audio-only", "eye-off", AUDIO_ONLY_TEXT);
-    this.flags.append(this.hand, this.muted, this.screen, this.quality, this.audioOnly);
+    // In words as well as the outline; part of the tile, not a live region: announcing every
+    // switch of speaker would drown out everything else a screen reader has to say.
+    this.speaking = flag("flag-speaking", "speaker", "Speaking");
+    this.flags.append(this.speaking, this.hand, this.muted, this.screen, this.quality, this.audioOnly);
     this.root.append(this.video, this.off, this.name, this.flags);
     this.audio = element("audio", { autoplay: "", "data-slot": String(index) });
     audioHolder.append(this.audio);
@@ -110,6 +116,14 @@ class Tile {
     this.audioOnly.hidden = p.downlink !== "audio_only";
     this.root.dataset.downlink = p.downlink || "full";
   }
+
+  // `speaking`: highlighted and labelled; `featured`: first and larger (meetings, live.css).
+  mark(speaking, featured) {
+    const isSpeaking = Boolean(this.participantId) && this.participantId === speaking;
+    this.speaking.hidden = !isSpeaking;
+    this.root.classList.toggle("is-speaking", isSpeaking);
+    this.root.classList.toggle("is-featured", Boolean(this.participantId) && this.participantId === featured);
+  }
 }
 
 export class Stage {
@@ -120,6 +134,10 @@ export class Stage {
     this.onAudioBlocked = onAudioBlocked;
     this.tiles = [];
     this.speakerId = "";
+    this.speaking = null; // who speaks now, as the server says (never ourselves: see room.js)
+    // The last other person who spoke keeps the big tile while nobody (or we) speak, so the
+    // stage only rearranges when someone else takes over, not at every pause or mute.
+    this.featured = null;
   }
 
   setSlots(slots) {
@@ -142,7 +160,24 @@ export class Stage {
       if (id) shown.push(id);
     }
     this.stage.dataset.count = String(shown.length);
+    this._markSpeaking();
     return shown;
+  }
+
+  // A meeting's active speaker (`null`: nobody, or ourselves); `reset` forgets the featured
+  // person too (we moved to another room). The same speaker again changes nothing.
+  setSpeaking(participantId, reset = false) {
+    if (reset) this.featured = null;
+    this.speaking = participantId || null;
+    if (this.speaking) this.featured = this.speaking;
+    this._markSpeaking();
+  }
+
+  _markSpeaking() {
+    for (const tile of this.tiles) tile.mark(this.speaking, this.featured);
+    const featuredShown = this.tiles.some((tile) => tile.participantId && tile.participantId === this.featured);
+    if (featuredShown) this.stage.dataset.featured = "true";
+    else delete this.stage.dataset.featured;
   }
 
   async setSpeaker(speakerId) {
