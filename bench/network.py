@@ -194,6 +194,13 @@ async def run_room(args: argparse.Namespace) -> dict[str, Any]:
             estimates = [s.get("applicant", {}).get("estimate_bps") for s in stats_during]
             log(f"applicant downlink states {states}; estimates {estimates}")
             log(f"applicant video fps per slot {slot_fps}; labels {weak.labels()}")
+            if os.environ.get("BENCH_TRACE_CONTROL"):  # where audio went missing, per second
+                per_second = []
+                for t in range(int(start), int(end)):
+                    got = weak.frames_at(t + 1, "audio")
+                    was = weak.frames_at(t, "audio")
+                    per_second.append(round(sum(got[m] - was.get(m, 0) for m in got)))
+                log(f"applicant audio frames per second (of ~150): {per_second}")
 
             link.set_rate(OPEN_KBIT)
             lifted_at = time.monotonic()

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 HIGH_LOSS = 0.08
 """Above this, the link is saturated: the estimate drops to the delivered rate."""
 LOW_LOSS = 0.03
+HEAVY_LOSS = 0.25
+"""This much lost over a second is congestion at any rate."""
 """Below this, the estimate may grow (in between it holds)."""
 MIN_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 3.0
@@ -67,13 +69,15 @@ class BandwidthEstimator:
         allocated_bps: float,
         remb_bps: float | None = None,
         queuing: bool = False,
+        probing: bool = False,
     ) -> float:
         """Fold one tick's feedback in; return the new estimate.
 
         `loss`: fraction of what was sent that the subscriber reported missing this tick
         (None: no feedback); `sent_bps`: what went out over the last second, on the wire;
         `allocated_bps`: what the current allocation sends; `queuing`: round trips grew (a
-        queue is building on the path: the next thing is loss).
+        queue is building on the path: the next thing is loss); `probing`: the allocation was
+        raised a moment ago (a loss now says the raise was too much).
         """
         if self._calm_since is None:
             self._calm_since = now  # calm is measured from the first feedback, not before
@@ -85,15 +89,14 @@ class BandwidthEstimator:
         if now < self._settle_until:
             pass  # feedback still describes the rate before the last drop
         elif overuse:
-            # Loaded: sending what was planned, or most of the estimate. Loss is then about
-            # our rate; otherwise (little sent) it says little about the link.
-            loaded = sent_bps >= 0.5 * self.estimate or (
-                allocated_bps > 0 and sent_bps >= 0.8 * allocated_bps
-            )
-            if loaded and self._stable is not None and self._stable < self.estimate:
+            # Loaded: sending most of the estimate, so loss is about our rate; at a lower rate
+            # it may be the path's own (Wi-Fi, a busy receiver) and says less about capacity.
+            loaded = sent_bps >= 0.5 * self.estimate
+            if probing and self._stable is not None and self._stable < self.estimate:
                 target = self._stable  # a step up failed: back to what carried without loss
-            elif loss is not None and loss >= HIGH_LOSS and loaded:
-                # The link was loaded: what got through is what it carries.
+            elif loss is not None and (loss >= HEAVY_LOSS or (loss >= HIGH_LOSS and loaded)):
+                # The link was full (or a quarter is lost, which only a full link does): what
+                # got through is what it carries.
                 target = sent_bps * (1.0 - min(loss, MAX_COUNTED_LOSS)) * 0.95
             elif loss is not None and loss >= HIGH_LOSS:
                 # Little was sent, so loss says little about capacity (GCC's rule).

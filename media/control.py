@@ -33,6 +33,8 @@ FAILURE_MEMORY_S = 30.0
 QUEUE_DELAY_S = 0.15
 QUEUED_TICKS = 3
 REMB_FRESH_S = 1.0
+PROBE_S = 3.0
+"""A loss this soon after a raise is the raise's doing."""
 """Round trips this much above the link's lowest mean a queue is building."""
 MIN_RTT_WINDOW_S = 30.0
 HEADROOM = 0.9
@@ -196,22 +198,26 @@ class DownlinkControl:
         remb = self.remb_bps if now - self.remb_at < REMB_FRESH_S else None
         if remb is not None and remb < 0.85 * sent and sent >= 0.5 * self.estimator.estimate:
             queuing = True
-        estimate = self.estimator.update(now, loss, sent, allocated, None, queuing)
+        probing = now - self._raised_at < PROBE_S
+        estimate = self.estimator.update(now, loss, sent, allocated, None, queuing, probing)
         # One step up at a time: the feedback on a raise (NACKs, reports) takes most of a
         # second to come back, and raising again before it would overshoot by several layers.
         # Near where the link last failed, one step at a time and verified for longer: a
         # deep queue (home routers buffer seconds) hides an overshoot for a while.
         if self.estimator.drops != self._drops_seen:
+            # Remember the most that failed lately (a late signal may come while less is sent).
             self._drops_seen = self.estimator.drops
-            self._failed_bps = allocated
+            recent = now - self._failed_at < FAILURE_MEMORY_S
+            self._failed_bps = max(self._failed_bps if recent else 0.0, allocated)
             self._failed_at = now
         near_failure = now - self._failed_at < FAILURE_MEMORY_S
         verify = CAREFUL_VERIFY_S if self._careful_raise else VERIFY_S
         may_raise = now - self._raised_at >= verify
         if may_raise and self._careful_raise:
             self._careful_raise = False
-            self._failed_at = -1e9  # the careful step held: the link carries more now
-            near_failure = False
+            if allocated > self._failed_bps:
+                self._failed_at = -1e9  # more than what failed now holds: the link grew
+                near_failure = False
         want = allocate(
             estimate * HEADROOM - audio_bps,
             plans,
@@ -232,7 +238,9 @@ class DownlinkControl:
         # a congested link answered in full would only make it worse).
         downlink = self.downlink
         share = RTX_SHARE if loss is None or loss < HIGH_LOSS else RTX_SHARE / 3
-        allowance = share * estimate / 8 * TICK_S
+        # Of what the plan sends, not of the estimate: an estimate running ahead of a link
+        # that only proved less must not buy retransmissions the link cannot carry.
+        allowance = share * min(estimate, allocated * 1.25) / 8 * TICK_S
         if downlink.rtx_budget == float("inf"):
             downlink.rtx_budget = 0.0
         downlink.rtx_budget = min(allowance * 4, downlink.rtx_budget + allowance)

@@ -432,9 +432,12 @@ class Sfu:
         return tracker.dominant if tracker is not None else None
 
     def _track_speakers(self, now: float) -> None:
+        for room_id in [r for r in self._speakers if len(self._rooms.get(r, {})) < MEETING_SIZE]:
+            # No longer a meeting (or gone): its pages must stop showing a speaker.
+            if self._speakers.pop(room_id).dominant is not None and room_id in self._rooms:
+                self._tell_speaker(room_id, None)
         for room_id, members in list(self._rooms.items()):
             if len(members) < MEETING_SIZE:
-                self._speakers.pop(room_id, None)
                 continue
             tracker = self._speakers.setdefault(room_id, SpeakerTracker())
             loud_at = {}
@@ -446,11 +449,14 @@ class Sfu:
                 continue
             for member_id in members:
                 self._relayout(self._participants[member_id])
-            if self.on_speaker is not None:
-                try:
-                    self.on_speaker(room_id, tracker.dominant)
-                except Exception:
-                    logger.exception("on_speaker callback failed")
+            self._tell_speaker(room_id, tracker.dominant)
+
+    def _tell_speaker(self, room_id: str, participant_id: str | None) -> None:
+        if self.on_speaker is not None:
+            try:
+                self.on_speaker(room_id, participant_id)
+            except Exception:
+                logger.exception("on_speaker callback failed")
 
     def _video_priority(self, participant: Participant) -> tuple[list[OutSlot], set[str]]:
         """The participant's video slots, most important first, and the mids of those that
@@ -460,7 +466,12 @@ class Sfu:
             for pair, shown in zip(participant.pairs, participant.shown, strict=True)
             if pair[1] is not None
         ]
-        speaker = self.speaker(participant.room_id)
+        tracker = self._speakers.get(participant.room_id)
+        speaker = tracker.dominant if tracker is not None else None
+        if speaker == participant.id and tracker is not None:
+            # Speaking themself: the page keeps the last other speaker large.
+            others = {m: t for m, t in tracker.last_spoke.items() if m != participant.id}
+            speaker = max(others, key=others.__getitem__) if others else None
         if speaker is None:
             return [slot for slot, _ in video], set()
         video.sort(key=lambda item: item[1] != speaker)

@@ -219,6 +219,7 @@ class LiveHub(socketio.AsyncNamespace):  # type: ignore[misc]
             participant_id=pid,
             room=self._room_state(room_key, room_name),
             layout=self.sfu.layout(pid),
+            speaker=self.sfu.speaker(room_key),
             server_time=self.clock.now() * 1000,
         )
 

@@ -277,6 +277,8 @@ export class LiveConnection extends EventTarget {
     this.clock.add(sentAt, rtt, ack.server_time);
     this._applyRoom(ack.room);
     this._applyLayout(ack.layout || {});
+    // A meeting's speaker as it stands (the `speaker` event says only changes).
+    this._applySpeaker(ack.speaker, true);
     // A new peer connection starts a new congestion control at full quality; it says so
     // (`downlink`) as soon as it sends us less.
     this._applyDownlink("full", null);
