@@ -39,7 +39,7 @@ def test_a_failed_step_up_goes_back_to_the_last_verified_rate() -> None:
     for i in range(16):  # 4 s carrying 280 kbit/s without loss
         estimator.update(0.25 * i, 0.0, 280_000, 280_000)
     estimator.update(4.0, 0.0, 420_000, 420_000)  # a raise, not yet proven
-    estimator.update(4.25, 0.3, 420_000, 420_000)  # and it fails
+    estimator.update(4.25, 0.3, 420_000, 420_000, probing=True)  # and it fails
     assert abs(estimator.estimate - 280_000 / 0.9) < 1
     # Without a verified rate (a second failure at once), what got through is the measure.
     estimator.update(6.0, 0.5, 400_000, 400_000)
@@ -103,3 +103,12 @@ def test_downlink_state_names_what_the_subscriber_gets() -> None:
     assert downlink_state([2, 0], plans) == "reduced"
     assert downlink_state([-1, -1], plans) == "audio_only"
     assert downlink_state([2, 2], [[], []]) == "full"
+
+
+def test_moderate_loss_at_a_low_rate_is_not_taken_for_a_full_link() -> None:
+    # 200 kbit/s sent of a 4 Mbit/s estimate, 10% lost (Wi-Fi, a busy receiver): GCC's gentle
+    # step, not "the link carries 180 kbit/s", which would pause everyone's video.
+    estimator = BandwidthEstimator(initial_bps=4_000_000)
+    assert estimator.update(0.0, 0.1, 200_000, 200_000) == 4_000_000 * 0.95
+    # A quarter lost is congestion at any rate.
+    assert estimator.update(2.0, 0.3, 200_000, 200_000) <= 200_000 * 0.7 * 0.95 + 1
