@@ -16,6 +16,7 @@ import pytest
 
 from core.clock import FakeClock
 from core.settings import Settings
+from tests.browser import canvas_camera
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, World
 from tests.live.conftest import Day
@@ -27,31 +28,7 @@ pytestmark = pytest.mark.browser
 
 # A camera that shows solid magenta, so the applicant's page can tell, frame by frame, when
 # the new room's interviewer appears (Chromium's fake cameras all look alike).
-MAGENTA_CAMERA = """
-(() => {
-  const devices = navigator.mediaDevices;
-  if (!devices) return;
-  const original = devices.getUserMedia.bind(devices);
-  devices.getUserMedia = async (constraints) => {
-    if (!constraints || !constraints.video) return original(constraints);
-    const audio = constraints.audio
-      ? (await original({ audio: constraints.audio })).getAudioTracks()
-      : [];
-    const canvas = document.createElement("canvas");
-    canvas.width = 320;
-    canvas.height = 240;
-    const g = canvas.getContext("2d");
-    let n = 0;
-    setInterval(() => {
-      g.fillStyle = "rgb(255, 0, 255)";
-      g.fillRect(0, 0, 320, 240);
-      g.fillStyle = "rgb(120, 0, 120)";
-      g.fillRect((n += 4) % 300, 110, 20, 20);
-    }, 33);
-    return new MediaStream([...audio, ...canvas.captureStream(30).getVideoTracks()]);
-  };
-})();
-"""
+MAGENTA_CAMERA = canvas_camera(320, 240, "rgb(255, 0, 255)", "rgb(120, 0, 120)")
 
 INBOUND_FRAMES = """async (slotIndex) => {
   const pc = window.interviewday.pc;

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from portal.models import Applicant
+from tests.browser import canvas_camera as browser_camera
 from tests.factories import World
 from tests.live.conftest import Day, day
 from tests.live.test_browser_room import (
@@ -58,35 +59,8 @@ ACTIVE_RIDS = """() => window.interviewday.connection.sender("video").getParamet
 
 
 def canvas_camera(width: int, height: int) -> str:
-    """An init script: the page's camera is a `width`×`height` canvas with a moving square."""
-    return CANVAS_CAMERA.replace("WIDTH", str(width)).replace("HEIGHT", str(height))
-
-
-CANVAS_CAMERA = """
-(() => {
-  const devices = navigator.mediaDevices;
-  if (!devices) return;
-  const original = devices.getUserMedia.bind(devices);
-  devices.getUserMedia = async (constraints) => {
-    if (!constraints || !constraints.video) return original(constraints);
-    const audio = constraints.audio
-      ? (await original({ audio: constraints.audio })).getAudioTracks()
-      : [];
-    const canvas = document.createElement("canvas");
-    canvas.width = WIDTH;
-    canvas.height = HEIGHT;
-    const g = canvas.getContext("2d");
-    let n = 0;
-    setInterval(() => {
-      g.fillStyle = "rgb(40, 90, 160)";
-      g.fillRect(0, 0, WIDTH, HEIGHT);
-      g.fillStyle = "rgb(250, 200, 40)";
-      g.fillRect((n += 8) % (WIDTH - 40), HEIGHT / 2 - 20, 40, 40);
-    }, 33);
-    return new MediaStream([...audio, ...canvas.captureStream(30).getVideoTracks()]);
-  };
-})();
-"""
+    """An init script: the page's camera is a `width`x`height` canvas with a moving square."""
+    return browser_camera(width, height, "rgb(40, 90, 160)", "rgb(250, 200, 40)", 40, 8)
 
 
 def forwarded_layers(hub: Any, participant_id: str) -> list[int]:
