@@ -107,7 +107,7 @@ async def _run_meeting(seconds: float) -> dict[str, Any]:
     ]
     try:
         for i, bot in enumerate(bots):
-            await bot.connect(lambda sdp, i=i: _add(server, f"p{i}", sdp))  # type: ignore[misc]
+            await bot.connect(lambda sdp, i=i: server.add(f"p{i}", sdp, "welcome"))  # type: ignore[misc]
             audio_stream(bot).speaking = False
         log(f"meeting: {PEOPLE} joined; everyone silent")
         await asyncio.sleep(4.0)  # joins settle: first frames, layers, estimates
@@ -169,12 +169,6 @@ async def _run_meeting(seconds: float) -> dict[str, Any]:
         await server.stop()
 
 
-async def _add(server: Server, name: str, sdp: str) -> str:
-    reply = await server.call("add", id=name, sdp=sdp, room="welcome")
-    answer: str = reply["sdp"]
-    return answer
-
-
 def _shows(bot: SyntheticParticipant, index: int) -> bool:
     prefix = f"p{index}:"
     return any((c.label or "").startswith(prefix) for c in bot.counter.slots.values())
@@ -204,7 +198,30 @@ def _hears(bot: SyntheticParticipant, layout: dict[str, str | None], who: str) -
     return False
 
 
+SWITCH_P95_TARGET_MS = 1000
+
+
+def meeting_misses(figures: dict[str, Any]) -> list[str]:
+    """The meeting's targets missed: a listener that never showed the speaker, a slow p95."""
+    misses = []
+    p95_ms = figures.get("meeting_50_speaker_switch_p95_ms")
+    if p95_ms is None or p95_ms >= SWITCH_P95_TARGET_MS:
+        misses.append(
+            f"meeting_50_speaker_switch_p95_ms={p95_ms} (target < {SWITCH_P95_TARGET_MS})"
+        )
+    if figures.get("meeting_50_switch_misses") != 0:
+        misses.append(
+            f"meeting_50_switch_misses={figures.get('meeting_50_switch_misses')} (target 0)"
+        )
+    return misses
+
+
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(asyncio.run(run_meeting())))
+    result = asyncio.run(run_meeting())
+    result["misses"] = meeting_misses(result)
+    for miss in result["misses"]:
+        log(f"TARGET MISSED: {miss}")
+    print(json.dumps(result))
+    sys.exit(1 if result["misses"] else 0)

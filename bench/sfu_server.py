@@ -195,6 +195,12 @@ class Server:
             reply: dict[str, Any] = json.loads(await self.reader.readline())
             return reply
 
+    async def add(self, participant_id: str, sdp: str, room: str) -> str:
+        """Add a participant to `room` from its offer; the answer SDP."""
+        reply = await self.call("add", id=participant_id, sdp=sdp, room=room)
+        answer: str = reply["sdp"]
+        return answer
+
     async def layouts(self) -> dict[str, dict[str, str | None]]:
         reply = await self.call("layouts")
         layouts: dict[str, dict[str, str | None]] = reply["layouts"]

@@ -41,6 +41,13 @@ HEADROOM = 0.9
 """Video is planned to fill at most this share of the estimate (keyframes burst above it)."""
 
 
+def planned_bps(plans: Sequence[Sequence[float]], want: Sequence[int]) -> float:
+    """What the video of an allocation costs (each slot's chosen layer; paused slots nothing)."""
+    return sum(
+        plan[min(w, len(plan) - 1)] for plan, w in zip(plans, want, strict=True) if plan and w >= 0
+    )
+
+
 class DownlinkControl:
     """One subscriber: its estimate, and what each of its video slots may carry."""
 
@@ -184,11 +191,7 @@ class DownlinkControl:
                 rates = [layer.bitrate_bps for layer in source.layers]
                 plans.append(rates[:1] if slot.mid in tiles else rates)
         current = [self.want.get(s.mid, 2) for s in video_order]
-        allocated = audio_bps + sum(
-            plan[min(w, len(plan) - 1)]
-            for plan, w in zip(plans, current, strict=True)
-            if plan and w >= 0
-        )
+        allocated = audio_bps + planned_bps(plans, current)
         loss = self.loss(slots)
         sent = self.sent_bps(now)
         # Round trips also grow when the subscriber's own machine is busy: only a queue we may
@@ -228,11 +231,7 @@ class DownlinkControl:
         if any(w > c for w, c in zip(want, current, strict=True)):
             self._raised_at = now
             if near_failure:
-                new_total = audio_bps + sum(
-                    plan[min(w, len(plan) - 1)]
-                    for plan, w in zip(plans, want, strict=True)
-                    if plan and w >= 0
-                )
+                new_total = audio_bps + planned_bps(plans, want)
                 self._careful_raise = new_total > 0.9 * self._failed_bps
         # Retransmissions may use a share of the estimate, never more (a burst of NACKs from
         # a congested link answered in full would only make it worse).
