@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .fastpath._datapath import SlotCore
 from .rewrite import Rewriter, seq_newer
 from .source import Layer, Source, ntp_time
-from .vp8 import rewrite_vp8_picture
 
 if TYPE_CHECKING:
     from .fastpath import SlotOutput
@@ -52,22 +52,22 @@ def build_extension_block(elements: Sequence[tuple[int, bytes]]) -> bytes:
     return struct.pack("!HH", 0xBEDE, len(body) // 4) + bytes(body)
 
 
-def _abs_send_time_frame(
-    mid_element: Sequence[tuple[int, bytes]], abs_id: int
+def _element_frame(
+    mid_element: Sequence[tuple[int, bytes]], ext_id: int, size: int
 ) -> tuple[bytes, bytes]:
-    """The extension block around a 3-byte abs-send-time value: (before, after)."""
-    block = build_extension_block([*mid_element, (abs_id, b"\x00\x00\x00")])
+    """The extension block around one element's value of `size` bytes: (before, after)."""
+    block = build_extension_block([*mid_element, (ext_id, b"\x00" * size)])
     body = bytearray(block[4:])
     pos = 0
-    while pos < len(body):  # find the abs-send-time element among the others
-        ext_id, size = body[pos] >> 4, (body[pos] & 0x0F) + 1
-        if ext_id == abs_id:
-            return block[: 4 + pos + 1], block[4 + pos + 1 + size :]
-        pos += 1 + size
-    raise AssertionError("abs-send-time element missing")
+    while pos < len(body):  # find the element among the others
+        element_id, length = body[pos] >> 4, (body[pos] & 0x0F) + 1
+        if element_id == ext_id:
+            return block[: 4 + pos + 1], block[4 + pos + 1 + length :]
+        pos += 1 + length
+    raise AssertionError("extension element missing")
 
 
-class OutSlot:
+class OutSlot(SlotCore):
     """One receive slot of a subscriber (a sendonly transceiver on our side).
 
     State: `current` is the source being forwarded, `pending` the one waiting for its
@@ -80,43 +80,28 @@ class OutSlot:
     A layer switch is a cut like a source switch: at the target layer's keyframe, with
     sequence numbers, timestamps, VP8 picture id and TL0PICIDX continued, so the decoder sees
     one stream. `want = -1` pauses the slot (video): nothing is sent until it is raised.
+
+    The steady case of `write` (the current source and layer, synced) and the tail of every
+    write (map, picture id, header, send) run in C (`SlotCore`, media/fastpath/_datapath.c),
+    on the same fields; `_write_slow` decides everything else.
     """
 
     __slots__ = (
-        "_abs_around",
-        "_ext",
-        "_ext_by_level",
-        "_level_id",
         "_mid_element",
-        "_pid_delta",
-        "_pid_last",
-        "_tl0_delta",
-        "_tl0_last",
-        "bytes_out",
-        "current",
         "cut_at",
-        "dropped",
         "errors",
-        "frames_out",
         "index",
-        "is_video",
         "kind",
-        "layer",
         "layer_switches",
         "mid",
         "on_cut",
-        "output",
         "owner_id",
-        "packets_out",
-        "payload_type",
         "pending",
         "requested_at",
-        "rewriter",
-        "ssrc",
-        "synced",
-        "target",
-        "want",
     )
+    output: SlotOutput
+    rewriter: Rewriter
+    current: Source | None
 
     def __init__(
         self,
@@ -138,7 +123,7 @@ class OutSlot:
         self.ssrc = output.ssrc
         self.payload_type = payload_type
         self.rewriter = Rewriter(clock_rate)
-        self.current: Source | None = None
+        self.current = None
         self.pending: Source | None = None
         self.synced = False
         self.layer = 0
@@ -157,9 +142,13 @@ class OutSlot:
         # Video also carries abs-send-time: a browser then runs its delay-based receive
         # estimator and sends REMB, which congestion control reads as a queue building.
         abs_id = extension_ids.get(ABS_SEND_TIME_URI, 0) if self.is_video else 0
-        self._abs_around = _abs_send_time_frame(self._mid_element, abs_id) if abs_id else None
-        self._level_id = 0 if self.is_video else extension_ids.get(AUDIO_LEVEL_URI, 0)
-        self._ext_by_level: dict[int, bytes] = {}
+        if abs_id:
+            self._abs_before, self._abs_after = _element_frame(self._mid_element, abs_id, 3)
+        level_id = 0 if self.is_video else extension_ids.get(AUDIO_LEVEL_URI, 0)
+        if level_id:
+            before, after = _element_frame(self._mid_element, level_id, 1)
+            self._level_block = before + b"\x00" + after
+            self._level_pos = len(before)
         self.on_cut: Callable[[OutSlot], None] | None = None
         self.requested_at = 0.0
         self.cut_at = 0.0
@@ -242,7 +231,7 @@ class OutSlot:
 
     # --- packet path ---------------------------------------------------------------------
 
-    def write(
+    def _write_slow(
         self,
         source: Source,
         layer: int,
@@ -297,39 +286,9 @@ class OutSlot:
             self.cut_at = now
             if self.on_cut is not None:
                 self.on_cut(self)
-        mapped = self.rewriter.map(seq, ts, now)
-        if mapped is None:
-            if self.rewriter.is_far(seq):
-                self.synced = False  # the source's numbering jumped: rebase at a keyframe
-            return
-        out_seq, out_ts = mapped
-        if pic is not None:
-            payload = self._picture(payload, pic)
-        around = self._abs_around
-        if around is not None:
-            ext = around[0] + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big") + around[1]
-        else:
-            ext = self._ext if level < 0 or not self._level_id else self._level_ext(level)
-        plain = (
-            _HEADER.pack(
-                0x90 if ext else 0x80,
-                (marker << 7) | self.payload_type,
-                out_seq,
-                out_ts,
-                self.ssrc,
-            )
-            + ext
-            + payload
-        )
-        if output.send(plain, out_seq, out_ts, ntp, len(payload)):
-            self.packets_out += 1
-            self.bytes_out += len(plain)
-            if marker or not self.is_video:
-                self.frames_out += 1
-        else:
-            self.dropped += 1
-            if not output.ready:
-                self.synced = False
+        sent = self._tail(seq, ts, marker, payload, level, now, ntp, pic)
+        if sent is False and not output.ready:
+            self.synced = False
 
     def _cut_picture(self, pic: tuple[int, int, int, int, int]) -> None:
         """Continue the picture id and TL0PICIDX the subscriber saw last (a new segment)."""
@@ -343,32 +302,9 @@ class OutSlot:
         else:
             self._tl0_delta = 0
 
-    def _picture(self, payload: bytes, pic: tuple[int, int, int, int, int]) -> bytes:
-        _, pid_bits, pid, tl0_pos, tl0 = pic
-        if pid_bits:
-            mask = 0x7FFF if pid_bits == 15 else 0x7F
-            out = (pid + self._pid_delta) & mask
-            last = self._pid_last
-            if last < 0 or ((out - last) & mask) <= (mask >> 1):
-                self._pid_last = out
-        if tl0_pos:
-            out_tl0 = (tl0 + self._tl0_delta) & 0xFF
-            if self._tl0_last < 0 or ((out_tl0 - self._tl0_last) & 0xFF) < 0x80:
-                self._tl0_last = out_tl0
-        if self._pid_delta or self._tl0_delta:
-            return rewrite_vp8_picture(payload, pic, self._pid_delta, self._tl0_delta)
-        return payload
-
     def skip(self, source: Source, layer: int, seq: int) -> None:
         if source is self.current and self.synced and layer == self.layer:
             self.rewriter.skip(seq)
-
-    def _level_ext(self, level: int) -> bytes:
-        ext = self._ext_by_level.get(level)
-        if ext is None:
-            ext = build_extension_block([*self._mid_element, (self._level_id, bytes((level,)))])
-            self._ext_by_level[level] = ext
-        return ext
 
     # --- feedback from the subscriber ----------------------------------------------------
 

@@ -55,6 +55,7 @@ def layer_streams(
     downlink: fastpath.Downlink,
     cname: str,
     history: int = 128,
+    transport_cc: int = 0,
 ) -> list[PacedStream]:
     """One paced stream per layer (clips lowest quality first) on the video `transceiver`."""
     sender: Any = transceiver.sender
@@ -81,6 +82,7 @@ def layer_streams(
                 cname,
                 rid=(RID_EXTENSION_ID, name),
                 rtcp=rtcp,
+                transport_cc=transport_cc,
             )
         )
     return streams

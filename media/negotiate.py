@@ -21,6 +21,7 @@ from .control import DownlinkControl
 from .forwarder import OutSlot, Source
 from .participant import Participant
 from .simulcast import SimulcastOffer, accept_simulcast, parse_simulcast
+from .transportcc import accept_transport_cc, offered_transport_cc
 
 CODEC_BY_KIND = {"audio": ("audio/opus", 48000), "video": ("video/VP8", 90000)}
 NACK_HISTORY = 128  # video packets kept per slot for retransmission: ~2 s at 60 pkt/s, ~150 KB
@@ -35,9 +36,11 @@ async def negotiate(
     on_remb: Callable[[int], None],
 ) -> Participant:
     """Answer a participant's offer on `pc`: its uplink becomes sources, its receive-only
-    transceivers slots (audio and video pairs), simulcast accepted where offered."""
+    transceivers slots (audio and video pairs), simulcast and transport-cc accepted where
+    offered."""
     await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
     simulcast = parse_simulcast(offer_sdp)
+    transport_cc = offered_transport_cc(offer_sdp)
     uplink: dict[str, Any] = {}
     slot_transceivers: dict[str, list[tuple[Any, int]]] = {"audio": [], "video": []}
     for transceiver in pc.getTransceivers():
@@ -77,7 +80,9 @@ async def negotiate(
             keyframe_interval=keyframe_interval,
             rids=layers.rids if layers else (),
         )
-        fastpath.tap_receiver(receiver, source.on_packet)
+        # With transport-cc the publisher estimates its own uplink from our feedback; without
+        # it, aiortc's receive-side estimator (every packet through Python) sends REMB.
+        fastpath.tap_receiver(receiver, source.on_packet, remb=not transport_cc)
         sources[kind] = source
         receivers.append(receiver)
 
@@ -120,7 +125,7 @@ async def negotiate(
     await pc.setLocalDescription(answer)
     video_layers = next(iter(accepted.values()), None)
     rid_ids = (video_layers.rid_id, video_layers.repaired_rid_id) if video_layers else (0, 0)
-    fastpath.fast_receive(pc, rid_ids)
+    core = fastpath.fast_receive(pc, rid_ids, transport_cc)
     cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", pc.localDescription.sdp, re.MULTILINE)
     return Participant(
         id=participant_id,
@@ -134,5 +139,9 @@ async def negotiate(
         sample=(time.monotonic(), 0, 0),
         cname=cname.group(1) if cname else participant_id,
         control=DownlinkControl(downlink),
-        answer_sdp=accept_simulcast(pc.localDescription.sdp, accepted),
+        answer_sdp=accept_transport_cc(
+            accept_simulcast(pc.localDescription.sdp, accepted), transport_cc
+        ),
+        receiver_core=core,
+        transport_cc=bool(transport_cc and uplink),
     )

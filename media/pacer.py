@@ -36,6 +36,19 @@ SPEECH_LEVEL = 30  # -dBov: normal speech into a headset microphone
 DTX_EVERY = 20  # Opus DTX in silence: one 20 ms frame in 400 ms
 
 
+def _append_element(block: bytes, ext_id: int, value: bytes) -> bytes:
+    """A one-byte-header extension block (or none) with one more element."""
+    if not block:
+        return build_extension_block([(ext_id, value)])
+    body = block[4:]
+    end = 0
+    while end < len(body) and body[end]:  # a zero byte is padding: in our blocks, the end
+        end += 2 + (body[end] & 0x0F)
+    body = body[:end] + bytes(((ext_id << 4) | (len(value) - 1),)) + value
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+
+
 class PacedStream:
     """One synthetic outgoing stream (a clip looped at its frame rate)."""
 
@@ -52,9 +65,12 @@ class PacedStream:
         cname: str,
         rid: tuple[int, str] | None = None,
         rtcp: object | None = None,
+        transport_cc: int = 0,
     ) -> None:
         """`rid` (extension id, layer name): a simulcast layer, named on every packet;
-        `rtcp`: what receives this stream's RTCP (default the sender; a layer has its own)."""
+        `rtcp`: what receives this stream's RTCP (default the sender; a layer has its own);
+        `transport_cc`: the extension id of transport-wide sequence numbers (0: none), one
+        numbering per downlink as a browser does."""
         rng = random.Random()
         self.downlink = downlink
         self.cname = cname
@@ -93,8 +109,15 @@ class PacedStream:
             if level_id
             else {}
         )
+        self._tcc_id = transport_cc
         target: Any = rtcp if rtcp is not None else sender
         tap_sender(target, self.request_keyframe, self.on_nack, output.on_report)
+
+    def _stamped(self, ext: bytes) -> bytes:
+        """`ext` with the downlink's next transport-wide sequence number appended."""
+        seq = self.downlink.transport_seq
+        self.downlink.transport_seq = (seq + 1) & 0xFFFF
+        return _append_element(ext, self._tcc_id, seq.to_bytes(2, "big"))
 
     def request_keyframe(self) -> None:
         if self._is_video:
@@ -147,10 +170,15 @@ class PacedStream:
             seq = self._seq
             self._seq = (seq + 1) & 0xFFFF
             marker = 0x80 if i == last else 0
+            stamped = self._stamped(ext) if self._tcc_id else ext
             header = _HEADER.pack(
-                0x90 if ext else 0x80, marker | self.payload_type, seq, timestamp, self.output.ssrc
+                0x90 if stamped else 0x80,
+                marker | self.payload_type,
+                seq,
+                timestamp,
+                self.output.ssrc,
             )
-            self.output.send(header + ext + payload, seq, timestamp, ntp, len(payload))
+            self.output.send(header + stamped + payload, seq, timestamp, ntp, len(payload))
 
 
 class Pacer:

@@ -30,6 +30,9 @@ class Participant:
     """Receives the room but is never shown in anyone's slots (an observer)."""
     control: DownlinkControl | None = None
     answer_sdp: str = ""
+    receiver_core: fastpath.ReceiverCore | None = None
+    transport_cc: bool = False
+    """It publishes with transport-wide sequence numbers: the SFU sends it feedback."""
 
     def slots(self) -> list[OutSlot]:
         return [s for pair in self.pairs for s in pair if s is not None]

@@ -40,6 +40,7 @@ from .offer import check_offer
 from .participant import Participant
 from .speaker import SpeakerTracker
 from .stats import ParticipantStats, rate_bps
+from .transportcc import twcc_rtcp
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class Sfu:
         if self._rtcp_task is None:
             self._rtcp_task = asyncio.ensure_future(self._send_reports())
             self._rtcp_task.add_done_callback(_log_failure)
-        if self._control_task is None and self._congestion_control:
+        if self._control_task is None:
             self._control_task = asyncio.ensure_future(self._control())
             self._control_task.add_done_callback(_log_failure)
         self._enter(participant, room_id, announce=True)
@@ -389,19 +390,41 @@ class Sfu:
             participant.control.remb_at = time.monotonic()
 
     async def _control(self) -> None:
-        """Congestion control for every participant's downlink and the meetings' speakers,
-        from one timer."""
+        """Congestion control for every participant's downlink, transport-cc feedback for
+        their uplinks and the meetings' speakers, from one timer."""
         next_control = time.monotonic()
         while True:
             await asyncio.sleep(SPEAKER_INTERVAL)
             now = time.monotonic()
+            self.send_feedback()
             try:
                 self._track_speakers(now)
             except Exception:  # a failure here must not stop congestion control
                 logger.exception("speaker tracking failed")
-            if now >= next_control:
+            if self._congestion_control and now >= next_control:
                 next_control = now + CONTROL_INTERVAL
                 self.control_once(now)
+
+    def send_feedback(self) -> None:
+        """Transport-cc feedback to every publisher that negotiated it: what arrived since the
+        last round, and when (the publisher's own congestion control reads it)."""
+        for participant in list(self._participants.values()):
+            core = participant.receiver_core
+            if not participant.transport_cc or core is None or not participant.downlink.ready:
+                continue
+            try:
+                fcis = core.feedback()
+                if not fcis:
+                    continue
+                media_ssrc = next(
+                    (s.media_ssrc for s in participant.sources.values() if s.media_ssrc), 0
+                )
+                slots = participant.slots()
+                sender_ssrc = slots[0].ssrc if slots else 1
+                packet = b"".join(twcc_rtcp(sender_ssrc, media_ssrc or 0, fci) for fci in fcis)
+                participant.downlink.send(participant.downlink.protect_rtcp(packet))
+            except Exception:  # one peer's failure must not stop the others' feedback
+                logger.exception("transport-cc feedback to %s failed", participant.id)
 
     def control_once(self, now: float) -> None:
         """One round of congestion control (the timer's step; tests call it directly)."""

@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .speaker import SPEAKING_LEVEL
-from .vp8 import is_vp8_keyframe, vp8_picture_fields
+from .fastpath._datapath import LayerCore, SourceCore
 
 if TYPE_CHECKING:
     from aiortc.rtp import RtpPacket
@@ -41,19 +40,19 @@ def ntp_time(unix_time: float) -> int:
     return int((unix_time + NTP_EPOCH_OFFSET) * (1 << 32))
 
 
-class Layer:
-    """One simulcast layer of a video source (a non-simulcast source has exactly one)."""
+class Layer(LayerCore):
+    """One simulcast layer of a video source (a non-simulcast source has exactly one).
+
+    `bytes_in`, `last_packet`, `keyframes_in` and `_keyframe_since_request` are kept per
+    packet in C (`LayerCore`, media/fastpath/dp_receive.c).
+    """
 
     __slots__ = (
         "_deferred",
-        "_keyframe_since_request",
         "_last_request",
         "_rate_samples",
         "bitrate_bps",
-        "bytes_in",
         "index",
-        "keyframes_in",
-        "last_packet",
         "ssrc",
     )
 
@@ -90,29 +89,25 @@ class Layer:
         return self.bitrate_bps
 
 
-class Source:
-    """One published stream: a participant's audio or video uplink (simulcast: its layers)."""
+class Source(SourceCore):
+    """One published stream: a participant's audio or video uplink (simulcast: its layers).
+
+    `on_packet` and the counters it keeps are C (`SourceCore`, media/fastpath/dp_receive.c):
+    it runs for every packet a publisher sends, and the C receive path calls it without
+    Python. `_learn` (a new SSRC) and `_slot_failed` are called back from there.
+    """
 
     __slots__ = (
         "_send_pli",
-        "bytes_in",
-        "closed",
-        "consumers",
-        "frames_in",
-        "is_video",
         "keyframe_interval",
         "keyframes_requested",
         "kind",
-        "layer_of_ssrc",
-        "layers",
-        "level",
-        "level_at",
-        "loud_at",
-        "muted",
-        "packets_in",
         "participant_id",
         "rids",
     )
+    consumers: list[OutSlot]
+    layers: list[Layer]
+    layer_of_ssrc: dict[int, int]
 
     def __init__(
         self,
@@ -128,8 +123,8 @@ class Source:
         self.rids = rids if self.is_video else ()
         """Simulcast layer names, lowest quality first (empty: one stream)."""
         self.layers = [Layer(i) for i in range(max(1, len(self.rids)))]
-        self.layer_of_ssrc: dict[int, int] = {}
-        self.consumers: list[OutSlot] = []
+        self.layer_of_ssrc = {}
+        self.consumers = []
         self.muted = False
         self.closed = False
         self.keyframe_interval = keyframe_interval
@@ -157,65 +152,11 @@ class Source:
     def simulcast(self) -> bool:
         return len(self.layers) > 1
 
-    def on_packet(self, packet: RtpPacket) -> None:
-        """Forward one packet from the publisher to every consuming slot."""
-        if self.closed:
-            return
-        index = self.layer_of_ssrc.get(packet.ssrc)
-        if index is None:
-            index = self._learn(packet)
-            if index is None:
-                return  # a simulcast packet of a layer not yet named: wait for its rid
-        layer = self.layers[index]
-        payload = packet.payload
-        now = time.monotonic()
-        self.packets_in += 1
-        size = len(payload) + 12
-        self.bytes_in += size
-        layer.bytes_in += size + WIRE_OVERHEAD
-        layer.last_packet = now
-        if self.muted:
-            return
-        seq = packet.sequence_number
-        consumers = self.consumers
-        if not payload:  # padding only: nothing to forward, but keep numbering dense
-            for slot in consumers:
-                slot.skip(self, index, seq)
-            return
-        level = -1
-        pic = None
-        if self.is_video:
-            key = is_vp8_keyframe(payload)
-            if key:
-                layer.keyframes_in += 1
-                layer._keyframe_since_request = True
-            if packet.marker:
-                self.frames_in += 1
-            if consumers:
-                pic = vp8_picture_fields(payload)
-        else:
-            key = True
-            self.frames_in += 1
-            audio_level = packet.extensions.audio_level
-            if audio_level is not None:
-                level = (0x80 if audio_level[0] else 0) | (audio_level[1] & 0x7F)
-                self.level = audio_level[1] & 0x7F
-                self.level_at = now
-                if self.level <= SPEAKING_LEVEL:
-                    self.loud_at = now
-        if not consumers:
-            return
-        ntp = ntp_time(time.time())
-        ts = packet.timestamp
-        marker = packet.marker
-        for slot in consumers:
-            try:
-                slot.write(self, index, seq, ts, marker, payload, key, level, now, ntp, pic)
-            except Exception:
-                # One subscriber's failure must not starve the others.
-                slot.errors += 1
-                if slot.errors == 1:
-                    logger.exception("forwarding to %s/%s failed", slot.owner_id, slot.mid)
+    def _slot_failed(self, slot: OutSlot, error: BaseException | None) -> None:
+        """One subscriber's failure must not starve the others: count it, log the first."""
+        slot.errors += 1
+        if slot.errors == 1:
+            logger.error("forwarding to %s/%s failed", slot.owner_id, slot.mid, exc_info=error)
 
     def _learn(self, packet: RtpPacket) -> int | None:
         """The layer of a packet from an SSRC not seen before (None: cannot tell yet)."""

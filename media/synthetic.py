@@ -47,6 +47,7 @@ from aiortc.rtp import RtpPacket
 from . import fastpath
 from .layered import layer_streams, offer_layers
 from .pacer import PacedStream, Pacer
+from .transportcc import free_extension_id, offer_transport_cc, offered_transport_cc
 from .vp8 import is_vp8_keyframe, strip_vp8_descriptor, vp8_keyframe_size
 
 VIDEO_CLOCK = 90000
@@ -505,12 +506,15 @@ class SyntheticParticipant:
                 if t.direction == "sendonly" and t.kind == "video"
             )
             sdp = offer_layers(sdp, str(video.mid), len(self.layers))
+        if self.pacer is not None:  # it stamps transport-wide numbers, as browsers do
+            sdp = offer_transport_cc(sdp, free_extension_id(sdp))
         return sdp
 
     async def accept_answer(self, answer_sdp: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
         if self.pacer is None:
             return
+        transport_cc = offered_transport_cc(answer_sdp)
         transceivers = [t for t in self.pc.getTransceivers() if t.direction == "sendonly"]
         if not transceivers:
             return
@@ -520,7 +524,9 @@ class SyntheticParticipant:
             clip = self._clips[t.kind]
             cname_text = cname.group(1) if cname else "bot"
             if t.kind == "video" and self.layers:
-                for stream in layer_streams(t, self.layers, downlink, cname_text):
+                for stream in layer_streams(
+                    t, self.layers, downlink, cname_text, transport_cc=transport_cc
+                ):
                     self.streams.append(stream)
                     self.pacer.add(stream)
                 continue
@@ -537,6 +543,7 @@ class SyntheticParticipant:
                 fastpath.header_extension_ids(t),
                 downlink,
                 cname.group(1) if cname else "bot",
+                transport_cc=transport_cc,
             )
             self.streams.append(stream)
             self.pacer.add(stream)

@@ -101,6 +101,8 @@ def vp8_picture_fields(payload: bytes) -> tuple[int, int, int, int, int] | None:
     if ext & 0x80:
         pid_pos = pos
         if payload[pos] & 0x80:
+            if pos + 1 >= len(payload):
+                return None  # truncated: a broken or hostile descriptor
             pid_bits = 15
             pid = ((payload[pos] & 0x7F) << 8) | payload[pos + 1]
             pos += 2

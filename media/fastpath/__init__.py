@@ -34,6 +34,7 @@ from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
 
+from ._datapath import ReceiverCore
 from .receive import (
     ask_resilient_opus,
     fast_receive,
@@ -43,6 +44,7 @@ from .receive import (
     receiver_loss,
     request_keyframe,
     restrict_codecs,
+    srtp_entry,
     srtp_processor,
     tap_receiver,
 )
@@ -60,6 +62,7 @@ from .send import (
 __all__ = [
     "PINNED_VERSIONS",
     "Downlink",
+    "ReceiverCore",
     "SlotOutput",
     "ask_resilient_opus",
     "detach_sender",
@@ -75,6 +78,7 @@ __all__ = [
     "send_sender_reports",
     "sender_has_encoder",
     "set_stream_id",
+    "srtp_entry",
     "srtp_processor",
     "tap_receiver",
     "tap_sender",

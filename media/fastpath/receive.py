@@ -18,12 +18,13 @@ import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
-from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
+from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
 from ..packet import parse_rtp
+from ._datapath import ReceiverCore, SocketReader, SourceCore, StatsCore
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ NTP_EPOCH_OFFSET = 2208988800  # aiortc's millisecond clock counts from 1900
 SYNC_HANDLER = "_interviewday_handle_rtp"  # our synchronous handler, set on a tapped receiver
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+CORE = "_interviewday_receiver_core"  # our ReceiverCore, set on the DTLS transport
 RECEIVE_BUFFER = 1 << 20
 
 
@@ -166,7 +168,7 @@ def tap_receiver(
     """
     receiver: Any = rtp_receiver
     codecs: dict[int, Any] = receiver._RTCRtpReceiver__codecs
-    streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams
+    streams: dict[int, Any] = receiver._RTCRtpReceiver__remote_streams
     rtx_ssrc: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc
     nack = receiver._RTCRtpReceiver__nack_generator
     estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator if remb else None
@@ -180,6 +182,10 @@ def tap_receiver(
     nacks: dict[int, NackGenerator] = {}
     ssrc_by_rid: dict[str, int] = {}
     repaired_ssrc: dict[int, int] = {}
+
+    source = getattr(on_packet, "__self__", None)
+    if not isinstance(source, SourceCore):
+        source = None  # a bot's counter: always the Python path
 
     def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
@@ -202,7 +208,7 @@ def tap_receiver(
             return
         stats = streams.get(packet.ssrc)
         if stats is None:
-            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+            stats = streams[packet.ssrc] = StatsCore(codec.clockRate)
         stats.add(packet)
         rtx = rtx_types.get(packet.payload_type)
         if rtx is None:  # aiortc's is_rtx() lowercases a derived string: once per type
@@ -222,13 +228,26 @@ def tap_receiver(
             rid = getattr(packet.extensions, "rid", None)
             if rid is not None:
                 ssrc_by_rid[rid] = packet.ssrc
+        core: ReceiverCore | None = getattr(receiver.transport, CORE, None)
+        route = core.route(packet.ssrc) if core is not None and not rtx else None
+        generator = None
         if nack is not None:
             generator = nacks.get(packet.ssrc)
             if generator is None:
                 generator = nacks[packet.ssrc] = nack if not nacks else NackGenerator()
+            if route is not None:  # C forwarded the packets since: its newest is the newest
+                generator.max_seq = route.max_seq
             if generator.add(packet):
                 _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(generator.missing)))
         on_packet(packet)
+        if core is None or rtx or estimator is not None or source is None:
+            return  # REMB needs every packet in Python (aiortc's estimator)
+        index = source.layer_of_ssrc.get(packet.ssrc)
+        if index is not None and isinstance(stats, StatsCore):
+            newest = generator.max_seq if generator is not None else None
+            if newest is None:
+                newest = packet.sequence_number
+            core.add_route(packet.ssrc, source, index, stats, packet.payload_type, newest)
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
         handle(packet, arrival_time_ms)
@@ -249,7 +268,7 @@ def receiver_loss(receiver: RTCRtpReceiver) -> tuple[int, int]:
     """(packets expected, packets lost) over the receiver's lifetime, all SSRCs."""
     expected = lost = 0
     target: Any = receiver
-    streams: dict[int, StreamStatistics] = target._RTCRtpReceiver__remote_streams
+    streams: dict[int, Any] = target._RTCRtpReceiver__remote_streams
     for stream in streams.values():
         if stream.max_seq is not None:
             expected += stream.packets_expected
@@ -310,15 +329,32 @@ def srtp_processor(
     return process
 
 
-def fast_receive(pc: RTCPeerConnection, rid_ids: tuple[int, int] = (0, 0)) -> None:
+def srtp_entry(
+    session: pylibsrtp.Session, unprotect: bool = False
+) -> tuple[int, int, pylibsrtp.Session]:
+    """(libsrtp's RTP protect or unprotect function, the session's context) as addresses, for
+    the C data path (media/fastpath/_datapath.c): the same libsrtp and the same session aiortc
+    keyed; and the session, which the C side holds while it uses the context."""
+    target: Any = session
+    name = "srtp_unprotect" if unprotect else "srtp_protect"
+    function = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, name)))
+    return function, int(_srtp_ffi.cast("uintptr_t", target._srtp[0])), session
+
+
+def fast_receive(
+    pc: RTCPeerConnection, rid_ids: tuple[int, int] = (0, 0), transport_cc_id: int = 0
+) -> ReceiverCore:
     """Handle incoming SRTP media in the datagram callback itself.
 
     aiortc tries to parse every datagram as STUN, queues it and wakes the DTLS task for it;
-    for RTP we unprotect, parse (lean, `media.packet`) and hand the packet to a tapped
-    receiver right where the socket delivered it. RTCP, DTLS and STUN keep aiortc's path.
-    Call after setLocalDescription (max-bundle: one transport, candidates gathered). The
-    transport's own rx counters no longer see media packets. `rid_ids`: the negotiated ids of
-    the rtp-stream-id and repaired-rtp-stream-id extensions (simulcast; aiortc keeps neither).
+    for RTP we unprotect and parse in C (`ReceiverCore`) right where the socket delivered it.
+    A packet of a stream with a route (see `tap_receiver`) is forwarded there and then; any
+    other is parsed again (lean, `media.packet`) and handed to its tapped receiver. RTCP, DTLS
+    and STUN keep aiortc's path. Call after setLocalDescription (max-bundle: one transport,
+    candidates gathered). The transport's own rx counters no longer see media packets.
+    `rid_ids`: the negotiated ids of the rtp-stream-id and repaired-rtp-stream-id extensions
+    (simulcast; aiortc keeps neither); `transport_cc_id`: the transport-cc extension's id, whose
+    sequence numbers the core records for feedback (`ReceiverCore.take_arrivals`).
     """
     dtls: Any = pc.getTransceivers()[0].receiver.transport
     connection: Any = dtls.transport._connection
@@ -326,26 +362,36 @@ def fast_receive(pc: RTCPeerConnection, rid_ids: tuple[int, int] = (0, 0)) -> No
     router = dtls._rtp_router
     transceivers = pc.getTransceivers()
     clock = time.time
-    unprotect: Callable[[bytes], bytes] | None = None
+    core = ReceiverCore()
+    setattr(dtls, CORE, core)
     abs_send_time_id = audio_level_id = 0
 
     def data_received(data: bytes, component: int) -> None:
-        nonlocal unprotect, abs_send_time_id, audio_level_id
+        nonlocal abs_send_time_id, audio_level_id
         if len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
             original(data, component)  # DTLS / STUN / RTCP
             return
-        if unprotect is None:
+        if not core.keyed:
             if dtls._rx_srtp is None:
                 original(data, component)  # not keyed yet
                 return
-            unprotect = srtp_processor(dtls._rx_srtp, protect=False)
+            core.set_srtp(*srtp_entry(dtls._rx_srtp, unprotect=True))
             for transceiver in transceivers:  # one id space under bundle
                 ids = header_extension_ids(transceiver)
                 abs_send_time_id = abs_send_time_id or ids.get(ABS_SEND_TIME_URI, 0)
                 audio_level_id = audio_level_id or ids.get(AUDIO_LEVEL_URI, 0)
+            core.set_ids(audio_level_id, transport_cc_id)
         try:
-            packet = parse_rtp(unprotect(data), abs_send_time_id, audio_level_id, *rid_ids)
-        except (pylibsrtp.Error, ValueError):
+            plain = core.datagram(data)
+        except ValueError:
+            return
+        if plain is not None:  # else forwarded in C
+            plain_received(plain)
+
+    def plain_received(plain: bytes) -> None:
+        try:
+            packet = parse_rtp(plain, abs_send_time_id, audio_level_id, *rid_ids)
+        except ValueError:
             return
         receiver = router.route_rtp(packet)
         if receiver is None:
@@ -359,6 +405,7 @@ def fast_receive(pc: RTCPeerConnection, rid_ids: tuple[int, int] = (0, 0)) -> No
 
     connection.data_received = data_received
     # RTP and RTCP never look like STUN (first byte 128-191): skip aioice's STUN parse attempt.
+    loop = asyncio.get_running_loop()
     for protocol in connection._protocols:
         if type(protocol) is StunProtocol:
             _grow_receive_buffer(protocol)
@@ -366,6 +413,33 @@ def fast_receive(pc: RTCPeerConnection, rid_ids: tuple[int, int] = (0, 0)) -> No
             target.datagram_received = _datagram_shortcut(
                 protocol, data_received, protocol.local_candidate.component
             )
+            # After the transport's own reader is in place (it adds it with call_soon).
+            loop.call_soon(_read_in_c, loop, protocol, core, plain_received)
+    return core
+
+
+def _read_in_c(
+    loop: asyncio.AbstractEventLoop,
+    protocol: StunProtocol,
+    core: ReceiverCore,
+    on_rtp: Callable[[bytes], None],
+) -> None:
+    """Replace the transport's one-datagram-per-wake-up reader with `SocketReader`.
+
+    Only on asyncio's selector loop (what `serve` runs), and only while the transport is
+    open; its `close()` removes our reader like its own.
+    """
+    transport: Any = protocol.transport
+    if transport is None or transport.is_closing() or not hasattr(loop, "_add_reader"):
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    reader = SocketReader(
+        sock.fileno(), core, on_rtp, protocol.datagram_received, protocol.error_received
+    )
+    selector_loop: Any = loop
+    selector_loop._add_reader(sock.fileno(), reader.readable)
 
 
 def _grow_receive_buffer(protocol: StunProtocol, size: int = RECEIVE_BUFFER) -> None:

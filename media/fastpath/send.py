@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import pylibsrtp
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
@@ -33,7 +34,8 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from .receive import srtp_processor
+from ._datapath import LinkCore, OutputCore
+from .receive import srtp_entry, srtp_processor
 
 logger = logging.getLogger(__name__)
 
@@ -109,15 +111,19 @@ def sender_has_encoder(sender: RTCRtpSender) -> bool:
     return target._RTCRtpSender__encoder is not None
 
 
-class Downlink:
+class Downlink(LinkCore):
     """Writes SRTP datagrams to one peer's nominated ICE pair without awaiting.
 
     On a host/server-reflexive pair the datagram goes straight to (a duplicate of) the pair's
     non-blocking UDP socket; when the kernel's send buffer is full the datagram is dropped: a
     slow or blocked subscriber costs nothing and delays nobody, and nothing queues in Python.
+    Once keyed and on such a pair, protect and send run in C (`LinkCore`); the pair is chosen
+    once (aioice nominates one pair per connection and has no ICE restart).
     On a TURN pair sends need a coroutine: they go through a bounded queue drained by one
     task, oldest dropped when full; audio ("urgent") has a queue of its own, drained first, so
     it never waits behind a burst of video.
+
+    `rtx_budget` is the bytes of retransmissions allowed now (congestion control refills it).
     """
 
     __slots__ = (
@@ -132,14 +138,11 @@ class Downlink:
         "_sock",
         "_urgent",
         "_wakeup",
-        "dropped",
-        "octets_sent",
-        "rtx_budget",
-        "rtx_refused",
-        "sent",
+        "transport_seq",
     )
 
     def __init__(self, dtls: RTCDtlsTransport, max_queue: int = 256) -> None:
+        super().__init__()
         self._dtls: Any = dtls
         self._connection: Connection = self._dtls.transport._connection
         self._pair: CandidatePair | None = None
@@ -151,22 +154,30 @@ class Downlink:
         self._urgent: deque[bytes] = deque(maxlen=max_queue)
         self._wakeup: asyncio.Event | None = None
         self._drain_task: asyncio.Task[None] | None = None
-        self.sent = 0
-        self.octets_sent = 0
-        self.dropped = 0
-        self.rtx_budget = float("inf")
-        """Bytes of retransmissions allowed now (congestion control refills it)."""
-        self.rtx_refused = 0
+        self.transport_seq = 0
+        """The next transport-wide sequence number (a synthetic publisher stamps them)."""
+        on = getattr(dtls, "on", None)
+        if on is not None:
+            on("statechange", self._on_dtls_state)
 
     @property
     def ready(self) -> bool:
         """DTLS is up, so SRTP keys exist."""
         return self._dtls._state is State.CONNECTED and self._dtls._tx_srtp is not None
 
-    def protect(self, plain: bytes) -> bytes:
+    def _on_dtls_state(self) -> None:
+        if not self.ready:
+            self.clear_srtp()  # C must not protect for a transport that is gone
+
+    def _protect_slow(self, plain: bytes) -> bytes:
+        """Not keyed in C yet: key it if the session is libsrtp's, else protect in Python."""
         protect = self._protect
         if protect is None:
-            protect = self._protect = srtp_processor(self._dtls._tx_srtp)
+            session = self._dtls._tx_srtp
+            if isinstance(session, pylibsrtp.Session) and self.ready:
+                self.set_srtp(*srtp_entry(session))
+                return self.protect(plain)
+            protect = self._protect = srtp_processor(session)
         return protect(plain)
 
     def protect_rtcp(self, plain: bytes) -> bytes:
@@ -175,13 +186,16 @@ class Downlink:
             protect = self._protect_rtcp = srtp_processor(self._dtls._tx_srtp, rtcp=True)
         return protect(plain)
 
-    def send(self, data: bytes, urgent: bool = False) -> bool:
+    def _send_slow(self, data: bytes, urgent: bool = False) -> bool:
+        """No socket in C: pick the nominated pair, then send on its socket or queue (TURN)."""
         pair = self._connection._nominated.get(1)
         if pair is not self._pair:
             if pair is None:
                 self.dropped += 1
                 return False
             self._select(pair)
+            if self.direct:
+                return self.send(data, urgent)
         sock = self._sock
         if sock is not None:
             try:
@@ -220,6 +234,8 @@ class Downlink:
         if type(protocol) is StunProtocol:
             self._sock = protocol.transport.get_extra_info("socket").dup()
             self._sock.setblocking(False)
+            if isinstance(self._sock, socket.socket):
+                self.set_socket(self._sock.fileno(), self._addr[0], self._addr[1])
         elif self._drain_task is None:
             self._wakeup = asyncio.Event()
             self._drain_task = asyncio.ensure_future(self._drain())
@@ -241,12 +257,14 @@ class Downlink:
                     logger.debug("relayed send failed: %r", exc)
 
     def _close_socket(self) -> None:
+        self.clear_socket()
         if self._sock is not None:
             self._sock.close()
             self._sock = None
 
     def close(self) -> None:
         self._close_socket()
+        self.clear_srtp()
         self._pair = None
         if self._drain_task is not None:
             self._drain_task.cancel()
@@ -254,38 +272,30 @@ class Downlink:
         self._queue.clear()
 
 
-class SlotOutput:
+class SlotOutput(OutputCore):
     """One outgoing RTP stream (a subscriber's receive slot): SRTP, send, history, reports.
 
     The history keeps the protected datagrams of the last `history` packets, so a NACK is
     answered by re-sending the exact bytes: no second protect, which libsrtp would refuse as
     a replay. The counters feed our sender reports; the subscriber's receiver reports give
-    round-trip time and loss.
+    round-trip time and loss. `send`, the counters and the history are C (`OutputCore`);
+    `_send_slow` is the path for a link that is not keyed in C or not on a socket.
+    `urgent` (audio) is queued ahead of video where the downlink has to queue (TURN).
     """
 
     __slots__ = (
-        "_downlink",
-        "_hist_data",
-        "_hist_resent",
-        "_hist_seq",
         "_lsr",
         "_lsr_time",
-        "_mask",
         "fraction_lost",
-        "last_ntp",
-        "last_timestamp",
         "nack_high",
         "nacked",
-        "octets",
-        "packets",
         "packets_lost",
         "reports",
         "rtt",
         "rtt_last",
         "sender",
-        "ssrc",
-        "urgent",
     )
+    _downlink: Downlink
 
     def __init__(
         self,
@@ -295,22 +305,9 @@ class SlotOutput:
         urgent: bool = False,
         ssrc: int | None = None,
     ) -> None:
+        target: Any = sender
+        super().__init__(downlink, target._ssrc if ssrc is None else ssrc, history, urgent)
         self.sender = sender
-        self._downlink = downlink
-        self.urgent = urgent
-        """Audio: queued ahead of video where the downlink has to queue (TURN)."""
-        self.ssrc: int = sender._ssrc if ssrc is None else ssrc
-        size = 1
-        while size < history:
-            size <<= 1
-        self._mask = size - 1 if history else -1
-        self._hist_seq: list[int] = [-1] * size if history else []
-        self._hist_data: list[bytes] = [b""] * size if history else []
-        self._hist_resent: list[float] = [-1.0] * size if history else []
-        self.packets = 0
-        self.octets = 0
-        self.last_timestamp = 0
-        self.last_ntp = 0
         self._lsr = -1
         self._lsr_time = 0.0
         self.rtt: float | None = None
@@ -327,42 +324,27 @@ class SlotOutput:
     def ready(self) -> bool:
         return self._downlink.ready
 
-    def send(self, plain: bytes, seq: int, timestamp: int, ntp: int, payload_size: int) -> bool:
-        """Protect and send one RTP packet; False if it could not go out."""
+    def _send_slow(self, plain: bytes, seq: int, timestamp: int, ntp: int, size: int) -> bool:
         downlink = self._downlink
         if not downlink.ready:
             return False
         data = downlink.protect(plain)
-        mask = self._mask
-        if mask >= 0:
-            i = seq & mask
-            self._hist_seq[i] = seq
-            self._hist_data[i] = data
-            self._hist_resent[i] = -1.0
-        self.packets += 1
-        self.octets += payload_size
-        self.last_timestamp = timestamp
-        self.last_ntp = ntp
+        self._remember(data, seq, timestamp, ntp, size)
         return downlink.send(data, self.urgent)
 
     def retransmit(self, seq: int) -> bool:
         """Re-send one packet from the history: at most once per `RESEND_GAP_S`, and only
         within the downlink's retransmission budget (a congested link NACKs everything; answering
         all of it would only deepen the congestion)."""
-        mask = self._mask
-        if mask < 0 or self._hist_seq[seq & mask] != seq:
+        data = self._claim(seq, time.monotonic(), RESEND_GAP_S)
+        if data is None:
             return False
-        i = seq & mask
-        now = time.monotonic()
-        if now - self._hist_resent[i] < RESEND_GAP_S:
-            return False
-        data = self._hist_data[i]
         downlink = self._downlink
         if downlink.rtx_budget < len(data):
             downlink.rtx_refused += 1
+            self._unclaim(seq)
             return False
         downlink.rtx_budget -= len(data)
-        self._hist_resent[i] = now
         return downlink.send(data, self.urgent)
 
     def sender_report(self, now: float) -> RtcpSrPacket | None:

@@ -9,6 +9,7 @@ from media.vp8 import (
     vp8_descriptor_size,
     vp8_keyframe_size,
     vp8_packetize,
+    vp8_picture_fields,
 )
 
 KEY_FRAME_TAG = b"\x50\x02\x00"  # P bit (bit 0) clear: keyframe
@@ -77,3 +78,8 @@ def test_picture_fields_and_their_rewrite() -> None:
     assert rewrite_vp8_picture(short_pid, fields, 2, 0)[2] == 1
     assert vp8_picture_fields(b"\x10vp8") is None  # no extension byte
     assert vp8_picture_fields(b"\x90\x40") is None  # truncated
+
+
+def test_a_truncated_picture_id_is_no_picture_id() -> None:
+    # M=1 says the picture id has 15 bits, but the packet ends after its first byte.
+    assert vp8_picture_fields(b"\x90\x80\x86") is None

@@ -1,0 +1,137 @@
+/* Shared by the C data path's files (media/fastpath/_datapath.c is the module). */
+#ifndef INTERVIEWDAY_DATAPATH_H
+#define INTERVIEWDAY_DATAPATH_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <sys/socket.h>
+
+#define MAX_PLAIN 1500
+#define BUFFER_SIZE 2048 /* room for the SRTP trailer after MAX_PLAIN */
+#define JUMP 3000        /* media/rewrite.py JUMP */
+#define WIRE_OVERHEAD 40 /* media/source.py WIRE_OVERHEAD */
+#define SPEAKING_LEVEL 50 /* media/speaker.py SPEAKING_LEVEL */
+#define NTP_EPOCH_OFFSET 2208988800.0
+
+typedef int (*srtp_fn)(void *ctx, void *data, int *len);
+
+typedef struct {
+    PyObject_HEAD
+    int clock_rate;
+    int has_sent;
+    unsigned int seq_offset, start_in, high_in, last_seq;
+    unsigned long long ts_offset, last_ts;
+    double last_time;
+} RewriterObject;
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    srtp_fn protect;
+    void *ctx;
+    PyObject *srtp_owner;
+    long long sent, octets_sent, dropped, rtx_refused;
+    double rtx_budget;
+    unsigned char buffer[BUFFER_SIZE];
+} LinkObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *link;
+    unsigned int ssrc;
+    int urgent;
+    long long packets, octets;
+    unsigned long long last_timestamp, last_ntp;
+    int mask; /* -1: no history */
+    int *hist_seq;
+    PyObject **hist_data;
+    double *hist_resent;
+} OutputObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *output;
+    PyObject *rewriter;
+    PyObject *current;
+    PyObject *ext;           /* bytes: the extension block without abs-send-time or level */
+    PyObject *abs_before;    /* bytes or None: around a 3-byte abs-send-time value */
+    PyObject *abs_after;
+    PyObject *level_block;   /* bytes or None: the block with a level byte at level_pos */
+    int level_pos;
+    int synced, layer, target, want, is_video, payload_type;
+    unsigned int ssrc;
+    int pid_delta, tl0_delta, pid_last, tl0_last;
+    long long packets_out, bytes_out, frames_out, dropped;
+} SlotObject;
+
+typedef struct {
+    PyObject_HEAD
+    int clockrate;
+    long base_seq, max_seq; /* -1: none yet */
+    long long cycles, packets_received, jitter_q4;
+    long long last_arrival;
+    unsigned long long last_timestamp;
+    int has_last;
+    long long expected_prior, received_prior;
+} StatsObject;
+
+typedef struct {
+    PyObject_HEAD
+    long long bytes_in, keyframes_in;
+    double last_packet;
+    int keyframe_since_request;
+} LayerObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *consumers, *layers, *layer_of_ssrc;
+    int muted, closed, is_video, level;
+    long long packets_in, bytes_in, frames_in;
+    double level_at, loud_at;
+} SourceObject;
+
+#define ARRIVALS 8192 /* ring of (transport seq, arrival); drained every 100 ms */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *source; /* SourceCore */
+    PyObject *stats;  /* StatsCore */
+    long index;
+    int payload_type;
+    long max_seq;
+} RouteObject;
+
+typedef struct {
+    PyObject_HEAD
+    srtp_fn unprotect;
+    void *ctx;
+    PyObject *srtp_owner;
+    int level_id, tcc_id;
+    PyObject *routes; /* dict: SSRC -> Route */
+    long long forwarded, returned;
+    unsigned short arrival_seq[ARRIVALS];
+    long long arrival_us[ARRIVALS];
+    int arrival_head, arrival_count;
+    long long feedback_next; /* the next transport seq to report (unwrapped), -1: none yet */
+    int feedback_count;
+    unsigned char buffer[BUFFER_SIZE];
+} ReceiverObject;
+
+extern PyTypeObject RewriterType, LinkType, OutputType, SlotType;
+extern PyTypeObject StatsType, LayerType, SourceType, ReceiverType, RouteType, ReaderType;
+
+double dp_monotonic(void);
+double dp_wall(void);
+void dp_stats_add(StatsObject *stats, unsigned int seq, unsigned long long ts);
+int dp_source_packet(SourceObject *source, long index, unsigned int seq, unsigned long long ts,
+                     int marker, const unsigned char *payload, Py_ssize_t len, int audio_level);
+PyObject *dp_receiver_feedback(ReceiverObject *self, PyObject *args, PyObject *kwds);
+PyObject *dp_receive(PyObject *receiver, const char *data, Py_ssize_t n);
+int dp_receiver_keyed(PyObject *receiver);
+PyObject *dp_slot_write(SlotObject *slot, PyObject *const *args, Py_ssize_t nargs);
+
+#endif

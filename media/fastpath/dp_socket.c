@@ -1,0 +1,165 @@
+/* `SocketReader`: the event loop's reader for one ICE socket, draining it in C.
+ *
+ * asyncio's datagram transport reads one datagram per wake-up and runs a handle, a Python
+ * callback and our shortcut for each: at a publisher's packet rate that costs more than the
+ * forwarding itself. This reader, installed in the transport's place (media/fastpath/
+ * receive.py `fast_socket`), reads up to `BATCH` datagrams per wake-up: SRTP media goes to
+ * the `ReceiverCore` (forwarded there, or its plaintext to `on_rtp`), anything else (STUN,
+ * DTLS, RTCP, and media before the keys exist) to the protocol's `datagram_received`, as the
+ * transport would have delivered it. Errors go to `error_received`, as asyncio does.
+ */
+#include "datapath.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define BATCH 64
+#define DATAGRAM_MAX 65536
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    PyObject *receiver;       /* ReceiverCore */
+    PyObject *on_rtp;         /* callable(plain bytes) */
+    PyObject *on_datagram;    /* callable(bytes, addr) */
+    PyObject *on_error;       /* callable(OSError) */
+    long long datagrams, wakeups;
+    unsigned char buffer[DATAGRAM_MAX];
+} ReaderObject;
+
+static int Reader_traverse(ReaderObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->receiver);
+    Py_VISIT(self->on_rtp);
+    Py_VISIT(self->on_datagram);
+    Py_VISIT(self->on_error);
+    return 0;
+}
+
+static int Reader_clear(ReaderObject *self) {
+    Py_CLEAR(self->receiver);
+    Py_CLEAR(self->on_rtp);
+    Py_CLEAR(self->on_datagram);
+    Py_CLEAR(self->on_error);
+    return 0;
+}
+
+static void Reader_dealloc(ReaderObject *self) {
+    PyObject_GC_UnTrack(self);
+    Reader_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Reader_init(ReaderObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"fd", "receiver", "on_rtp", "on_datagram", "on_error", NULL};
+    PyObject *receiver, *on_rtp, *on_datagram, *on_error;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!OOO", kwlist, &self->fd, &ReceiverType,
+                                     &receiver, &on_rtp, &on_datagram, &on_error))
+        return -1;
+    Py_INCREF(receiver);
+    Py_XSETREF(self->receiver, receiver);
+    Py_INCREF(on_rtp);
+    Py_XSETREF(self->on_rtp, on_rtp);
+    Py_INCREF(on_datagram);
+    Py_XSETREF(self->on_datagram, on_datagram);
+    Py_INCREF(on_error);
+    Py_XSETREF(self->on_error, on_error);
+    return 0;
+}
+
+static PyObject *address(const struct sockaddr_storage *addr) {
+    char host[INET6_ADDRSTRLEN];
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+        return Py_BuildValue("(si)", host, ntohs(v4->sin_port));
+    }
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)addr;
+    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+    return Py_BuildValue("(siII)", host, ntohs(v6->sin6_port), ntohl(v6->sin6_flowinfo),
+                         v6->sin6_scope_id);
+}
+
+/* Call `callback(*args)`; a failure is reported like an asyncio callback's, never raised:
+ * one bad datagram must not stop the others in the batch. */
+static void call_quietly(PyObject *callback, PyObject *a, PyObject *b) {
+    PyObject *r = b ? PyObject_CallFunctionObjArgs(callback, a, b, NULL)
+                    : PyObject_CallFunctionObjArgs(callback, a, NULL);
+    if (r == NULL) PyErr_WriteUnraisable(callback);
+    Py_XDECREF(r);
+}
+
+static int is_media(const unsigned char *p, Py_ssize_t n) {
+    /* RTP, not RTCP (payload types 192-208 are RTCP's packet types with the marker bit) */
+    return n >= 12 && p[0] > 127 && p[0] < 192 && !(p[1] > 191 && p[1] < 209);
+}
+
+static PyObject *Reader_readable(ReaderObject *self, PyObject *unused) {
+    self->wakeups++;
+    for (int i = 0; i < BATCH; i++) {
+        struct sockaddr_storage addr;
+        socklen_t addrlen = sizeof(addr);
+        ssize_t n = recvfrom(self->fd, self->buffer, sizeof(self->buffer), MSG_DONTWAIT,
+                             (struct sockaddr *)&addr, &addrlen);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+            PyObject *error = PyErr_SetFromErrno(PyExc_OSError);
+            (void)error;
+            PyObject *type, *value, *trace;
+            PyErr_Fetch(&type, &value, &trace);
+            PyErr_NormalizeException(&type, &value, &trace);
+            if (value != NULL) call_quietly(self->on_error, value, NULL);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(trace);
+            break;
+        }
+        self->datagrams++;
+        if (is_media(self->buffer, n) && dp_receiver_keyed(self->receiver)) {
+            PyObject *plain = dp_receive(self->receiver, (const char *)self->buffer, n);
+            if (plain == NULL) {
+                if (PyErr_ExceptionMatches(PyExc_ValueError))
+                    PyErr_Clear(); /* not SRTP of ours, or malformed: dropped */
+                else
+                    PyErr_WriteUnraisable((PyObject *)self);
+            } else if (plain != Py_None) {
+                call_quietly(self->on_rtp, plain, NULL);
+            }
+            Py_XDECREF(plain);
+            continue;
+        }
+        PyObject *data = PyBytes_FromStringAndSize((const char *)self->buffer, n);
+        PyObject *from = data ? address(&addr) : NULL;
+        if (data != NULL && from != NULL) call_quietly(self->on_datagram, data, from);
+        else PyErr_WriteUnraisable((PyObject *)self);
+        Py_XDECREF(data);
+        Py_XDECREF(from);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Reader_methods[] = {
+    {"readable", (PyCFunction)Reader_readable, METH_NOARGS,
+     "The event loop's reader callback: drain up to a batch of datagrams."},
+    {NULL}};
+
+static PyMemberDef Reader_members[] = {
+    {"datagrams", T_LONGLONG, offsetof(ReaderObject, datagrams), READONLY, NULL},
+    {"wakeups", T_LONGLONG, offsetof(ReaderObject, wakeups), READONLY, NULL},
+    {"fd", T_INT, offsetof(ReaderObject, fd), READONLY, NULL},
+    {NULL}};
+
+PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "media.fastpath._datapath.SocketReader",
+    .tp_basicsize = sizeof(ReaderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_traverse = (traverseproc)Reader_traverse,
+    .tp_clear = (inquiry)Reader_clear,
+    .tp_methods = Reader_methods,
+    .tp_members = Reader_members,
+};
