@@ -17,6 +17,8 @@ setup(
                 "media/fastpath/dp_route.c",
                 "media/fastpath/dp_socket.c",
                 "media/fastpath/dp_feedback.c",
+                "media/fastpath/dp_transport.c",
+                "media/fastpath/dp_trend.c",
             ],
             depends=["media/fastpath/datapath.h"],
             extra_compile_args=["-O2", "-Wall", "-Werror=implicit-function-declaration"],

@@ -70,6 +70,8 @@ class BandwidthEstimator:
         remb_bps: float | None = None,
         queuing: bool = False,
         probing: bool = False,
+        *,
+        acked_bps: float | None = None,
     ) -> float:
         """Fold one tick's feedback in; return the new estimate.
 
@@ -77,7 +79,8 @@ class BandwidthEstimator:
         (None: no feedback); `sent_bps`: what went out over the last second, on the wire;
         `allocated_bps`: what the current allocation sends; `queuing`: round trips grew (a
         queue is building on the path: the next thing is loss); `probing`: the allocation was
-        raised a moment ago (a loss now says the raise was too much).
+        raised a moment ago (a loss now says the raise was too much); `acked_bps`: what the
+        subscriber's transport-cc feedback says got through (where it sends feedback).
         """
         if self._calm_since is None:
             self._calm_since = now  # calm is measured from the first feedback, not before
@@ -101,6 +104,8 @@ class BandwidthEstimator:
             elif loss is not None and loss >= HIGH_LOSS:
                 # Little was sent, so loss says little about capacity (GCC's rule).
                 target = self.estimate * (1.0 - 0.5 * min(loss, 1.0))
+            elif acked_bps is not None and acked_bps > 0:
+                target = acked_bps * 0.85  # GCC: a queue builds, back below what got through
             else:
                 target = sent_bps * 0.9
             self.estimate = max(self.min_bps, min(self.estimate, target))

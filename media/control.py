@@ -37,6 +37,8 @@ PROBE_S = 3.0
 """A loss this soon after a raise is the raise's doing."""
 """Round trips this much above the link's lowest mean a queue is building."""
 MIN_RTT_WINDOW_S = 30.0
+TRANSPORT_FRESH_S = 1.0
+"""Transport-cc feedback older than this no longer describes the link."""
 HEADROOM = 0.9
 """Video is planned to fill at most this share of the estimate (keyframes burst above it)."""
 
@@ -66,11 +68,15 @@ class DownlinkControl:
         "_recent_nacks",
         "_reports",
         "_rtt_seen",
+        "_transport_at",
+        "_transport_losses",
+        "_transport_pending",
         "downlink",
         "estimator",
         "remb_at",
         "remb_bps",
         "state",
+        "transport_malformed",
         "want",
     )
 
@@ -96,6 +102,40 @@ class DownlinkControl:
         self._min_rtt = float("inf")
         self._min_rtt_at = 0.0
         self._rtt_seen: dict[str, float] = {}
+        self._transport_pending = (0, 0)
+        self._transport_at = -1e9
+        self._transport_losses: deque[tuple[float, int, int]] = deque()
+        self.transport_malformed = 0
+
+    def on_transport_feedback(self, fci: bytes) -> None:
+        """One transport-cc feedback from the subscriber (its RTCP path calls this): the
+        downlink's trendline takes it in C; the counts join the next tick."""
+        try:
+            received, lost = self.downlink.transport_feedback(fci)
+        except ValueError:
+            self.transport_malformed += 1
+            return
+        pending = self._transport_pending
+        self._transport_pending = (pending[0] + received, pending[1] + lost)
+
+    def transport(self, now: float) -> tuple[bool, float | None, float | None] | None:
+        """From transport-cc feedback: (the queue grows, the share lost over the last second,
+        what got through in bits/s); None without fresh feedback."""
+        received, lost = self._transport_pending
+        if received or lost:
+            self._transport_pending = (0, 0)
+            self._transport_losses.append((now, received, lost))
+            self._transport_at = now
+        losses = self._transport_losses
+        while losses and now - losses[0][0] > 1.0:
+            losses.popleft()
+        if now - self._transport_at > TRANSPORT_FRESH_S:
+            return None
+        received = sum(r for _, r, _ in losses)
+        lost = sum(n for _, _, n in losses)
+        loss = lost / (received + lost) if received + lost >= MIN_LOSS_SAMPLE else None
+        downlink = self.downlink
+        return downlink.trend_state == "overusing", loss, downlink.acked_bps
 
     def sent_bps(self, now: float) -> float:
         """What went out on the wire over about the last second."""
@@ -201,8 +241,19 @@ class DownlinkControl:
         remb = self.remb_bps if now - self.remb_at < REMB_FRESH_S else None
         if remb is not None and remb < 0.85 * sent and sent >= 0.5 * self.estimator.estimate:
             queuing = True
+        # Transport-cc: the delay each packet met, so a queue shows before anything is lost.
+        acked = None
+        transport = self.transport(now)
+        if transport is not None:
+            overusing, transport_loss, acked = transport
+            if overusing and sent >= 0.5 * self.estimator.estimate:
+                queuing = True
+            if transport_loss is not None:
+                loss = transport_loss if loss is None else max(loss, transport_loss)
         probing = now - self._raised_at < PROBE_S
-        estimate = self.estimator.update(now, loss, sent, allocated, None, queuing, probing)
+        estimate = self.estimator.update(
+            now, loss, sent, allocated, None, queuing, probing, acked_bps=acked
+        )
         # One step up at a time: the feedback on a raise (NACKs, reports) takes most of a
         # second to come back, and raising again before it would overshoot by several layers.
         # Near where the link last failed, one step at a time and verified for longer: a

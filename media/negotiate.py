@@ -65,6 +65,9 @@ async def negotiate(
 
     dtls = pc.getTransceivers()[0].sender.transport
     downlink = fastpath.Downlink(dtls)
+    # Transport-wide numbers on what we forward: the subscriber's feedback on them is the
+    # finest congestion signal there is (media/control.py).
+    downlink.set_transport_cc(transport_cc)
     sources: dict[str, Source] = {}
     receivers = []
     accepted: dict[str, SimulcastOffer] = {}
@@ -127,6 +130,9 @@ async def negotiate(
     rid_ids = (video_layers.rid_id, video_layers.repaired_rid_id) if video_layers else (0, 0)
     core = fastpath.fast_receive(pc, rid_ids, transport_cc)
     cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", pc.localDescription.sdp, re.MULTILINE)
+    control = DownlinkControl(downlink)
+    if transport_cc:
+        fastpath.tap_transport_feedback(dtls, control.on_transport_feedback)
     return Participant(
         id=participant_id,
         pc=pc,
@@ -138,7 +144,7 @@ async def negotiate(
         receivers=receivers,
         sample=(time.monotonic(), 0, 0),
         cname=cname.group(1) if cname else participant_id,
-        control=DownlinkControl(downlink),
+        control=control,
         answer_sdp=accept_transport_cc(
             accept_simulcast(pc.localDescription.sdp, accepted), transport_cc
         ),

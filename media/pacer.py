@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpSender
 
-from .fastpath import Downlink, SlotOutput, send_sender_reports, tap_sender
+from .fastpath import Downlink, ReceiverCore, SlotOutput, send_sender_reports, tap_sender
 from .forwarder import AUDIO_LEVEL_URI, MID_URI, build_extension_block, ntp_time
+from .transportcc import twcc_rtcp
 from .vp8 import vp8_packetize
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ _HEADER = struct.Struct("!BBHII")
 REPORT_INTERVAL = 1.0  # seconds between RTCP sender reports
 SPEECH_LEVEL = 30  # -dBov: normal speech into a headset microphone
 DTX_EVERY = 20  # Opus DTX in silence: one 20 ms frame in 400 ms
+FEEDBACK_INTERVAL = 0.1  # transport-cc feedback, as often as browsers send it
+FEEDBACK_SSRC = 1
 
 
 def _append_element(block: bytes, ext_id: int, value: bytes) -> bytes:
@@ -191,7 +194,15 @@ class Pacer:
     def __init__(self, tick: float = 0.005) -> None:
         self.tick = tick
         self._streams: list[PacedStream] = []
+        self._feedback: dict[int, tuple[Downlink, ReceiverCore]] = {}
         self._task: asyncio.Task[None] | None = None
+
+    def add_feedback(self, downlink: Downlink, core: ReceiverCore) -> None:
+        """Send transport-cc feedback on what `core` receives, every `FEEDBACK_INTERVAL`."""
+        self._feedback[id(downlink)] = (downlink, core)
+
+    def remove_feedback(self, downlink: Downlink) -> None:
+        self._feedback.pop(id(downlink), None)
 
     def add(self, stream: PacedStream) -> None:
         self._streams.append(stream)
@@ -204,6 +215,7 @@ class Pacer:
 
     async def _run(self) -> None:
         next_reports = time.monotonic() + REPORT_INTERVAL
+        next_feedback = time.monotonic() + FEEDBACK_INTERVAL
         while True:
             now = time.monotonic()
             for stream in list(self._streams):
@@ -215,6 +227,9 @@ class Pacer:
             if now >= next_reports:
                 next_reports = now + REPORT_INTERVAL
                 self._send_reports()
+            if now >= next_feedback:
+                next_feedback = now + FEEDBACK_INTERVAL
+                self._send_feedback()
             await asyncio.sleep(self.tick)
 
     def _send_reports(self) -> None:
@@ -228,8 +243,19 @@ class Pacer:
             except Exception:
                 logger.exception("sender reports failed")
 
+    def _send_feedback(self) -> None:
+        for downlink, core in list(self._feedback.values()):
+            try:
+                fcis = core.feedback()
+                if fcis and downlink.ready:
+                    packet = b"".join(twcc_rtcp(FEEDBACK_SSRC, 0, fci) for fci in fcis)
+                    downlink.send(downlink.protect_rtcp(packet))
+            except Exception:
+                logger.exception("transport-cc feedback failed")
+
     async def close(self) -> None:
         self._streams.clear()
+        self._feedback.clear()
         if self._task is not None:
             self._task.cancel()
             self._task = None

@@ -470,6 +470,7 @@ class SyntheticParticipant:
         self.layers = tuple(layers)
         self.streams: list[PacedStream] = []
         self._downlink: fastpath.Downlink | None = None
+        self._core: fastpath.ReceiverCore | None = None
         self._clips = {"audio": audio, "video": video}
         self.video = SyntheticVideoTrack(video) if video is not None else None
         self.audio = SyntheticAudioTrack(audio) if audio is not None else None
@@ -497,8 +498,11 @@ class SyntheticParticipant:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         # Mids exist once the offer is set; receivers start only after the answer.
         self.counter.attach_all(self.pc.getTransceivers())
-        fastpath.fast_receive(self.pc)
         sdp: str = self.pc.localDescription.sdp
+        # A pacer bot numbers what it sends and reports on what it receives (transport-cc),
+        # as browsers do (the lowest free id: the simulcast ids are far above it).
+        transport_cc = free_extension_id(sdp) if self.pacer is not None else 0
+        self._core = fastpath.fast_receive(self.pc, transport_cc_id=transport_cc)
         if self.layers:
             video = next(
                 t
@@ -506,8 +510,8 @@ class SyntheticParticipant:
                 if t.direction == "sendonly" and t.kind == "video"
             )
             sdp = offer_layers(sdp, str(video.mid), len(self.layers))
-        if self.pacer is not None:  # it stamps transport-wide numbers, as browsers do
-            sdp = offer_transport_cc(sdp, free_extension_id(sdp))
+        if transport_cc:
+            sdp = offer_transport_cc(sdp, transport_cc)
         return sdp
 
     async def accept_answer(self, answer_sdp: str) -> None:
@@ -515,10 +519,14 @@ class SyntheticParticipant:
         if self.pacer is None:
             return
         transport_cc = offered_transport_cc(answer_sdp)
-        transceivers = [t for t in self.pc.getTransceivers() if t.direction == "sendonly"]
-        if not transceivers:
+        everything = self.pc.getTransceivers()
+        if not everything:
             return
-        downlink = self._downlink = fastpath.Downlink(transceivers[0].sender.transport)
+        # One transport (max-bundle): what we publish and our feedback both go out on it.
+        downlink = self._downlink = fastpath.Downlink(everything[0].sender.transport)
+        if transport_cc and self._core is not None:
+            self.pacer.add_feedback(downlink, self._core)
+        transceivers = [t for t in everything if t.direction == "sendonly"]
         cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", self.pc.localDescription.sdp, re.MULTILINE)
         for t in transceivers:
             clip = self._clips[t.kind]
@@ -555,6 +563,8 @@ class SyntheticParticipant:
         if self.pacer is not None:
             for stream in self.streams:
                 self.pacer.remove(stream)
+            if self._downlink is not None:
+                self.pacer.remove_feedback(self._downlink)
         if self._downlink is not None:
             self._downlink.close()
         await self.pc.close()

@@ -47,6 +47,7 @@ from .receive import (
     srtp_entry,
     srtp_processor,
     tap_receiver,
+    tap_transport_feedback,
 )
 from .send import (
     Downlink,
@@ -82,6 +83,7 @@ __all__ = [
     "srtp_processor",
     "tap_receiver",
     "tap_sender",
+    "tap_transport_feedback",
 ]
 
 PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}

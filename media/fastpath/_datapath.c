@@ -25,10 +25,12 @@ static struct PyModuleDef datapath_module = {
     "The per-packet tail of forwarding in C (see media/fastpath/_datapath.c).", -1, NULL};
 
 PyMODINIT_FUNC PyInit__datapath(void) {
-    PyTypeObject *types[] = {&RewriterType, &LinkType,   &OutputType, &SlotType,   &StatsType,
-                             &LayerType,    &SourceType, &RouteType,  &ReceiverType, &ReaderType};
-    const char *names[] = {"RewriterCore", "LinkCore",   "OutputCore", "SlotCore",    "StatsCore",
-                           "LayerCore",    "SourceCore", "Route",      "ReceiverCore", "SocketReader"};
+    PyTypeObject *types[] = {&RewriterType, &LinkType,   &OutputType,   &SlotType,
+                             &StatsType,    &LayerType,  &SourceType,   &RouteType,
+                             &ReceiverType, &ReaderType, &TrendType};
+    const char *names[] = {"RewriterCore", "LinkCore",     "OutputCore", "SlotCore",
+                           "StatsCore",    "LayerCore",    "SourceCore", "Route",
+                           "ReceiverCore", "SocketReader", "TrendCore"};
     const int count = sizeof(types) / sizeof(types[0]);
     for (int i = 0; i < count; i++)
         if (PyType_Ready(types[i]) < 0) return NULL;

@@ -14,6 +14,7 @@
 #define WIRE_OVERHEAD 40 /* media/source.py WIRE_OVERHEAD */
 #define SPEAKING_LEVEL 50 /* media/speaker.py SPEAKING_LEVEL */
 #define NTP_EPOCH_OFFSET 2208988800.0
+#define SENT_HISTORY 4096 /* transport-wide numbers remembered per downlink: seconds of video */
 
 typedef int (*srtp_fn)(void *ctx, void *data, int *len);
 
@@ -34,6 +35,12 @@ typedef struct {
     srtp_fn protect;
     void *ctx;
     PyObject *srtp_owner;
+    struct Trend *trend;              /* from the subscriber's feedback (dp_trend.c) */
+    int tcc_id;                       /* transport-cc extension id on what we send (0: none) */
+    unsigned int tcc_seq;             /* the next transport-wide sequence number */
+    int sent_seq[SENT_HISTORY];       /* what was sent with each number, for the feedback */
+    long long sent_us[SENT_HISTORY];
+    int sent_size[SENT_HISTORY];
     long long sent, octets_sent, dropped, rtx_refused;
     double rtx_budget;
     unsigned char buffer[BUFFER_SIZE];
@@ -121,8 +128,27 @@ typedef struct {
     unsigned char buffer[BUFFER_SIZE];
 } ReceiverObject;
 
+/* media/fastpath/dp_trend.c: GCC's delay-based overuse detector and the acked bitrate
+ * (media/delay.py `TrendlineEstimator` and `AckedBitrate`, the same rules), per downlink. */
+typedef struct Trend Trend;
+typedef struct {
+    long long seq, send_us, arrival_us; /* arrival_us < 0: reported lost (skipped) */
+    int size;
+} TrendPacket;
+enum { TREND_NORMAL = 0, TREND_OVERUSING = 1, TREND_UNDERUSING = 2 };
+Trend *dp_trend_new(void);
+void dp_trend_free(Trend *trend);
+/* One feedback's results, in any order (sorted by arrival inside); `now_us`: sender's clock.
+ * May reorder `packets`. */
+void dp_trend_update(Trend *trend, TrendPacket *packets, int count, long long now_us);
+int dp_trend_state(const Trend *trend);
+double dp_trend_threshold_ms(const Trend *trend);
+double dp_trend_queue_delay_ms(const Trend *trend);
+double dp_trend_acked_bps(const Trend *trend); /* < 0: not enough yet (None in Python) */
+
 extern PyTypeObject RewriterType, LinkType, OutputType, SlotType;
 extern PyTypeObject StatsType, LayerType, SourceType, ReceiverType, RouteType, ReaderType;
+extern PyTypeObject TrendType; /* dp_trend.c: `TrendCore`, the same for tests */
 
 double dp_monotonic(void);
 double dp_wall(void);
@@ -132,6 +158,8 @@ int dp_source_packet(SourceObject *source, long index, unsigned int seq, unsigne
 PyObject *dp_receiver_feedback(ReceiverObject *self, PyObject *args, PyObject *kwds);
 PyObject *dp_receive(PyObject *receiver, const char *data, Py_ssize_t n);
 int dp_receiver_keyed(PyObject *receiver);
+PyObject *dp_link_feedback(PyObject *link, PyObject *fci);
+int dp_link_stamp(PyObject *link, unsigned char *ext, Py_ssize_t ext_len, Py_ssize_t wire_len);
 PyObject *dp_slot_write(SlotObject *slot, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

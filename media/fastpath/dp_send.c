@@ -136,6 +136,9 @@ PyTypeObject RewriterType = {
 
 static int Link_init(LinkObject *self, PyObject *args, PyObject *kwds) {
     self->fd = -1;
+    self->tcc_id = 0;
+    self->tcc_seq = 0;
+    for (int i = 0; i < SENT_HISTORY; i++) self->sent_seq[i] = -1;
     self->addrlen = 0;
     self->protect = NULL;
     self->ctx = NULL;
@@ -243,7 +246,22 @@ static PyObject *Link_send(LinkObject *self, PyObject *args, PyObject *kwds) {
     return PyBool_FromLong(link_sendto(self, buf, (size_t)len));
 }
 
+static PyObject *Link_set_transport_cc(LinkObject *self, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    if (id < 0 || id > 14) {
+        PyErr_SetString(PyExc_ValueError, "transport-cc needs a one-byte extension id (1-14)");
+        return NULL;
+    }
+    self->tcc_id = (int)id;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef Link_methods[] = {
+    {"set_transport_cc", (PyCFunction)Link_set_transport_cc, METH_O,
+     "Number what is sent with this transport-cc extension id (0: stop)."},
+    {"transport_feedback", (PyCFunction)dp_link_feedback, METH_O,
+     "Fold one transport-cc feedback FCI in; (received, lost) among our packets."},
     {"set_srtp", (PyCFunction)Link_set_srtp, METH_VARARGS,
      "set_srtp(fn, ctx, session): protect with fn(ctx, ...); holds the session."},
     {"clear_srtp", (PyCFunction)Link_clear_srtp, METH_NOARGS, "Not keyed (or closed)."},
@@ -260,13 +278,37 @@ static PyMemberDef Link_members[] = {
     {"dropped", T_LONGLONG, offsetof(LinkObject, dropped), 0, NULL},
     {"rtx_refused", T_LONGLONG, offsetof(LinkObject, rtx_refused), 0, NULL},
     {"rtx_budget", T_DOUBLE, offsetof(LinkObject, rtx_budget), 0, NULL},
+    {"transport_seq", T_UINT, offsetof(LinkObject, tcc_seq), 0,
+     "The next transport-wide sequence number."},
     {NULL}};
 
 static PyObject *Link_get_direct(LinkObject *self, void *closure) {
     return PyBool_FromLong(self->fd >= 0 && self->protect != NULL);
 }
 
+static PyObject *Link_get_trend_state(LinkObject *self, void *closure) {
+    static const char *names[] = {"normal", "overusing", "underusing"};
+    int state = self->trend ? dp_trend_state(self->trend) : TREND_NORMAL;
+    return PyUnicode_FromString(names[state >= 0 && state <= 2 ? state : 0]);
+}
+
+static PyObject *Link_get_acked_bps(LinkObject *self, void *closure) {
+    double bps = self->trend ? dp_trend_acked_bps(self->trend) : -1.0;
+    if (bps < 0) Py_RETURN_NONE;
+    return PyFloat_FromDouble(bps);
+}
+
+static PyObject *Link_get_queue_delay_ms(LinkObject *self, void *closure) {
+    return PyFloat_FromDouble(self->trend ? dp_trend_queue_delay_ms(self->trend) : 0.0);
+}
+
 static PyGetSetDef Link_getset[] = {
+    {"trend_state", (getter)Link_get_trend_state, NULL,
+     "The delay trend from transport-cc feedback: normal, overusing or underusing.", NULL},
+    {"acked_bps", (getter)Link_get_acked_bps, NULL,
+     "What got through per the feedback, bits/s (None: not enough yet).", NULL},
+    {"queue_delay_ms", (getter)Link_get_queue_delay_ms, NULL,
+     "How much later than the least of the last ~10 s the newest packet arrived.", NULL},
     {"direct", (getter)Link_get_direct, NULL, "Keyed and on a socket: sends stay in C.", NULL},
     {NULL}};
 
@@ -283,6 +325,7 @@ static int Link_clear(LinkObject *self) {
 static void Link_dealloc(LinkObject *self) {
     PyObject_GC_UnTrack(self);
     Link_clear(self);
+    if (self->trend != NULL) dp_trend_free(self->trend);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -645,6 +688,19 @@ static PyObject *slot_tail(SlotObject *self, unsigned int seq, unsigned long lon
         memcpy(ext, PyBytes_AS_STRING(self->ext), ext_len);
     }
     Py_ssize_t body_len = PyBytes_GET_SIZE(body);
+    PyObject *link = NULL;
+    if (self->output != NULL && PyObject_TypeCheck(self->output, &OutputType)) {
+        link = ((OutputObject *)self->output)->link;
+        /* Only what will really go out is numbered: a number skipped (a packet dropped
+         * before the keys exist) would read as a loss in the subscriber's feedback. */
+        if (link == NULL || !PyObject_TypeCheck(link, &LinkType) ||
+            !((LinkObject *)link)->tcc_id || ((LinkObject *)link)->protect == NULL)
+            link = NULL;
+    }
+    if (link != NULL) {
+        if (ext_len > 56) goto too_long;
+        ext_len = dp_link_stamp(link, ext, ext_len, 12 + ext_len + body_len);
+    }
     Py_ssize_t len = 12 + ext_len + body_len;
     if (len > MAX_PLAIN) goto too_long;
     plain[0] = ext_len ? 0x90 : 0x80;

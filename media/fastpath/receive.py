@@ -264,6 +264,38 @@ def tap_receiver(
     setattr(receiver, SYNC_HANDLER, handle)
 
 
+RTCP_RTPFB, RTPFB_TRANSPORT_CC = 205, 15
+
+
+def tap_transport_feedback(dtls: Any, on_feedback: Callable[[bytes], None]) -> None:
+    """Transport-cc feedback the peer sends (RTPFB FMT=15) goes to `on_feedback(fci)`, the rest
+    of its RTCP to aiortc, which knows no transport-cc (it would parse each into a NACK)."""
+    original = dtls._handle_rtcp_data
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        rest = bytearray()
+        pos = 0
+        while pos + 4 <= len(data):
+            end = pos + 4 * (((data[pos + 2] << 8) | data[pos + 3]) + 1)
+            if end > len(data):
+                break
+            if data[pos + 1] == RTCP_RTPFB and data[pos] & 0x1F == RTPFB_TRANSPORT_CC:
+                if end - pos >= 12:
+                    try:
+                        on_feedback(bytes(data[pos + 12 : end]))
+                    except Exception:  # a consumer's failure must not stop the RTCP
+                        logger.exception("transport-cc feedback failed")
+            else:
+                rest += data[pos:end]
+            pos = end
+        if pos != len(data):  # not a compound we can walk: aiortc decides what it is
+            rest = bytearray(data)
+        if rest:
+            await original(bytes(rest))
+
+    dtls._handle_rtcp_data = handle_rtcp_data
+
+
 def receiver_loss(receiver: RTCRtpReceiver) -> tuple[int, int]:
     """(packets expected, packets lost) over the receiver's lifetime, all SSRCs."""
     expected = lost = 0

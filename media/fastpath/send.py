@@ -138,7 +138,6 @@ class Downlink(LinkCore):
         "_sock",
         "_urgent",
         "_wakeup",
-        "transport_seq",
     )
 
     def __init__(self, dtls: RTCDtlsTransport, max_queue: int = 256) -> None:
@@ -154,8 +153,6 @@ class Downlink(LinkCore):
         self._urgent: deque[bytes] = deque(maxlen=max_queue)
         self._wakeup: asyncio.Event | None = None
         self._drain_task: asyncio.Task[None] | None = None
-        self.transport_seq = 0
-        """The next transport-wide sequence number (a synthetic publisher stamps them)."""
         on = getattr(dtls, "on", None)
         if on is not None:
             on("statechange", self._on_dtls_state)
