@@ -13,6 +13,7 @@ setup(
             sources=[
                 "media/fastpath/_datapath.c",
                 "media/fastpath/dp_send.c",
+                "media/fastpath/dp_slot.c",
                 "media/fastpath/dp_receive.c",
                 "media/fastpath/dp_route.c",
                 "media/fastpath/dp_socket.c",

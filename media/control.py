@@ -8,6 +8,7 @@ never paused: the video gets what is left.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence, Set
@@ -70,7 +71,6 @@ class DownlinkControl:
         "_rtt_seen",
         "_transport_at",
         "_transport_losses",
-        "_transport_pending",
         "downlink",
         "estimator",
         "remb_at",
@@ -102,28 +102,23 @@ class DownlinkControl:
         self._min_rtt = float("inf")
         self._min_rtt_at = 0.0
         self._rtt_seen: dict[str, float] = {}
-        self._transport_pending = (0, 0)
         self._transport_at = -1e9
         self._transport_losses: deque[tuple[float, int, int]] = deque()
         self.transport_malformed = 0
 
     def on_transport_feedback(self, fci: bytes) -> None:
-        """One transport-cc feedback from the subscriber (its RTCP path calls this): the
-        downlink's trendline takes it in C; the counts join the next tick."""
-        try:
-            received, lost = self.downlink.transport_feedback(fci)
-        except ValueError:
-            self.transport_malformed += 1
-            return
-        pending = self._transport_pending
-        self._transport_pending = (pending[0] + received, pending[1] + lost)
+        """One transport-cc feedback that came the Python way (a relayed connection); the
+        rest is read in C. The downlink's trendline takes it; its counts join the next tick."""
+        with contextlib.suppress(ValueError):  # malformed: counted by the downlink
+            self.downlink.transport_feedback(fci)
 
     def transport(self, now: float) -> tuple[bool, float | None, float | None] | None:
         """From transport-cc feedback: (the queue grows, the share lost over the last second,
         what got through in bits/s); None without fresh feedback."""
-        received, lost = self._transport_pending
+        downlink = self.downlink
+        received, lost, malformed = downlink.take_transport_counts()
+        self.transport_malformed += malformed
         if received or lost:
-            self._transport_pending = (0, 0)
             self._transport_losses.append((now, received, lost))
             self._transport_at = now
         losses = self._transport_losses
@@ -134,7 +129,6 @@ class DownlinkControl:
         received = sum(r for _, r, _ in losses)
         lost = sum(n for _, _, n in losses)
         loss = lost / (received + lost) if received + lost >= MIN_LOSS_SAMPLE else None
-        downlink = self.downlink
         return downlink.trend_state == "overusing", loss, downlink.acked_bps
 
     def sent_bps(self, now: float) -> float:

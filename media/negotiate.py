@@ -132,6 +132,7 @@ async def negotiate(
     cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", pc.localDescription.sdp, re.MULTILINE)
     control = DownlinkControl(downlink)
     if transport_cc:
+        core.set_feedback_link(downlink)  # read in C where the socket is ours
         fastpath.tap_transport_feedback(dtls, control.on_transport_feedback)
     return Participant(
         id=participant_id,

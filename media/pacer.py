@@ -22,7 +22,6 @@ from aiortc import RTCRtpSender
 
 from .fastpath import Downlink, ReceiverCore, SlotOutput, send_sender_reports, tap_sender
 from .forwarder import AUDIO_LEVEL_URI, MID_URI, build_extension_block, ntp_time
-from .transportcc import twcc_rtcp
 from .vp8 import vp8_packetize
 
 if TYPE_CHECKING:
@@ -246,10 +245,9 @@ class Pacer:
     def _send_feedback(self) -> None:
         for downlink, core in list(self._feedback.values()):
             try:
-                fcis = core.feedback()
-                if fcis and downlink.ready:
-                    packet = b"".join(twcc_rtcp(FEEDBACK_SSRC, 0, fci) for fci in fcis)
-                    downlink.send(downlink.protect_rtcp(packet))
+                relayed = core.send_feedback(downlink, FEEDBACK_SSRC, 0)
+                if relayed is not None:
+                    downlink.send(relayed)
             except Exception:
                 logger.exception("transport-cc feedback failed")
 

@@ -40,7 +40,6 @@ from .offer import check_offer
 from .participant import Participant
 from .speaker import SpeakerTracker
 from .stats import ParticipantStats, rate_bps
-from .transportcc import twcc_rtcp
 
 logger = logging.getLogger(__name__)
 
@@ -413,16 +412,14 @@ class Sfu:
             if not participant.transport_cc or core is None or not participant.downlink.ready:
                 continue
             try:
-                fcis = core.feedback()
-                if not fcis:
-                    continue
                 media_ssrc = next(
                     (s.media_ssrc for s in participant.sources.values() if s.media_ssrc), 0
                 )
                 slots = participant.slots()
                 sender_ssrc = slots[0].ssrc if slots else 1
-                packet = b"".join(twcc_rtcp(sender_ssrc, media_ssrc or 0, fci) for fci in fcis)
-                participant.downlink.send(participant.downlink.protect_rtcp(packet))
+                relayed = core.send_feedback(participant.downlink, sender_ssrc, media_ssrc or 0)
+                if relayed is not None:  # a TURN pair: the downlink queues it
+                    participant.downlink.send(relayed)
             except Exception:  # one peer's failure must not stop the others' feedback
                 logger.exception("transport-cc feedback to %s failed", participant.id)
 

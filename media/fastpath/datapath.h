@@ -14,6 +14,7 @@
 #define WIRE_OVERHEAD 40 /* media/source.py WIRE_OVERHEAD */
 #define SPEAKING_LEVEL 50 /* media/speaker.py SPEAKING_LEVEL */
 #define NTP_EPOCH_OFFSET 2208988800.0
+#define HIST_SLOT 1600    /* a protected datagram: MAX_PLAIN and the SRTP trailer */
 #define SENT_HISTORY 4096 /* transport-wide numbers remembered per downlink: seconds of video */
 
 typedef int (*srtp_fn)(void *ctx, void *data, int *len);
@@ -32,10 +33,11 @@ typedef struct {
     int fd;
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    srtp_fn protect;
+    srtp_fn protect, protect_rtcp;
     void *ctx;
     PyObject *srtp_owner;
-    struct Trend *trend;              /* from the subscriber's feedback (dp_trend.c) */
+    struct Trend *trend;
+    long long tcc_received, tcc_lost, tcc_malformed; /* feedback counts since last taken */              /* from the subscriber's feedback (dp_trend.c) */
     int tcc_id;                       /* transport-cc extension id on what we send (0: none) */
     unsigned int tcc_seq;             /* the next transport-wide sequence number */
     int sent_seq[SENT_HISTORY];       /* what was sent with each number, for the feedback */
@@ -55,7 +57,8 @@ typedef struct {
     unsigned long long last_timestamp, last_ntp;
     int mask; /* -1: no history */
     int *hist_seq;
-    PyObject **hist_data;
+    int *hist_len;
+    unsigned char *hist_buf; /* HIST_SLOT bytes per entry: no allocation per packet */
     double *hist_resent;
 } OutputObject;
 
@@ -114,9 +117,10 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    srtp_fn unprotect;
+    srtp_fn unprotect, unprotect_rtcp;
     void *ctx;
     PyObject *srtp_owner;
+    PyObject *feedback_link; /* LinkCore that transport-cc feedback on our sends goes to */
     int level_id, tcc_id;
     PyObject *routes; /* dict: SSRC -> Route */
     long long forwarded, returned;
@@ -159,7 +163,29 @@ PyObject *dp_receiver_feedback(ReceiverObject *self, PyObject *args, PyObject *k
 PyObject *dp_receive(PyObject *receiver, const char *data, Py_ssize_t n);
 int dp_receiver_keyed(PyObject *receiver);
 PyObject *dp_link_feedback(PyObject *link, PyObject *fci);
+LinkObject *dp_fast_link(OutputObject *output);
+int dp_output_send(OutputObject *output, const unsigned char *plain, Py_ssize_t len,
+                   unsigned int seq, unsigned long long ts, unsigned long long ntp,
+                   Py_ssize_t payload_size);
+int link_sendto_raw(LinkObject *link, const void *data, size_t len);
+PyObject *dp_link_take_counts(PyObject *link, PyObject *unused);
+int dp_link_feedback_raw(PyObject *link, const unsigned char *fci, Py_ssize_t n);
+PyObject *dp_receive_rtcp(PyObject *receiver, const char *data, Py_ssize_t n);
+PyObject *dp_receiver_rtcp(PyObject *receiver, PyObject *data);
+PyObject *dp_receiver_set_feedback_link(PyObject *receiver, PyObject *link);
+PyObject *dp_receiver_send_feedback(PyObject *receiver, PyObject *args);
+int dp_receiver_rtcp_keyed(PyObject *receiver);
 int dp_link_stamp(PyObject *link, unsigned char *ext, Py_ssize_t ext_len, Py_ssize_t wire_len);
+typedef struct {
+    long pid_pos, pid_bits, pid, tl0_pos, tl0; /* media/vp8.py vp8_picture_fields */
+} Picture;
+enum { TAIL_DROPPED = 0, TAIL_SENT = 1, TAIL_UNMAPPED = 2 };
+int dp_slot_tail(SlotObject *slot, unsigned int seq, unsigned long long ts, int marker,
+                 const unsigned char *payload, Py_ssize_t payload_len, int level, double now,
+                 unsigned long long ntp, const Picture *pic);
+int dp_slot_steady(SlotObject *slot, PyObject *source, long layer);
+int dp_slot_dropped(SlotObject *slot);
+int dp_picture_from(PyObject *pic, Picture *out);
 PyObject *dp_slot_write(SlotObject *slot, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

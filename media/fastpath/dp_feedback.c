@@ -1,5 +1,7 @@
-/* Transport-cc feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01) from the arrivals
- * `ReceiverCore` recorded: what the publisher's congestion control reads, every 100 ms.
+/* Transport-cc feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01), both ways:
+ * built from the arrivals `ReceiverCore` recorded (what the publisher's congestion control
+ * reads, every 100 ms), and taken out of the peer's incoming SRTCP (its feedback on what we
+ * send it, for dp_transport.c) before the rest of the RTCP goes to aiortc.
  *
  * The same format media/twcc.py builds (`build_twcc_prefix`) and parses (`parse_twcc`, which
  * the tests read this output back with); here because it runs for every packet a publisher
@@ -142,4 +144,136 @@ PyObject *dp_receiver_feedback(ReceiverObject *self, PyObject *args, PyObject *k
     if (kept) self->feedback_next = seq;
     PyMem_Free(arrivals);
     return list;
+}
+
+/* ---- the peer's SRTCP: its transport-cc feedback here, the rest to Python --------------- */
+
+#define RTCP_RTPFB 205
+#define FMT_TRANSPORT_CC 15
+
+PyObject *dp_receiver_set_feedback_link(PyObject *receiver, PyObject *link) {
+    ReceiverObject *self = (ReceiverObject *)receiver;
+    if (link != Py_None && !PyObject_TypeCheck(link, &LinkType)) {
+        PyErr_SetString(PyExc_TypeError, "feedback link must be a LinkCore or None");
+        return NULL;
+    }
+    Py_XSETREF(self->feedback_link, link == Py_None ? NULL : Py_NewRef(link));
+    Py_RETURN_NONE;
+}
+
+int dp_receiver_rtcp_keyed(PyObject *receiver) {
+    return ((ReceiverObject *)receiver)->unprotect_rtcp != NULL;
+}
+
+/* One SRTCP datagram: its transport-cc feedback goes to the feedback link; None if nothing is
+ * left, else the remaining compound as plaintext (for aiortc). ValueError if it does not
+ * unprotect or is not a compound RTCP packet. */
+PyObject *dp_receive_rtcp(PyObject *receiver, const char *data, Py_ssize_t n) {
+    ReceiverObject *self = (ReceiverObject *)receiver;
+    if (self->unprotect_rtcp == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "receiver is not keyed for RTCP");
+        return NULL;
+    }
+    if (n < 8 || n > MAX_PLAIN + 64) {
+        PyErr_SetString(PyExc_ValueError, "RTCP packet length is invalid");
+        return NULL;
+    }
+    unsigned char *p = self->buffer;
+    memcpy(p, data, (size_t)n);
+    int len = (int)n;
+    int rc = self->unprotect_rtcp(self->ctx, p, &len);
+    if (rc) {
+        PyErr_Format(PyExc_ValueError, "srtp_unprotect_rtcp failed (%d)", rc);
+        return NULL;
+    }
+    unsigned char rest[MAX_PLAIN + 64];
+    Py_ssize_t rest_len = 0, pos = 0;
+    while (pos + 4 <= len) {
+        Py_ssize_t end = pos + 4 * ((((Py_ssize_t)p[pos + 2] << 8) | p[pos + 3]) + 1);
+        if (end > len || (p[pos] >> 6) != 2) {
+            PyErr_SetString(PyExc_ValueError, "RTCP compound packet is malformed");
+            return NULL;
+        }
+        if (p[pos + 1] == RTCP_RTPFB && (p[pos] & 0x1F) == FMT_TRANSPORT_CC) {
+            if (self->feedback_link != NULL && end - pos >= 12 &&
+                dp_link_feedback_raw(self->feedback_link, p + pos + 12, end - pos - 12) < 0) {
+                if (!PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
+                PyErr_Clear(); /* malformed feedback: counted on the link, nothing else */
+            }
+        } else {
+            memcpy(rest + rest_len, p + pos, (size_t)(end - pos));
+            rest_len += end - pos;
+        }
+        pos = end;
+    }
+    if (pos != len) {
+        PyErr_SetString(PyExc_ValueError, "RTCP compound packet is malformed");
+        return NULL;
+    }
+    if (rest_len == 0) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)rest, rest_len);
+}
+
+PyObject *dp_receiver_rtcp(PyObject *receiver, PyObject *arg) {
+    char *data;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &data, &n) < 0) return NULL;
+    return dp_receive_rtcp(receiver, data, n);
+}
+
+/* Build this round's feedback, wrap it as RTPFB packets, protect and send it on `link`. */
+PyObject *dp_receiver_send_feedback(PyObject *receiver, PyObject *args) {
+    PyObject *link_obj;
+    unsigned int sender_ssrc, media_ssrc;
+    if (!PyArg_ParseTuple(args, "O!II", &LinkType, &link_obj, &sender_ssrc, &media_ssrc))
+        return NULL;
+    LinkObject *link = (LinkObject *)link_obj;
+    PyObject *no_args = PyTuple_New(0);
+    if (no_args == NULL) return NULL;
+    PyObject *fcis = dp_receiver_feedback((ReceiverObject *)receiver, no_args, NULL);
+    Py_DECREF(no_args);
+    if (fcis == NULL) return NULL;
+    Py_ssize_t count = PyList_GET_SIZE(fcis);
+    if (count == 0 || link->protect_rtcp == NULL) {
+        Py_DECREF(fcis);
+        Py_RETURN_NONE; /* nothing to say, or no keys yet (this round's arrivals are dropped) */
+    }
+    unsigned char packet[MAX_PLAIN];
+    Py_ssize_t len = 0;
+    PyObject *result = Py_None;
+    Py_INCREF(result);
+    for (Py_ssize_t i = 0; i <= count; i++) {
+        PyObject *fci = i < count ? PyList_GET_ITEM(fcis, i) : NULL;
+        Py_ssize_t size = fci ? PyBytes_GET_SIZE(fci) : 0;
+        if (len && (fci == NULL || len + 12 + size > MAX_PLAIN - 64)) {
+            /* flush the compound built so far */
+            memcpy(link->buffer, packet, (size_t)len);
+            int n = (int)len;
+            if (link->protect_rtcp(link->ctx, link->buffer, &n) == 0) {
+                if (link->fd >= 0) {
+                    link_sendto_raw(link, link->buffer, (size_t)n);
+                } else {
+                    Py_DECREF(result); /* a relayed link: Python queues it (last one wins) */
+                    result = PyBytes_FromStringAndSize((const char *)link->buffer, n);
+                    if (result == NULL) break;
+                }
+            }
+            len = 0;
+        }
+        if (fci == NULL || size + 12 > MAX_PLAIN - 64) continue;
+        unsigned int words = (unsigned int)(2 + size / 4);
+        unsigned char *h = packet + len;
+        h[0] = 0x80 | FMT_TRANSPORT_CC;
+        h[1] = RTCP_RTPFB;
+        h[2] = (unsigned char)(words >> 8);
+        h[3] = (unsigned char)words;
+        for (int k = 0; k < 4; k++) {
+            h[4 + k] = (unsigned char)(sender_ssrc >> (24 - 8 * k));
+            h[8 + k] = (unsigned char)(media_ssrc >> (24 - 8 * k));
+        }
+        memcpy(h + 12, PyBytes_AS_STRING(fci), (size_t)size);
+        len += 12 + size;
+    }
+    Py_DECREF(fcis);
+    return result;
 }

@@ -49,16 +49,16 @@ static int vp8_is_keyframe(const unsigned char *p, Py_ssize_t n) {
     return !(p[size] & 0x01);
 }
 
-/* The 5-tuple of media/vp8.py vp8_picture_fields, or None (new reference). */
-static PyObject *vp8_picture(const unsigned char *p, Py_ssize_t n) {
-    if (n < 3 || !(p[0] & 0x80)) Py_RETURN_NONE;
+/* media/vp8.py vp8_picture_fields: 1 and `out` filled, or 0 (no picture id or TL0PICIDX). */
+static int vp8_picture_raw(const unsigned char *p, Py_ssize_t n, Picture *out) {
+    if (n < 3 || !(p[0] & 0x80)) return 0;
     unsigned char ext = p[1];
     Py_ssize_t pos = 2;
     long pid_pos = 0, pid_bits = 0, pid = 0, tl0_pos = 0, tl0 = 0;
     if (ext & 0x80) {
         pid_pos = pos;
         if (p[pos] & 0x80) {
-            if (pos + 1 >= n) Py_RETURN_NONE;
+            if (pos + 1 >= n) return 0;
             pid_bits = 15;
             pid = ((p[pos] & 0x7F) << 8) | p[pos + 1];
             pos += 2;
@@ -69,12 +69,22 @@ static PyObject *vp8_picture(const unsigned char *p, Py_ssize_t n) {
         }
     }
     if (ext & 0x40) {
-        if (pos >= n) Py_RETURN_NONE;
+        if (pos >= n) return 0;
         tl0_pos = pos;
         tl0 = p[pos];
     }
-    if (!pid_bits && !tl0_pos) Py_RETURN_NONE;
-    return Py_BuildValue("(lllll)", pid_pos, pid_bits, pid, tl0_pos, tl0);
+    if (!pid_bits && !tl0_pos) return 0;
+    out->pid_pos = pid_pos;
+    out->pid_bits = pid_bits;
+    out->pid = pid;
+    out->tl0_pos = tl0_pos;
+    out->tl0 = tl0;
+    return 1;
+}
+
+static PyObject *picture_tuple(const Picture *pic) {
+    return Py_BuildValue("(lllll)", pic->pid_pos, pic->pid_bits, pic->pid, pic->tl0_pos,
+                         pic->tl0);
 }
 
 /* ---- StatsCore: aiortc's StreamStatistics (what receiver reports carry) ---------------- */
@@ -247,6 +257,22 @@ static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
+/* A slot's write failed (the error is set): `_slot_failed` counts and logs it, and the
+ * others still get the packet. 0, or -1 if even that failed. */
+static int slot_failed(SourceObject *self, PyObject *slot) {
+    PyObject *type, *value, *trace;
+    PyErr_Fetch(&type, &value, &trace);
+    PyErr_NormalizeException(&type, &value, &trace);
+    PyObject *logged = PyObject_CallMethod((PyObject *)self, "_slot_failed", "OO", slot,
+                                           value ? value : Py_None);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(trace);
+    if (logged == NULL) return -1;
+    Py_DECREF(logged);
+    return 0;
+}
+
 /* slot.write(*args) for a slot that is not a SlotCore (a test's stand-in). */
 static PyObject *call_write(PyObject *slot, PyObject **args) {
     PyObject *call[12];
@@ -297,9 +323,8 @@ int dp_source_packet(SourceObject *self, long index, unsigned int seq, unsigned 
         }
         return 0;
     }
-    int level = -1, key;
-    PyObject *pic = Py_None;
-    Py_INCREF(pic);
+    int level = -1, key, has_pic = 0;
+    Picture pic;
     if (self->is_video) {
         key = vp8_is_keyframe(payload, len);
         if (key) {
@@ -307,11 +332,7 @@ int dp_source_packet(SourceObject *self, long index, unsigned int seq, unsigned 
             layer->keyframe_since_request = 1;
         }
         if (marker) self->frames_in++;
-        if (PyList_GET_SIZE(consumers)) {
-            Py_DECREF(pic);
-            pic = vp8_picture(payload, len);
-            if (pic == NULL) return -1;
-        }
+        has_pic = vp8_picture_raw(payload, len, &pic);
     } else {
         key = 1;
         self->frames_in++;
@@ -323,12 +344,29 @@ int dp_source_packet(SourceObject *self, long index, unsigned int seq, unsigned 
         }
     }
     Py_ssize_t count = PyList_GET_SIZE(consumers);
-    if (count == 0) {
-        Py_DECREF(pic);
+    if (count == 0) return 0;
+    unsigned long long ntp = (unsigned long long)((dp_wall() + NTP_EPOCH_OFFSET) * 4294967296.0);
+    /* The steady case: every slot forwards this source and layer already (or is paused), so
+     * the packet goes out without a Python object made for it. */
+    int steady = 1;
+    for (Py_ssize_t i = 0; i < count && steady; i++) {
+        PyObject *slot = PyList_GET_ITEM(consumers, i);
+        steady = PyObject_TypeCheck(slot, &SlotType) &&
+                 dp_slot_steady((SlotObject *)slot, (PyObject *)self, index);
+    }
+    if (steady) {
+        for (Py_ssize_t i = 0; i < count; i++) {
+            SlotObject *slot = (SlotObject *)PyList_GET_ITEM(consumers, i);
+            if (slot->is_video && slot->want < 0) continue; /* paused */
+            int rc = dp_slot_tail(slot, seq, ts, marker, payload, len, level, now, ntp,
+                                  has_pic ? &pic : NULL);
+            if (rc == TAIL_DROPPED) rc = dp_slot_dropped(slot);
+            if (rc < 0 && slot_failed(self, (PyObject *)slot) < 0) return -1;
+        }
         return 0;
     }
-    unsigned long long ntp = (unsigned long long)((dp_wall() + NTP_EPOCH_OFFSET) * 4294967296.0);
     PyObject *body = PyBytes_FromStringAndSize((const char *)payload, len);
+    PyObject *pic_obj = has_pic ? picture_tuple(&pic) : Py_NewRef(Py_None);
     PyObject *args[11];
     args[0] = (PyObject *)self;
     args[1] = PyLong_FromLong(index);
@@ -340,9 +378,9 @@ int dp_source_packet(SourceObject *self, long index, unsigned int seq, unsigned 
     args[7] = PyLong_FromLong(level);
     args[8] = PyFloat_FromDouble(now);
     args[9] = PyLong_FromUnsignedLongLong(ntp);
-    args[10] = pic;
+    args[10] = pic_obj;
     int rc = 0;
-    for (int i = 1; i < 10; i++)
+    for (int i = 1; i < 11; i++)
         if (args[i] == NULL) rc = -1;
     /* The list may change under us (a slot's slow path can reassign): take a copy. */
     PyObject *slots = rc ? NULL : PyList_GetSlice(consumers, 0, count);
@@ -354,20 +392,10 @@ int dp_source_packet(SourceObject *self, long index, unsigned int seq, unsigned 
             r = dp_slot_write((SlotObject *)slot, args, 11);
         else
             r = call_write(slot, args);
-        if (r == NULL) {
-            PyObject *type, *value, *trace;
-            PyErr_Fetch(&type, &value, &trace);
-            PyErr_NormalizeException(&type, &value, &trace);
-            PyObject *logged = PyObject_CallMethod((PyObject *)self, "_slot_failed", "OO", slot,
-                                                   value ? value : Py_None);
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(trace);
-            if (logged == NULL) rc = -1;
-            Py_XDECREF(logged);
-        } else {
+        if (r == NULL)
+            rc = slot_failed(self, slot);
+        else
             Py_DECREF(r);
-        }
     }
     Py_XDECREF(slots);
     for (int i = 1; i < 11; i++) Py_XDECREF(args[i]);

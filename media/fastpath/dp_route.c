@@ -52,12 +52,14 @@ PyTypeObject RouteType = {
 
 static int Receiver_traverse(ReceiverObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->routes);
+    Py_VISIT(self->feedback_link);
     Py_VISIT(self->srtp_owner);
     return 0;
 }
 
 static int Receiver_clear(ReceiverObject *self) {
     Py_CLEAR(self->routes);
+    Py_CLEAR(self->feedback_link);
     Py_CLEAR(self->srtp_owner);
     return 0;
 }
@@ -81,11 +83,12 @@ static int Receiver_init(ReceiverObject *self, PyObject *args, PyObject *kwds) {
 }
 
 static PyObject *Receiver_set_srtp(ReceiverObject *self, PyObject *args) {
-    unsigned long long fn, ctx;
+    unsigned long long fn, ctx, rtcp_fn = 0;
     PyObject *owner;
-    if (!PyArg_ParseTuple(args, "KKO", &fn, &ctx, &owner)) return NULL;
+    if (!PyArg_ParseTuple(args, "KKO|K", &fn, &ctx, &owner, &rtcp_fn)) return NULL;
     Py_INCREF(owner); /* the session: its context must outlive our pointer to it */
     Py_XSETREF(self->srtp_owner, owner);
+    self->unprotect_rtcp = (srtp_fn)(uintptr_t)rtcp_fn;
     self->unprotect = (srtp_fn)(uintptr_t)fn;
     self->ctx = (void *)(uintptr_t)ctx;
     Py_RETURN_NONE;
@@ -93,6 +96,7 @@ static PyObject *Receiver_set_srtp(ReceiverObject *self, PyObject *args) {
 
 static PyObject *Receiver_clear_srtp(ReceiverObject *self, PyObject *unused) {
     self->unprotect = NULL;
+    self->unprotect_rtcp = NULL;
     self->ctx = NULL;
     Py_CLEAR(self->srtp_owner);
     Py_RETURN_NONE;
@@ -269,7 +273,15 @@ static PyMethodDef Receiver_methods[] = {
      "feedback(max_statuses=1000) -> [FCI bytes]: transport-cc feedback for the arrivals since "
      "the last call."},
     {"set_srtp", (PyCFunction)Receiver_set_srtp, METH_VARARGS,
-     "set_srtp(fn, ctx, session): unprotect with fn(ctx, ...); holds the session."},
+     "set_srtp(fn, ctx, session, rtcp_fn=0): unprotect RTP with fn(ctx, ...) and RTCP with "
+     "rtcp_fn; holds the session."},
+    {"set_feedback_link", (PyCFunction)dp_receiver_set_feedback_link, METH_O,
+     "The LinkCore that the peer's transport-cc feedback (on what we send it) goes to."},
+    {"send_feedback", (PyCFunction)dp_receiver_send_feedback, METH_VARARGS,
+     "send_feedback(link, sender_ssrc, media_ssrc) -> protected RTCP bytes for Python to send "
+     "(no direct socket), or None (sent here, or nothing to say)."},
+    {"rtcp", (PyCFunction)dp_receiver_rtcp, METH_O,
+     "One SRTCP datagram: transport-cc feedback taken here; None, or the rest as plaintext."},
     {"clear_srtp", (PyCFunction)Receiver_clear_srtp, METH_NOARGS, NULL},
     {"set_ids", (PyCFunction)(void (*)(void))Receiver_set_ids, METH_VARARGS | METH_KEYWORDS,
      "The negotiated audio level and transport-cc extension ids (0: none)."},

@@ -3,10 +3,11 @@
  * asyncio's datagram transport reads one datagram per wake-up and runs a handle, a Python
  * callback and our shortcut for each: at a publisher's packet rate that costs more than the
  * forwarding itself. This reader, installed in the transport's place (media/fastpath/
- * receive.py `fast_socket`), reads up to `BATCH` datagrams per wake-up: SRTP media goes to
- * the `ReceiverCore` (forwarded there, or its plaintext to `on_rtp`), anything else (STUN,
- * DTLS, RTCP, and media before the keys exist) to the protocol's `datagram_received`, as the
- * transport would have delivered it. Errors go to `error_received`, as asyncio does.
+ * receive.py `_read_in_c`), reads up to `BATCH` datagrams per wake-up: SRTP media goes to
+ * the `ReceiverCore` (forwarded there, or its plaintext to `on_rtp`), SRTCP too (transport-cc
+ * feedback taken there, the rest as plaintext to `on_rtcp`), anything else (STUN, DTLS, and
+ * media before the keys exist) to the protocol's `datagram_received`, as the transport would
+ * have delivered it. Errors go to `error_received`, as asyncio does.
  */
 #include "datapath.h"
 
@@ -25,6 +26,7 @@ typedef struct {
     PyObject *receiver;       /* ReceiverCore */
     PyObject *on_rtp;         /* callable(plain bytes) */
     PyObject *on_datagram;    /* callable(bytes, addr) */
+    PyObject *on_rtcp;        /* callable(plain compound RTCP) */
     PyObject *on_error;       /* callable(OSError) */
     long long datagrams, wakeups;
     unsigned char buffer[DATAGRAM_MAX];
@@ -34,6 +36,7 @@ static int Reader_traverse(ReaderObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->receiver);
     Py_VISIT(self->on_rtp);
     Py_VISIT(self->on_datagram);
+    Py_VISIT(self->on_rtcp);
     Py_VISIT(self->on_error);
     return 0;
 }
@@ -42,6 +45,7 @@ static int Reader_clear(ReaderObject *self) {
     Py_CLEAR(self->receiver);
     Py_CLEAR(self->on_rtp);
     Py_CLEAR(self->on_datagram);
+    Py_CLEAR(self->on_rtcp);
     Py_CLEAR(self->on_error);
     return 0;
 }
@@ -53,11 +57,14 @@ static void Reader_dealloc(ReaderObject *self) {
 }
 
 static int Reader_init(ReaderObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"fd", "receiver", "on_rtp", "on_datagram", "on_error", NULL};
-    PyObject *receiver, *on_rtp, *on_datagram, *on_error;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!OOO", kwlist, &self->fd, &ReceiverType,
-                                     &receiver, &on_rtp, &on_datagram, &on_error))
+    static char *kwlist[] = {"fd",       "receiver", "on_rtp", "on_datagram",
+                             "on_error", "on_rtcp",  NULL};
+    PyObject *receiver, *on_rtp, *on_datagram, *on_error, *on_rtcp = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iO!OOO|O", kwlist, &self->fd, &ReceiverType,
+                                     &receiver, &on_rtp, &on_datagram, &on_error, &on_rtcp))
         return -1;
+    Py_INCREF(on_rtcp);
+    Py_XSETREF(self->on_rtcp, on_rtcp);
     Py_INCREF(receiver);
     Py_XSETREF(self->receiver, receiver);
     Py_INCREF(on_rtp);
@@ -96,6 +103,10 @@ static int is_media(const unsigned char *p, Py_ssize_t n) {
     return n >= 12 && p[0] > 127 && p[0] < 192 && !(p[1] > 191 && p[1] < 209);
 }
 
+static int is_rtcp(const unsigned char *p, Py_ssize_t n) {
+    return n >= 8 && p[0] > 127 && p[0] < 192 && p[1] > 191 && p[1] < 209;
+}
+
 static PyObject *Reader_readable(ReaderObject *self, PyObject *unused) {
     self->wakeups++;
     for (int i = 0; i < BATCH; i++) {
@@ -128,6 +139,20 @@ static PyObject *Reader_readable(ReaderObject *self, PyObject *unused) {
                 call_quietly(self->on_rtp, plain, NULL);
             }
             Py_XDECREF(plain);
+            continue;
+        }
+        if (self->on_rtcp != Py_None && is_rtcp(self->buffer, n) &&
+            dp_receiver_rtcp_keyed(self->receiver)) {
+            PyObject *rest = dp_receive_rtcp(self->receiver, (const char *)self->buffer, n);
+            if (rest == NULL) {
+                if (PyErr_ExceptionMatches(PyExc_ValueError))
+                    PyErr_Clear(); /* not SRTCP of ours, or malformed: dropped */
+                else
+                    PyErr_WriteUnraisable((PyObject *)self);
+            } else if (rest != Py_None) {
+                call_quietly(self->on_rtcp, rest, NULL);
+            }
+            Py_XDECREF(rest);
             continue;
         }
         PyObject *data = PyBytes_FromStringAndSize((const char *)self->buffer, n);

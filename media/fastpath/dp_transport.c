@@ -45,14 +45,11 @@ int dp_link_stamp(PyObject *link_obj, unsigned char *ext, Py_ssize_t ext_len,
 }
 
 /* One transport-cc feedback FCI from the subscriber: the packets it reports on that this
- * link still remembers go to the link's trendline and acked bitrate (dp_trend.c). Returns
- * (received, lost) among those; ValueError if the FCI is malformed. */
-PyObject *dp_link_feedback(PyObject *link_obj, PyObject *arg) {
+ * link still remembers go to the link's trendline and acked bitrate (dp_trend.c), and are
+ * counted (received, lost) for congestion control to take. 0, or -1 with ValueError (a
+ * malformed FCI, also counted) or MemoryError set. */
+int dp_link_feedback_raw(PyObject *link_obj, const unsigned char *p, Py_ssize_t n) {
     LinkObject *link = (LinkObject *)link_obj;
-    char *data;
-    Py_ssize_t n;
-    if (PyBytes_AsStringAndSize(arg, &data, &n) < 0) return NULL;
-    const unsigned char *p = (const unsigned char *)data;
     if (n < 8) goto malformed;
     unsigned int base = ((unsigned int)p[0] << 8) | p[1];
     int count = (p[2] << 8) | p[3];
@@ -78,7 +75,10 @@ PyObject *dp_link_feedback(PyObject *link_obj, PyObject *arg) {
         }
     }
     TrendPacket *packets = PyMem_Malloc(sizeof(TrendPacket) * (size_t)(count ? count : 1));
-    if (packets == NULL) return PyErr_NoMemory();
+    if (packets == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     int used = 0, received = 0, lost = 0;
     long long arrival = reference * 64000;
     for (int i = 0; i < count; i++) {
@@ -106,14 +106,35 @@ PyObject *dp_link_feedback(PyObject *link_obj, PyObject *arg) {
     if (link->trend == NULL) link->trend = dp_trend_new();
     if (link->trend == NULL) {
         PyMem_Free(packets);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        return -1;
     }
     dp_trend_update(link->trend, packets, used, (long long)(dp_monotonic() * 1e6));
     PyMem_Free(packets);
-    return Py_BuildValue("(ii)", received, lost);
+    link->tcc_received += received;
+    link->tcc_lost += lost;
+    return 0;
 malformed_packets:
     PyMem_Free(packets);
 malformed:
+    link->tcc_malformed++;
     PyErr_SetString(PyExc_ValueError, "transport-cc feedback is malformed");
-    return NULL;
+    return -1;
+}
+
+PyObject *dp_link_feedback(PyObject *link, PyObject *arg) {
+    char *data;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &data, &n) < 0) return NULL;
+    if (dp_link_feedback_raw(link, (const unsigned char *)data, n) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* (received, lost, malformed) since the last call. */
+PyObject *dp_link_take_counts(PyObject *link_obj, PyObject *unused) {
+    LinkObject *link = (LinkObject *)link_obj;
+    PyObject *counts =
+        Py_BuildValue("(LLL)", link->tcc_received, link->tcc_lost, link->tcc_malformed);
+    link->tcc_received = link->tcc_lost = link->tcc_malformed = 0;
+    return counts;
 }

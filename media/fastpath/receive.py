@@ -18,6 +18,7 @@ import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
+from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 from pylibsrtp._binding import ffi as _srtp_ffi
@@ -363,14 +364,17 @@ def srtp_processor(
 
 def srtp_entry(
     session: pylibsrtp.Session, unprotect: bool = False
-) -> tuple[int, int, pylibsrtp.Session]:
-    """(libsrtp's RTP protect or unprotect function, the session's context) as addresses, for
-    the C data path (media/fastpath/_datapath.c): the same libsrtp and the same session aiortc
-    keyed; and the session, which the C side holds while it uses the context."""
+) -> tuple[int, int, pylibsrtp.Session, int]:
+    """For the C data path (media/fastpath/_datapath.c), the same libsrtp and the same session
+    aiortc keyed: (libsrtp's RTP protect or unprotect function, the session's context, the
+    session, which the C side holds while it uses the context, the matching RTCP function)."""
     target: Any = session
-    name = "srtp_unprotect" if unprotect else "srtp_protect"
-    function = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, name)))
-    return function, int(_srtp_ffi.cast("uintptr_t", target._srtp[0])), session
+    prefix = "srtp_unprotect" if unprotect else "srtp_protect"
+    rtp, rtcp = (
+        int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, name)))
+        for name in (prefix, prefix + "_rtcp")
+    )
+    return rtp, int(_srtp_ffi.cast("uintptr_t", target._srtp[0])), session, rtcp
 
 
 def fast_receive(
@@ -398,21 +402,35 @@ def fast_receive(
     setattr(dtls, CORE, core)
     abs_send_time_id = audio_level_id = 0
 
-    def data_received(data: bytes, component: int) -> None:
+    def key() -> bool:
+        """Key the core once DTLS has (SRTP and SRTCP both: RTCP may come first)."""
         nonlocal abs_send_time_id, audio_level_id
-        if len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
-            original(data, component)  # DTLS / STUN / RTCP
-            return
+        if dtls._rx_srtp is None:
+            return False
         if not core.keyed:
-            if dtls._rx_srtp is None:
-                original(data, component)  # not keyed yet
-                return
             core.set_srtp(*srtp_entry(dtls._rx_srtp, unprotect=True))
             for transceiver in transceivers:  # one id space under bundle
                 ids = header_extension_ids(transceiver)
                 abs_send_time_id = abs_send_time_id or ids.get(ABS_SEND_TIME_URI, 0)
                 audio_level_id = audio_level_id or ids.get(AUDIO_LEVEL_URI, 0)
             core.set_ids(audio_level_id, transport_cc_id)
+        return True
+
+    def on_dtls_state() -> None:
+        if dtls._state is State.CONNECTED:
+            key()
+        else:
+            core.clear_srtp()  # its context is going away with the transport
+
+    dtls.on("statechange", on_dtls_state)
+
+    def data_received(data: bytes, component: int) -> None:
+        if len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
+            original(data, component)  # DTLS / STUN / RTCP
+            return
+        if not core.keyed and not key():
+            original(data, component)  # not keyed yet
+            return
         try:
             plain = core.datagram(data)
         except ValueError:
@@ -435,6 +453,10 @@ def fast_receive(
         else:
             _spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_ms))
 
+    def rtcp_received(plain: bytes) -> None:
+        """The peer's RTCP that C unprotected (its transport-cc feedback already taken)."""
+        _spawn(dtls._handle_rtcp_data(plain))
+
     connection.data_received = data_received
     # RTP and RTCP never look like STUN (first byte 128-191): skip aioice's STUN parse attempt.
     loop = asyncio.get_running_loop()
@@ -446,7 +468,7 @@ def fast_receive(
                 protocol, data_received, protocol.local_candidate.component
             )
             # After the transport's own reader is in place (it adds it with call_soon).
-            loop.call_soon(_read_in_c, loop, protocol, core, plain_received)
+            loop.call_soon(_read_in_c, loop, protocol, core, plain_received, rtcp_received)
     return core
 
 
@@ -455,6 +477,7 @@ def _read_in_c(
     protocol: StunProtocol,
     core: ReceiverCore,
     on_rtp: Callable[[bytes], None],
+    on_rtcp: Callable[[bytes], None],
 ) -> None:
     """Replace the transport's one-datagram-per-wake-up reader with `SocketReader`.
 
@@ -468,7 +491,7 @@ def _read_in_c(
     if sock is None:
         return
     reader = SocketReader(
-        sock.fileno(), core, on_rtp, protocol.datagram_received, protocol.error_received
+        sock.fileno(), core, on_rtp, protocol.datagram_received, protocol.error_received, on_rtcp
     )
     selector_loop: Any = loop
     selector_loop._add_reader(sock.fileno(), reader.readable)

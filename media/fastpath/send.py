@@ -163,7 +163,10 @@ class Downlink(LinkCore):
         return self._dtls._state is State.CONNECTED and self._dtls._tx_srtp is not None
 
     def _on_dtls_state(self) -> None:
-        if not self.ready:
+        session = self._dtls._tx_srtp
+        if self.ready and isinstance(session, pylibsrtp.Session):
+            self.set_srtp(*srtp_entry(session))  # keyed: RTCP may go out before any media
+        elif not self.ready:
             self.clear_srtp()  # C must not protect for a transport that is gone
 
     def _protect_slow(self, plain: bytes) -> bytes:
