@@ -85,7 +85,7 @@ async def negotiate(
         )
         # With transport-cc the publisher estimates its own uplink from our feedback; without
         # it, aiortc's receive-side estimator (every packet through Python) sends REMB.
-        fastpath.tap_receiver(receiver, source.on_packet, remb=not transport_cc)
+        fastpath.tap_receiver(receiver, source.on_packet, remb=not transport_cc, reports=True)
         sources[kind] = source
         receivers.append(receiver)
 

@@ -16,9 +16,11 @@ import logging
 import random
 import struct
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiortc import RTCRtpSender
+from aiortc import RTCRtpReceiver, RTCRtpSender
 
 from .fastpath import Downlink, ReceiverCore, SlotOutput, send_sender_reports, tap_sender
 from .forwarder import AUDIO_LEVEL_URI, MID_URI, build_extension_block, ntp_time
@@ -183,6 +185,14 @@ class PacedStream:
             self.output.send(header + stamped + payload, seq, timestamp, ntp, len(payload))
 
 
+@dataclass
+class _Peer:
+    downlink: Downlink
+    cname: str
+    receivers: list[RTCRtpReceiver]
+    core: ReceiverCore | None
+
+
 class Pacer:
     """Drives many `PacedStream`s from one task ticking every `tick` seconds.
 
@@ -193,15 +203,23 @@ class Pacer:
     def __init__(self, tick: float = 0.005) -> None:
         self.tick = tick
         self._streams: list[PacedStream] = []
-        self._feedback: dict[int, tuple[Downlink, ReceiverCore]] = {}
+        self._peers: dict[int, _Peer] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def add_feedback(self, downlink: Downlink, core: ReceiverCore) -> None:
-        """Send transport-cc feedback on what `core` receives, every `FEEDBACK_INTERVAL`."""
-        self._feedback[id(downlink)] = (downlink, core)
+    def add_peer(
+        self,
+        downlink: Downlink,
+        cname: str,
+        receivers: Sequence[RTCRtpReceiver] = (),
+        core: ReceiverCore | None = None,
+    ) -> None:
+        """One bot's connection: its streams' sender reports and its `receivers`' reports go
+        out as one compound a second; with `core`, transport-cc feedback on what it receives
+        every `FEEDBACK_INTERVAL`."""
+        self._peers[id(downlink)] = _Peer(downlink, cname, list(receivers), core)
 
-    def remove_feedback(self, downlink: Downlink) -> None:
-        self._feedback.pop(id(downlink), None)
+    def remove_peer(self, downlink: Downlink) -> None:
+        self._peers.pop(id(downlink), None)
 
     def add(self, stream: PacedStream) -> None:
         self._streams.append(stream)
@@ -232,28 +250,29 @@ class Pacer:
             await asyncio.sleep(self.tick)
 
     def _send_reports(self) -> None:
-        peers: dict[int, list[PacedStream]] = {}
+        outputs: dict[int, list[SlotOutput]] = {}
         for stream in self._streams:
-            peers.setdefault(id(stream.downlink), []).append(stream)
-        for streams in peers.values():
+            outputs.setdefault(id(stream.downlink), []).append(stream.output)
+        for key, peer in list(self._peers.items()):
             try:
-                outputs = [s.output for s in streams]
-                send_sender_reports(streams[0].downlink, outputs, streams[0].cname)
+                send_sender_reports(peer.downlink, outputs.get(key, []), peer.cname, peer.receivers)
             except Exception:
-                logger.exception("sender reports failed")
+                logger.exception("reports failed")
 
     def _send_feedback(self) -> None:
-        for downlink, core in list(self._feedback.values()):
+        for peer in list(self._peers.values()):
+            if peer.core is None:
+                continue
             try:
-                relayed = core.send_feedback(downlink, FEEDBACK_SSRC, 0)
+                relayed = peer.core.send_feedback(peer.downlink, FEEDBACK_SSRC, 0)
                 if relayed is not None:
-                    downlink.send(relayed)
+                    peer.downlink.send(relayed)
             except Exception:
                 logger.exception("transport-cc feedback failed")
 
     async def close(self) -> None:
         self._streams.clear()
-        self._feedback.clear()
+        self._peers.clear()
         if self._task is not None:
             self._task.cancel()
             self._task = None

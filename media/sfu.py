@@ -365,10 +365,12 @@ class Sfu:
         return [m for m in ranked if m != quietest]
 
     async def _send_reports(self) -> None:
-        """Sender reports for every slot of every participant, from one timer.
+        """Sender reports for every slot of every participant and receiver reports on what
+        it publishes, from one timer.
 
-        aiortc would run a task and a timer per sender (2K per participant), each waking
-        about once a second; here each participant gets one compound packet per round.
+        aiortc would run a task and a timer per sender and per receiver (2K + 2 per
+        participant), each waking about once a second; here each participant gets one compound
+        packet per round.
         """
         while True:
             await asyncio.sleep(RTCP_INTERVAL * (0.75 + 0.5 * random.random()))
@@ -378,6 +380,7 @@ class Sfu:
                         participant.downlink,
                         [slot.output for slot in participant.slots()],
                         participant.cname,
+                        participant.receivers,
                     )
                 except Exception:  # one peer's failure must not stop the reports
                     logger.exception("sender reports to %s failed", participant.id)

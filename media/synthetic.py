@@ -362,19 +362,22 @@ class FrameCounter:
         self.decode_pool = decode_pool
         self.slots: dict[str, SlotCount] = {}
 
-    def attach(self, receiver: RTCRtpReceiver, mid: str, kind: str) -> None:
+    def attach(self, receiver: RTCRtpReceiver, mid: str, kind: str, reports: bool = False) -> None:
         count = self.slots[mid] = SlotCount(kind=kind)
         if self.decode_first and kind == "video":
             count.decoder = FirstFrameDecoder(
                 self.labels, lambda at, label: count.decoded.append((at, label)), self.decode_pool
             )
-        fastpath.tap_receiver(receiver, lambda packet: self._on_packet(count, packet), remb=False)
+        fastpath.tap_receiver(
+            receiver, lambda packet: self._on_packet(count, packet), remb=False, reports=reports
+        )
 
-    def attach_all(self, transceivers: Iterable[Any]) -> None:
-        """Attach to every receive-only transceiver (the slots) of a client connection."""
+    def attach_all(self, transceivers: Iterable[Any], reports: bool = False) -> None:
+        """Attach to every receive-only transceiver (the slots) of a client connection;
+        `reports`: the caller sends their receiver reports (one compound per peer)."""
         for t in transceivers:
             if t.direction == "recvonly":
-                self.attach(t.receiver, t.mid, t.kind)
+                self.attach(t.receiver, t.mid, t.kind, reports)
 
     def _on_packet(self, count: SlotCount, packet: RtpPacket) -> None:
         count.packets += 1
@@ -497,7 +500,8 @@ class SyntheticParticipant:
     async def create_offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         # Mids exist once the offer is set; receivers start only after the answer.
-        self.counter.attach_all(self.pc.getTransceivers())
+        # A pacer bot reports on what it receives in one compound a second, as browsers do.
+        self.counter.attach_all(self.pc.getTransceivers(), reports=self.pacer is not None)
         sdp: str = self.pc.localDescription.sdp
         # A pacer bot numbers what it sends and reports on what it receives (transport-cc),
         # as browsers do (the lowest free id: the simulcast ids are far above it).
@@ -524,10 +528,15 @@ class SyntheticParticipant:
             return
         # One transport (max-bundle): what we publish and our feedback both go out on it.
         downlink = self._downlink = fastpath.Downlink(everything[0].sender.transport)
-        if transport_cc and self._core is not None:
-            self.pacer.add_feedback(downlink, self._core)
-        transceivers = [t for t in everything if t.direction == "sendonly"]
         cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", self.pc.localDescription.sdp, re.MULTILINE)
+        receivers = [t.receiver for t in everything if t.direction == "recvonly"]
+        self.pacer.add_peer(
+            downlink,
+            cname.group(1) if cname else "bot",
+            receivers,
+            self._core if transport_cc else None,
+        )
+        transceivers = [t for t in everything if t.direction == "sendonly"]
         for t in transceivers:
             clip = self._clips[t.kind]
             cname_text = cname.group(1) if cname else "bot"
@@ -564,7 +573,7 @@ class SyntheticParticipant:
             for stream in self.streams:
                 self.pacer.remove(stream)
             if self._downlink is not None:
-                self.pacer.remove_feedback(self._downlink)
+                self.pacer.remove_peer(self._downlink)
         if self._downlink is not None:
             self._downlink.close()
         await self.pc.close()

@@ -89,6 +89,10 @@ __all__ = [
 PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}
 
 _RECEIVER_FIELDS = (
+    "_RTCRtpReceiver__rtcp_started",
+    "_RTCRtpReceiver__rtcp_exited",
+    "_RTCRtpReceiver__lsr",
+    "_RTCRtpReceiver__lsr_time",
     "_RTCRtpReceiver__codecs",
     "_RTCRtpReceiver__remote_streams",
     "_RTCRtpReceiver__rtx_ssrc",
@@ -99,6 +103,7 @@ _RECEIVER_FIELDS = (
     "_enabled",
 )
 _RECEIVER_METHODS = (
+    "_run_rtcp",
     "_handle_rtp_packet",
     "_send_rtcp",
     "_send_rtcp_nack",

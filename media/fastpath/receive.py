@@ -20,7 +20,14 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpreceiver import NackGenerator
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtpPacket,
+    pack_remb_fci,
+    unwrap_rtx,
+)
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
@@ -160,14 +167,21 @@ class RembPacer:
 
 
 def tap_receiver(
-    rtp_receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None], remb: bool = True
+    rtp_receiver: RTCRtpReceiver,
+    on_packet: Callable[[RtpPacket], None],
+    remb: bool = True,
+    reports: bool = False,
 ) -> None:
     """Route the receiver's RTP packets to `on_packet`, keeping RTCP health, skipping decode.
 
     `remb=False` skips aiortc's receive-side bandwidth estimator (the costliest step per
-    packet): for bots, whose REMB the SFU drops anyway.
+    packet): for publishers that negotiated transport-cc, and bots. `reports=True`: the
+    caller sends this receiver's reports itself (`send_sender_reports(receivers=...)`, one
+    compound per peer), so aiortc's own loop (a task and a timer per receiver) is stilled.
     """
     receiver: Any = rtp_receiver
+    if reports:
+        _still_report_loop(receiver)
     codecs: dict[int, Any] = receiver._RTCRtpReceiver__codecs
     streams: dict[int, Any] = receiver._RTCRtpReceiver__remote_streams
     rtx_ssrc: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc
@@ -295,6 +309,56 @@ def tap_transport_feedback(dtls: Any, on_feedback: Callable[[bytes], None]) -> N
             await original(bytes(rest))
 
     dtls._handle_rtcp_data = handle_rtcp_data
+
+
+def _still_report_loop(receiver: Any) -> None:
+    """aiortc starts `_run_rtcp` on `receive()` and waits on its two events in `stop()`: an
+    idle stand-in keeps that handshake without the timer."""
+    started = receiver._RTCRtpReceiver__rtcp_started
+    exited = receiver._RTCRtpReceiver__rtcp_exited
+
+    async def idle() -> None:
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()  # until stop() cancels it
+        exited.set()
+
+    receiver._run_rtcp = idle
+
+
+def receiver_rtcp_ssrc(receiver: RTCRtpReceiver) -> int | None:
+    """The SSRC this receiver's reports come from (aiortc's, per transceiver)."""
+    target: Any = receiver
+    ssrc: int | None = target._RTCRtpReceiver__rtcp_ssrc
+    return ssrc
+
+
+def receiver_report_blocks(receiver: RTCRtpReceiver, now: float) -> list[RtcpReceiverInfo]:
+    """This receiver's RR blocks, one per stream, as aiortc's `_run_rtcp` builds them (the
+    fraction lost since the last call; LSR/DLSR from the last SR of each stream)."""
+    target: Any = receiver
+    lsrs: dict[int, int] = target._RTCRtpReceiver__lsr
+    lsr_times: dict[int, float] = target._RTCRtpReceiver__lsr_time
+    blocks = []
+    for ssrc, stream in target._RTCRtpReceiver__remote_streams.items():
+        lsr = dlsr = 0
+        if ssrc in lsrs:
+            lsr = lsrs[ssrc]
+            delay = now - lsr_times[ssrc]
+            if 0 < delay < 65536:
+                dlsr = int(delay * 65536)
+        blocks.append(
+            RtcpReceiverInfo(
+                ssrc=ssrc,
+                fraction_lost=stream.fraction_lost,
+                packets_lost=stream.packets_lost,
+                highest_sequence=stream.max_seq,
+                jitter=stream.jitter,
+                lsr=lsr,
+                dlsr=dlsr,
+            )
+        )
+    return blocks
 
 
 def receiver_loss(receiver: RTCRtpReceiver) -> tuple[int, int]:

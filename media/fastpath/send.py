@@ -11,12 +11,12 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pylibsrtp
 from aioice.ice import CandidatePair, Connection, StunProtocol
-from aiortc import RTCRtpSender
+from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -35,10 +35,11 @@ from aiortc.rtp import (
 )
 
 from ._datapath import LinkCore, OutputCore
-from .receive import srtp_entry, srtp_processor
+from .receive import receiver_report_blocks, receiver_rtcp_ssrc, srtp_entry, srtp_processor
 
 logger = logging.getLogger(__name__)
 
+MAX_REPORT_BLOCKS = 31  # an RR's report count is five bits
 RESEND_GAP_S = 0.1
 """A packet is re-sent at most once per this interval, however often it is NACKed."""
 
@@ -375,20 +376,39 @@ class SlotOutput(OutputCore):
                 self.rtt = rtt if self.rtt is None else 0.85 * self.rtt + 0.15 * rtt
 
 
-def send_sender_reports(downlink: Downlink, outputs: list[SlotOutput], cname: str) -> bool:
-    """One compound RTCP packet (SR per active stream + SDES) for one peer; False if none.
+def send_sender_reports(
+    downlink: Downlink,
+    outputs: list[SlotOutput],
+    cname: str,
+    receivers: Sequence[RTCRtpReceiver] = (),
+) -> bool:
+    """One compound RTCP packet for one peer: an SR per active stream we send it, an RR about
+    what it sends us (`receivers`, whose own report loops `tap_receiver(reports=True)` stilled),
+    and SDES; False if there is nothing to report.
 
-    Replaces one aiortc task and timer per sender with one datagram per peer per round.
+    Replaces one aiortc task and timer per sender and per receiver with one datagram per peer
+    per round, as a browser sends them.
     """
     if not downlink.ready:
         return False
     now = time.time()
-    reports = [r for r in (o.sender_report(now) for o in outputs) if r is not None]
-    if not reports:
+    senders = [r for r in (o.sender_report(now) for o in outputs) if r is not None]
+    blocks: list[RtcpReceiverInfo] = []
+    rtcp_ssrc = None
+    for receiver in receivers:
+        blocks.extend(receiver_report_blocks(receiver, now))
+        rtcp_ssrc = rtcp_ssrc or receiver_rtcp_ssrc(receiver)
+    packets: list[Any] = list(senders)
+    if blocks and rtcp_ssrc is not None:
+        for start in range(0, len(blocks), MAX_REPORT_BLOCKS):
+            chunk = blocks[start : start + MAX_REPORT_BLOCKS]
+            packets.append(RtcpRrPacket(ssrc=rtcp_ssrc, reports=chunk))
+    if not packets:
         return False
     items = [(1, cname.encode())]
-    sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=r.ssrc, items=items) for r in reports])
-    compound = b"".join(bytes(r) for r in reports) + bytes(sdes)
+    ssrcs = [r.ssrc for r in senders] or [rtcp_ssrc or 0]
+    sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=ssrc, items=items) for ssrc in ssrcs])
+    compound = b"".join(bytes(p) for p in packets) + bytes(sdes)
     return downlink.send(downlink.protect_rtcp(compound))
 
 
