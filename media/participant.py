@@ -33,6 +33,7 @@ class Participant:
     receiver_core: fastpath.ReceiverCore | None = None
     transport_cc: bool = False
     """It publishes with transport-wide sequence numbers: the SFU sends it feedback."""
+    _feedback_ssrcs: tuple[int, int] | None = None
 
     def slots(self) -> list[OutSlot]:
         return [s for pair in self.pairs for s in pair if s is not None]
@@ -44,3 +45,15 @@ class Participant:
                 if slot is not None:
                     result[slot.mid] = source_id
         return result
+
+    def feedback_ssrcs(self) -> tuple[int, int]:
+        """(sender, media) SSRC for transport-cc feedback: one of ours, one of theirs (the
+        feedback is about the whole transport; receivers read neither). Kept once known."""
+        if self._feedback_ssrcs is not None:
+            return self._feedback_ssrcs
+        slots = self.slots()
+        media = next((s.media_ssrc for s in self.sources.values() if s.media_ssrc), None)
+        ssrcs = (slots[0].ssrc if slots else 1, media or 0)
+        if media is not None:
+            self._feedback_ssrcs = ssrcs
+        return ssrcs

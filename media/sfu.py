@@ -412,15 +412,11 @@ class Sfu:
         last round, and when (the publisher's own congestion control reads it)."""
         for participant in list(self._participants.values()):
             core = participant.receiver_core
-            if not participant.transport_cc or core is None or not participant.downlink.ready:
+            if not participant.transport_cc or core is None:
                 continue
             try:
-                media_ssrc = next(
-                    (s.media_ssrc for s in participant.sources.values() if s.media_ssrc), 0
-                )
-                slots = participant.slots()
-                sender_ssrc = slots[0].ssrc if slots else 1
-                relayed = core.send_feedback(participant.downlink, sender_ssrc, media_ssrc or 0)
+                sender_ssrc, media_ssrc = participant.feedback_ssrcs()
+                relayed = core.send_feedback(participant.downlink, sender_ssrc, media_ssrc)
                 if relayed is not None:  # a TURN pair: the downlink queues it
                     participant.downlink.send(relayed)
             except Exception:  # one peer's failure must not stop the others' feedback

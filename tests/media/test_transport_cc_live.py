@@ -64,6 +64,10 @@ async def test_transport_cc_both_ways_and_forwarding_in_c(
         await wait_for(lambda: watcher.downlink.transport_seq > 100, 10)
         assert control.transport_malformed == 0 and watcher.downlink.trend_state == "normal"
         assert control.transport(time.monotonic()) is not None
+        # Receiver reports, one compound per peer and round, reach both ends' streams.
+        await wait_for(lambda: all(s.output.reports > 0 for s in publisher.streams), 10)
+        viewer_slots = [slot for slot in watcher.slots() if slot.current is not None]
+        await wait_for(lambda: all(slot.output.reports > 0 for slot in viewer_slots), 10)
         # The aiortc sender without transport-cc: its video takes the Python path (aiortc's
         # REMB estimator sees every packet); its audio, which no estimate needs, does not.
         other_core = other.receiver_core
