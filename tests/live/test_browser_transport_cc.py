@@ -1,5 +1,7 @@
-"""Chromium as a subscriber runs its own delay-based receive estimate on what the SFU forwards
-(the video carries abs-send-time) and sends it back as REMB, which congestion control reads."""
+"""Chromium and the SFU speak transport-cc both ways: as a publisher, Chromium numbers its
+packets and the SFU forwards them in C and sends feedback (no REMB estimator); as a
+subscriber, it reports on every packet the SFU forwards it, and that feedback reaches
+congestion control (what got through, the delay trend)."""
 
 from __future__ import annotations
 
@@ -26,18 +28,26 @@ pytestmark = pytest.mark.browser
 __all__ = ["day", "live_port", "live_server", "settings"]  # the fixtures this module reuses
 
 
-async def test_a_chromium_subscriber_reports_its_receive_estimate(
+async def test_chromium_speaks_transport_cc_both_ways(
     browser: Any, live_server: Any, client: Any, world: World, day: Day
 ) -> None:
     path = f"/live/sessions/{day.session_id}"
     applicant_pid = f"{day.session_id}/applicant:{day.applicant}"
+    interviewer_pid = staff_pid(day, day.interviewer1)
     hub = live_server.app[HUB]
     interviewer = await staff_page(browser, live_server, world.a.interviewer_email, path)
     applicant = await applicant_page(browser, live_server, client, day.applicant, path)
     for page in (applicant, interviewer):
         await wait_connected(page)
-    await wait_sees(applicant, staff_pid(day, day.interviewer1))
-    control = hub.sfu._participants[applicant_pid].control
-    await wait_for(lambda: control.remb_bps is not None, 10)
-    assert control.remb_bps > 50_000  # a loopback link: far more than a trickle
+    await wait_sees(applicant, interviewer_pid)
+    participants = hub.sfu._participants
+    publisher, subscriber = participants[interviewer_pid], participants[applicant_pid]
+    assert publisher.transport_cc and subscriber.transport_cc
+    core = publisher.receiver_core
+    assert core is not None
+    await wait_for(lambda: core.forwarded > 100, 10)  # its media went through C
+    downlink = subscriber.downlink
+    await wait_for(lambda: (downlink.acked_bps or 0) > 50_000, 10)  # a loopback link
+    control = subscriber.control
+    assert control is not None and control.transport_malformed == 0
     assert hub.sfu.stats(applicant_pid).downlink_state == "full"
