@@ -72,6 +72,7 @@ class BandwidthEstimator:
         probing: bool = False,
         *,
         acked_bps: float | None = None,
+        next_step_bps: float | None = None,
     ) -> float:
         """Fold one tick's feedback in; return the new estimate.
 
@@ -80,7 +81,9 @@ class BandwidthEstimator:
         `allocated_bps`: what the current allocation sends; `queuing`: round trips grew (a
         queue is building on the path: the next thing is loss); `probing`: the allocation was
         raised a moment ago (a loss now says the raise was too much); `acked_bps`: what the
-        subscriber's transport-cc feedback says got through (where it sends feedback).
+        subscriber's transport-cc feedback says got through (where it sends feedback);
+        `next_step_bps`: what the allocation would cost one step up (a paused slot resumed):
+        the estimate may grow that far even when that is more than twice what is sent now.
         """
         if self._calm_since is None:
             self._calm_since = now  # calm is measured from the first feedback, not before
@@ -125,7 +128,9 @@ class BandwidthEstimator:
                 carried = min(self.estimate, carried_least / 0.9)
                 self._stable = max(self._stable or 0.0, carried)
             if now >= self._hold_until:
-                ceiling = allocated_bps * 2 + 100_000
+                # Room to grow is bounded by what is sent, or a paused slot could never come
+                # back: one whose only stream costs more than twice the audio still playing.
+                ceiling = max(allocated_bps * 2 + 100_000, (next_step_bps or 0.0) * 1.3)
                 if self.estimate < ceiling:
                     self.estimate = min(ceiling, self.estimate * self._growth)
                     self._growth = min(MAX_GROWTH, 1 + (self._growth - 1) * 2)

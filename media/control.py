@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Sequence, Set
 from typing import TYPE_CHECKING
 
-from .bandwidth import HIGH_LOSS, BandwidthEstimator, allocate, downlink_state
+from .bandwidth import HIGH_LOSS, RAISE_MARGIN, BandwidthEstimator, allocate, downlink_state
 
 if TYPE_CHECKING:
     from .fastpath import Downlink
@@ -49,6 +49,21 @@ def planned_bps(plans: Sequence[Sequence[float]], want: Sequence[int]) -> float:
     return sum(
         plan[min(w, len(plan) - 1)] for plan, w in zip(plans, want, strict=True) if plan and w >= 0
     )
+
+
+def next_step(plans: Sequence[Sequence[float]], want: Sequence[int]) -> float:
+    """What the video would cost after the cheapest step up (a paused slot resumed at its
+    lowest layer, or one slot one layer up); the current cost if nothing can go up."""
+    current = planned_bps(plans, want)
+    steps = []
+    for plan, w in zip(plans, want, strict=True):
+        if not plan:
+            continue
+        if w < 0:
+            steps.append(plan[0])
+        elif w < len(plan) - 1:
+            steps.append(max(0.0, plan[w + 1] - plan[w]))
+    return current + min(steps) * RAISE_MARGIN if steps else current
 
 
 class DownlinkControl:
@@ -236,17 +251,26 @@ class DownlinkControl:
         if remb is not None and remb < 0.85 * sent and sent >= 0.5 * self.estimator.estimate:
             queuing = True
         # Transport-cc: the delay each packet met, so a queue shows before anything is lost.
+        # Its loss share is not used: Chromium reports packets of a connection's first second
+        # as not received that it never NACKs (they were never missed as media), and read as
+        # loss they stopped new subscribers' video; NACKs and receiver reports count loss.
         acked = None
         transport = self.transport(now)
         if transport is not None:
-            overusing, transport_loss, acked = transport
+            overusing, _, acked = transport
             if overusing and sent >= 0.5 * self.estimator.estimate:
                 queuing = True
-            if transport_loss is not None:
-                loss = transport_loss if loss is None else max(loss, transport_loss)
         probing = now - self._raised_at < PROBE_S
         estimate = self.estimator.update(
-            now, loss, sent, allocated, None, queuing, probing, acked_bps=acked
+            now,
+            loss,
+            sent,
+            allocated,
+            None,
+            queuing,
+            probing,
+            acked_bps=acked,
+            next_step_bps=(audio_bps + next_step(plans, current)) / HEADROOM,
         )
         # One step up at a time: the feedback on a raise (NACKs, reports) takes most of a
         # second to come back, and raising again before it would overshoot by several layers.
@@ -290,10 +314,11 @@ class DownlinkControl:
         downlink.rtx_budget = min(allowance * 4, downlink.rtx_budget + allowance)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "downlink %s: loss %s queuing %s sent %.0f allocated %.0f audio %.0f estimate "
-                "%.0f want %s",
+                "downlink %s: loss %s (transport-cc %s) queuing %s sent %.0f allocated %.0f "
+                "audio %.0f estimate %.0f want %s",
                 slots[0].owner_id if slots else "?",
                 None if loss is None else round(loss, 3),
+                transport,
                 queuing,
                 sent,
                 allocated,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from media.bandwidth import (
     MAX_BACKOFF_S,
+    RAISE_MARGIN,
     BandwidthEstimator,
     allocate,
     downlink_state,
 )
+from media.control import next_step
 
 LAYERS = [80_000.0, 250_000.0, 700_000.0]
 
@@ -112,3 +114,24 @@ def test_moderate_loss_at_a_low_rate_is_not_taken_for_a_full_link() -> None:
     assert estimator.update(0.0, 0.1, 200_000, 200_000) == 4_000_000 * 0.95
     # A quarter lost is congestion at any rate.
     assert estimator.update(2.0, 0.3, 200_000, 200_000) <= 200_000 * 0.7 * 0.95 + 1
+
+
+def test_a_paused_single_stream_can_come_back() -> None:
+    # Audio only (50 kbit/s), the paused slot's one stream costs 400 kbit/s: growth bounded by
+    # twice what is sent would stop at 200 kbit/s, and the video would never resume.
+    plans, want = [[400_000.0]], [-1]
+    step = next_step(plans, want)
+    assert step == 400_000 * RAISE_MARGIN
+    estimator = BandwidthEstimator(initial_bps=100_000)
+    now = 0.0
+    for _ in range(200):
+        now += 0.25
+        estimator.update(now, 0.0, 50_000, 50_000, next_step_bps=(50_000 + step) / 0.9)
+    assert estimator.estimate * 0.9 - 50_000 >= step
+    assert allocate(estimator.estimate * 0.9 - 50_000, plans, want) == [0]
+
+
+def test_next_step_is_the_cheapest_raise() -> None:
+    plans = [[100_000.0, 300_000.0, 900_000.0], [100_000.0, 300_000.0, 900_000.0], []]
+    assert next_step(plans, [2, 0, 2]) == 900_000 + 100_000 + 200_000 * RAISE_MARGIN
+    assert next_step(plans, [2, 2, 2]) == 1_800_000  # nothing can go up
