@@ -96,12 +96,12 @@ class OutSlot(SlotCore):
         "mid",
         "on_cut",
         "owner_id",
-        "pending",
         "requested_at",
     )
     output: SlotOutput
     rewriter: Rewriter
     current: Source | None
+    pending: Source | None
 
     def __init__(
         self,
@@ -124,7 +124,7 @@ class OutSlot(SlotCore):
         self.payload_type = payload_type
         self.rewriter = Rewriter(clock_rate)
         self.current = None
-        self.pending: Source | None = None
+        self.pending = None
         self.synced = False
         self.layer = 0
         self.target = 0

@@ -67,6 +67,7 @@ typedef struct {
     PyObject *output;
     PyObject *rewriter;
     PyObject *current;
+    PyObject *pending;
     PyObject *ext;           /* bytes: the extension block without abs-send-time or level */
     PyObject *abs_before;    /* bytes or None: around a 3-byte abs-send-time value */
     PyObject *abs_after;
@@ -183,6 +184,7 @@ enum { TAIL_DROPPED = 0, TAIL_SENT = 1, TAIL_UNMAPPED = 2 };
 int dp_slot_tail(SlotObject *slot, unsigned int seq, unsigned long long ts, int marker,
                  const unsigned char *payload, Py_ssize_t payload_len, int level, double now,
                  unsigned long long ntp, const Picture *pic);
+enum { SLOT_PYTHON = 0, SLOT_FORWARD = 1, SLOT_SKIP = 2 };
 int dp_slot_steady(SlotObject *slot, PyObject *source, long layer);
 int dp_slot_dropped(SlotObject *slot);
 int dp_picture_from(PyObject *pic, Picture *out);

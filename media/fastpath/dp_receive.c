@@ -352,12 +352,12 @@ int dp_source_packet(SourceObject *self, long index, unsigned int seq, unsigned 
     for (Py_ssize_t i = 0; i < count && steady; i++) {
         PyObject *slot = PyList_GET_ITEM(consumers, i);
         steady = PyObject_TypeCheck(slot, &SlotType) &&
-                 dp_slot_steady((SlotObject *)slot, (PyObject *)self, index);
+                 dp_slot_steady((SlotObject *)slot, (PyObject *)self, index) != SLOT_PYTHON;
     }
     if (steady) {
         for (Py_ssize_t i = 0; i < count; i++) {
             SlotObject *slot = (SlotObject *)PyList_GET_ITEM(consumers, i);
-            if (slot->is_video && slot->want < 0) continue; /* paused */
+            if (dp_slot_steady(slot, (PyObject *)self, index) == SLOT_SKIP) continue;
             int rc = dp_slot_tail(slot, seq, ts, marker, payload, len, level, now, ntp,
                                   has_pic ? &pic : NULL);
             if (rc == TAIL_DROPPED) rc = dp_slot_dropped(slot);

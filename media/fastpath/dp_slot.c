@@ -135,6 +135,7 @@ static int Slot_traverse(SlotObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->output);
     Py_VISIT(self->rewriter);
     Py_VISIT(self->current);
+    Py_VISIT(self->pending);
     return 0;
 }
 
@@ -142,6 +143,7 @@ static int Slot_clear(SlotObject *self) {
     Py_CLEAR(self->output);
     Py_CLEAR(self->rewriter);
     Py_CLEAR(self->current);
+    Py_CLEAR(self->pending);
     Py_CLEAR(self->ext);
     Py_CLEAR(self->abs_before);
     Py_CLEAR(self->abs_after);
@@ -291,11 +293,20 @@ too_long:
     return -1;
 }
 
-/* 1 if `write` for (source, layer) stays in C: a paused slot (nothing to do) or the steady
- * case (the current source and layer, synced). */
+/* What `write` for a packet of (source, layer) comes to, by OutSlot._write_slow's rules:
+ * SLOT_FORWARD (the current source and layer, synced: the tail here), SLOT_SKIP (paused, or a
+ * packet the slot ignores: another layer than the one it forwards or waits for, a source it
+ * neither forwards nor waits for), or SLOT_PYTHON (a cut, a switch, a resync: decided there). */
 int dp_slot_steady(SlotObject *self, PyObject *source, long layer) {
-    if (self->is_video && self->want < 0) return 1;
-    return source == self->current && layer == self->layer && self->synced;
+    if (self->is_video && self->want < 0) return SLOT_SKIP;
+    if (source == self->current) {
+        if (layer == self->layer) {
+            if (self->synced) return SLOT_FORWARD;
+            return layer == self->target ? SLOT_PYTHON : SLOT_SKIP;
+        }
+        return layer == self->target ? SLOT_PYTHON : SLOT_SKIP;
+    }
+    return source == self->pending && layer == self->target ? SLOT_PYTHON : SLOT_SKIP;
 }
 
 /* After TAIL_DROPPED: if the link went down, resume at a keyframe once it is back. */
@@ -372,8 +383,9 @@ PyObject *dp_slot_write(SlotObject *self, PyObject *const *args, Py_ssize_t narg
     /* source, layer, seq, ts, marker, payload, key, level, now, ntp[, pic] */
     long layer = PyLong_AsLong(args[1]);
     if (layer == -1 && PyErr_Occurred()) return NULL;
-    if (self->is_video && self->want < 0) Py_RETURN_NONE; /* paused */
-    if (!dp_slot_steady(self, args[0], layer)) {
+    int route = dp_slot_steady(self, args[0], layer);
+    if (route == SLOT_SKIP) Py_RETURN_NONE;
+    if (route == SLOT_PYTHON) {
         PyObject *slow = PyUnicode_InternFromString("_write_slow");
         if (slow == NULL) return NULL;
         PyObject *call_args[12];
@@ -417,6 +429,7 @@ static PyMemberDef Slot_members[] = {
     {"output", T_OBJECT, offsetof(SlotObject, output), 0, NULL},
     {"rewriter", T_OBJECT, offsetof(SlotObject, rewriter), 0, NULL},
     {"current", T_OBJECT, offsetof(SlotObject, current), 0, NULL},
+    {"pending", T_OBJECT, offsetof(SlotObject, pending), 0, NULL},
     {"_ext", T_OBJECT, offsetof(SlotObject, ext), 0, NULL},
     {"_abs_before", T_OBJECT, offsetof(SlotObject, abs_before), 0, NULL},
     {"_abs_after", T_OBJECT, offsetof(SlotObject, abs_after), 0, NULL},

@@ -9,6 +9,7 @@
  * media before the keys exist) to the protocol's `datagram_received`, as the transport would
  * have delivered it. Errors go to `error_received`, as asyncio does.
  */
+#define _GNU_SOURCE /* recvmmsg */
 #include "datapath.h"
 
 #include <arpa/inet.h>
@@ -17,8 +18,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define BATCH 64
-#define DATAGRAM_MAX 65536
+#define BATCH 64         /* datagrams per wake-up at most: the loop's other work waits */
+#define VECTOR 32        /* datagrams per recvmmsg call */
+#define DATAGRAM_MAX 4096 /* WebRTC keeps to the path MTU; anything longer is dropped */
 
 typedef struct {
     PyObject_HEAD
@@ -29,7 +31,10 @@ typedef struct {
     PyObject *on_rtcp;        /* callable(plain compound RTCP) */
     PyObject *on_error;       /* callable(OSError) */
     long long datagrams, wakeups;
-    unsigned char buffer[DATAGRAM_MAX];
+    unsigned char buffer[VECTOR][DATAGRAM_MAX];
+    struct sockaddr_storage from[VECTOR];
+    struct iovec iov[VECTOR];
+    struct mmsghdr messages[VECTOR];
 } ReaderObject;
 
 static int Reader_traverse(ReaderObject *self, visitproc visit, void *arg) {
@@ -107,17 +112,61 @@ static int is_rtcp(const unsigned char *p, Py_ssize_t n) {
     return n >= 8 && p[0] > 127 && p[0] < 192 && p[1] > 191 && p[1] < 209;
 }
 
+/* One datagram, as the transport would have delivered it (see the top of the file). */
+static void deliver(ReaderObject *self, const unsigned char *data, Py_ssize_t n,
+                    const struct sockaddr_storage *from) {
+    if (is_media(data, n) && dp_receiver_keyed(self->receiver)) {
+        PyObject *plain = dp_receive(self->receiver, (const char *)data, n);
+        if (plain == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_ValueError))
+                PyErr_Clear(); /* not SRTP of ours, or malformed: dropped */
+            else
+                PyErr_WriteUnraisable((PyObject *)self);
+        } else if (plain != Py_None) {
+            call_quietly(self->on_rtp, plain, NULL);
+        }
+        Py_XDECREF(plain);
+        return;
+    }
+    if (self->on_rtcp != Py_None && is_rtcp(data, n) && dp_receiver_rtcp_keyed(self->receiver)) {
+        PyObject *rest = dp_receive_rtcp(self->receiver, (const char *)data, n);
+        if (rest == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_ValueError))
+                PyErr_Clear(); /* not SRTCP of ours, or malformed: dropped */
+            else
+                PyErr_WriteUnraisable((PyObject *)self);
+        } else if (rest != Py_None) {
+            call_quietly(self->on_rtcp, rest, NULL);
+        }
+        Py_XDECREF(rest);
+        return;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)data, n);
+    PyObject *addr = bytes ? address(from) : NULL;
+    if (bytes != NULL && addr != NULL)
+        call_quietly(self->on_datagram, bytes, addr);
+    else
+        PyErr_WriteUnraisable((PyObject *)self);
+    Py_XDECREF(bytes);
+    Py_XDECREF(addr);
+}
+
 static PyObject *Reader_readable(ReaderObject *self, PyObject *unused) {
     self->wakeups++;
-    for (int i = 0; i < BATCH; i++) {
-        struct sockaddr_storage addr;
-        socklen_t addrlen = sizeof(addr);
-        ssize_t n = recvfrom(self->fd, self->buffer, sizeof(self->buffer), MSG_DONTWAIT,
-                             (struct sockaddr *)&addr, &addrlen);
-        if (n < 0) {
+    for (int round = 0; round < BATCH / VECTOR; round++) {
+        for (int i = 0; i < VECTOR; i++) {
+            self->iov[i].iov_base = self->buffer[i];
+            self->iov[i].iov_len = DATAGRAM_MAX;
+            memset(&self->messages[i].msg_hdr, 0, sizeof(struct msghdr));
+            self->messages[i].msg_hdr.msg_iov = &self->iov[i];
+            self->messages[i].msg_hdr.msg_iovlen = 1;
+            self->messages[i].msg_hdr.msg_name = &self->from[i];
+            self->messages[i].msg_hdr.msg_namelen = sizeof(self->from[i]);
+        }
+        int got = recvmmsg(self->fd, self->messages, VECTOR, MSG_DONTWAIT, NULL);
+        if (got < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-            PyObject *error = PyErr_SetFromErrno(PyExc_OSError);
-            (void)error;
+            PyErr_SetFromErrno(PyExc_OSError);
             PyObject *type, *value, *trace;
             PyErr_Fetch(&type, &value, &trace);
             PyErr_NormalizeException(&type, &value, &trace);
@@ -127,40 +176,13 @@ static PyObject *Reader_readable(ReaderObject *self, PyObject *unused) {
             Py_XDECREF(trace);
             break;
         }
-        self->datagrams++;
-        if (is_media(self->buffer, n) && dp_receiver_keyed(self->receiver)) {
-            PyObject *plain = dp_receive(self->receiver, (const char *)self->buffer, n);
-            if (plain == NULL) {
-                if (PyErr_ExceptionMatches(PyExc_ValueError))
-                    PyErr_Clear(); /* not SRTP of ours, or malformed: dropped */
-                else
-                    PyErr_WriteUnraisable((PyObject *)self);
-            } else if (plain != Py_None) {
-                call_quietly(self->on_rtp, plain, NULL);
-            }
-            Py_XDECREF(plain);
-            continue;
+        for (int i = 0; i < got; i++) {
+            self->datagrams++;
+            if (self->messages[i].msg_hdr.msg_flags & MSG_TRUNC) continue; /* too long */
+            deliver(self, self->buffer[i], (Py_ssize_t)self->messages[i].msg_len,
+                    &self->from[i]);
         }
-        if (self->on_rtcp != Py_None && is_rtcp(self->buffer, n) &&
-            dp_receiver_rtcp_keyed(self->receiver)) {
-            PyObject *rest = dp_receive_rtcp(self->receiver, (const char *)self->buffer, n);
-            if (rest == NULL) {
-                if (PyErr_ExceptionMatches(PyExc_ValueError))
-                    PyErr_Clear(); /* not SRTCP of ours, or malformed: dropped */
-                else
-                    PyErr_WriteUnraisable((PyObject *)self);
-            } else if (rest != Py_None) {
-                call_quietly(self->on_rtcp, rest, NULL);
-            }
-            Py_XDECREF(rest);
-            continue;
-        }
-        PyObject *data = PyBytes_FromStringAndSize((const char *)self->buffer, n);
-        PyObject *from = data ? address(&addr) : NULL;
-        if (data != NULL && from != NULL) call_quietly(self->on_datagram, data, from);
-        else PyErr_WriteUnraisable((PyObject *)self);
-        Py_XDECREF(data);
-        Py_XDECREF(from);
+        if (got < VECTOR) break; /* drained */
     }
     Py_RETURN_NONE;
 }
