@@ -130,6 +130,11 @@ async def negotiate(
     rid_ids = (video_layers.rid_id, video_layers.repaired_rid_id) if video_layers else (0, 0)
     core = fastpath.fast_receive(pc, rid_ids, transport_cc)
     cname = re.search(r"^a=ssrc:\d+ cname:(\S+)", pc.localDescription.sdp, re.MULTILINE)
+    fastpath.read_reports(
+        dtls,
+        {slot.ssrc: slot.output.on_report for pair in pairs for slot in pair if slot is not None},
+        receivers,
+    )
     control = DownlinkControl(downlink)
     if transport_cc:
         core.set_feedback_link(downlink)  # read in C where the socket is ours

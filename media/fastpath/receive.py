@@ -9,9 +9,10 @@ import asyncio
 import contextlib
 import logging
 import socket
+import struct
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import pylibsrtp
@@ -41,6 +42,8 @@ SYNC_HANDLER = "_interviewday_handle_rtp"  # our synchronous handler, set on a t
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 CORE = "_interviewday_receiver_core"  # our ReceiverCore, set on the DTLS transport
+REPORTS = "_interviewday_reports"  # our ReportReader, set on the DTLS transport
+RTCP_SR, RTCP_RR, RTCP_SDES = 200, 201, 202
 RECEIVE_BUFFER = 1 << 20
 
 
@@ -326,6 +329,85 @@ def _still_report_loop(receiver: Any) -> None:
     receiver._run_rtcp = idle
 
 
+class ReportReader:
+    """The peer's periodic RTCP read without aiortc: sender reports (the LSR a receiver report
+    echoes), report blocks about what we send it (to the slot's `on_report`) and SDES. Their
+    objects, routing and one task per packet in aiortc cost more than all the rest of the RTCP
+    together; what else comes (NACK, PLI, REMB, BYE) is returned for aiortc.
+    """
+
+    __slots__ = ("_on_report", "_receivers")
+
+    def __init__(
+        self,
+        on_report: dict[int, Callable[[RtcpReceiverInfo], None]],
+        receivers: Sequence[RTCRtpReceiver],
+    ) -> None:
+        self._on_report = on_report
+        """Our SSRC -> what wants the peer's report block about it."""
+        self._receivers: list[Any] = list(receivers)
+
+    def __call__(self, plain: bytes) -> bytes:
+        rest = bytearray()
+        pos = 0
+        while pos + 8 <= len(plain):
+            first, kind, words, ssrc = struct.unpack_from("!BBHI", plain, pos)
+            end = pos + 4 * (words + 1)
+            if end > len(plain) or first >> 6 != 2:
+                return bytes(rest) + plain[pos:]  # not ours to judge: aiortc decides
+            if kind == RTCP_SR and end - pos >= 28:
+                ntp = struct.unpack_from("!Q", plain, pos + 8)[0]
+                self._sender_report(ssrc, ntp)
+                self._blocks(plain, pos + 28, first & 0x1F, end)
+            elif kind == RTCP_RR:
+                self._blocks(plain, pos + 8, first & 0x1F, end)
+            elif kind != RTCP_SDES:
+                rest += plain[pos:end]
+            pos = end
+        return bytes(rest)
+
+    def _sender_report(self, ssrc: int, ntp: int) -> None:
+        """As aiortc's receiver keeps it, for the LSR/DLSR of our receiver reports."""
+        for receiver in self._receivers:
+            if ssrc in receiver._RTCRtpReceiver__remote_streams:
+                receiver._RTCRtpReceiver__lsr[ssrc] = (ntp >> 16) & 0xFFFFFFFF
+                receiver._RTCRtpReceiver__lsr_time[ssrc] = time.time()
+
+    def _blocks(self, plain: bytes, pos: int, count: int, end: int) -> None:
+        for _ in range(count):
+            if pos + 24 > end:
+                return
+            ssrc, lost_word, highest, jitter, lsr, dlsr = struct.unpack_from("!IIIIII", plain, pos)
+            pos += 24
+            handler = self._on_report.get(ssrc)
+            if handler is None:
+                continue
+            lost = lost_word & 0xFFFFFF
+            if lost & 0x800000:
+                lost -= 0x1000000
+            handler(
+                RtcpReceiverInfo(
+                    ssrc=ssrc,
+                    fraction_lost=lost_word >> 24,
+                    packets_lost=lost,
+                    highest_sequence=highest,
+                    jitter=jitter,
+                    lsr=lsr,
+                    dlsr=dlsr,
+                )
+            )
+
+
+def read_reports(
+    dtls: Any,
+    on_report: dict[int, Callable[[RtcpReceiverInfo], None]],
+    receivers: Sequence[RTCRtpReceiver],
+) -> None:
+    """Read the peer's periodic RTCP on this transport with a `ReportReader` (after
+    `fast_receive`)."""
+    setattr(dtls, REPORTS, ReportReader(on_report, receivers))
+
+
 def receiver_rtcp_ssrc(receiver: RTCRtpReceiver) -> int | None:
     """The SSRC this receiver's reports come from (aiortc's, per transceiver)."""
     target: Any = receiver
@@ -518,8 +600,12 @@ def fast_receive(
             _spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_ms))
 
     def rtcp_received(plain: bytes) -> None:
-        """The peer's RTCP that C unprotected (its transport-cc feedback already taken)."""
-        _spawn(dtls._handle_rtcp_data(plain))
+        """The peer's RTCP that C unprotected (its transport-cc feedback already taken):
+        the periodic reports read here, anything else (NACK, PLI, REMB, BYE) through aiortc."""
+        reader: ReportReader | None = getattr(dtls, REPORTS, None)
+        rest = reader(plain) if reader is not None else plain
+        if rest:
+            _spawn(dtls._handle_rtcp_data(rest))
 
     connection.data_received = data_received
     # RTP and RTCP never look like STUN (first byte 128-191): skip aioice's STUN parse attempt.
