@@ -40,6 +40,9 @@ PROBE_S = 3.0
 MIN_RTT_WINDOW_S = 30.0
 TRANSPORT_FRESH_S = 1.0
 """Transport-cc feedback older than this no longer describes the link."""
+CALM_S = 1.0
+"""A downlink at full quality without a sign of trouble is looked at this often, not every
+tick: a NACK or a growing delay brings it back to every tick at once."""
 HEADROOM = 0.9
 """Video is planned to fill at most this share of the estimate (keyframes burst above it)."""
 
@@ -70,6 +73,8 @@ class DownlinkControl:
     """One subscriber: its estimate, and what each of its video slots may carry."""
 
     __slots__ = (
+        "_calm_nacks",
+        "_calm_until",
         "_careful_raise",
         "_drops_seen",
         "_failed_at",
@@ -120,6 +125,15 @@ class DownlinkControl:
         self._transport_at = -1e9
         self._transport_losses: deque[tuple[float, int, int]] = deque()
         self.transport_malformed = 0
+        self._calm_until = -1e9
+        self._calm_nacks = 0
+
+    def calm(self, now: float, slots: Sequence[OutSlot]) -> bool:
+        """Whether this tick may be skipped: everything at full quality since the last one,
+        no new NACK, no growing delay."""
+        if now >= self._calm_until or self.downlink.trend_state == "overusing":
+            return False
+        return sum(slot.output.nacked for slot in slots) == self._calm_nacks
 
     def on_transport_feedback(self, fci: bytes) -> None:
         """One transport-cc feedback that came the Python way (a relayed connection); the
@@ -332,4 +346,13 @@ class DownlinkControl:
         state = downlink_state(want, plans)
         changed = state != self.state
         self.state = state
+        calm = (
+            state == "full"
+            and not queuing
+            and (loss is None or loss < HIGH_LOSS / 2)
+            and not probing
+            and all(w >= len(plan) - 1 for plan, w in zip(plans, want, strict=True))
+        )
+        self._calm_until = now + CALM_S if calm else -1e9
+        self._calm_nacks = sum(slot.output.nacked for slot in slots)
         return changed

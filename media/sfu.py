@@ -434,6 +434,8 @@ class Sfu:
                 continue
             try:
                 slots = participant.slots()
+                if control.calm(now, slots):
+                    continue
                 video, tiles = self._video_priority(participant)
                 changed = control.tick(now, slots, video, tiles)
             except Exception:  # one peer's failure must not stop the others' control
