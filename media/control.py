@@ -297,7 +297,10 @@ class DownlinkControl:
             self._failed_bps = max(self._failed_bps if recent else 0.0, allocated)
             self._failed_at = now
         near_failure = now - self._failed_at < FAILURE_MEMORY_S
-        verify = CAREFUL_VERIFY_S if self._careful_raise else VERIFY_S
+        # With transport-cc the delay of every packet shows an overshoot within a few hundred
+        # milliseconds, deep queue or not: the long check is for links that send no feedback.
+        careful = self._careful_raise and transport is None
+        verify = CAREFUL_VERIFY_S if careful else VERIFY_S
         may_raise = now - self._raised_at >= verify
         if may_raise and self._careful_raise:
             self._careful_raise = False
