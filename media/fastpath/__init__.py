@@ -36,6 +36,7 @@ from aiortc.rtp import RtpPacket
 
 from ._datapath import ReceiverCore
 from .receive import (
+    ReportReader,
     ask_resilient_opus,
     fast_receive,
     header_extension_ids,
@@ -65,6 +66,7 @@ __all__ = [
     "PINNED_VERSIONS",
     "Downlink",
     "ReceiverCore",
+    "ReportReader",
     "SlotOutput",
     "ask_resilient_opus",
     "detach_sender",

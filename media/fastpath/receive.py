@@ -364,7 +364,7 @@ class ReportReader:
             elif kind != RTCP_SDES:
                 rest += plain[pos:end]
             pos = end
-        return bytes(rest)
+        return bytes(rest) + plain[pos:]  # a tail too short to be a packet: aiortc decides
 
     def _sender_report(self, ssrc: int, ntp: int) -> None:
         """As aiortc's receiver keeps it, for the LSR/DLSR of our receiver reports."""
