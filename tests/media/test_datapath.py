@@ -19,7 +19,7 @@ from aiortc.rtp import RtpPacket
 from pylibsrtp import Policy, Session
 
 from media.fastpath import srtp_entry
-from media.fastpath._datapath import ReceiverCore, SocketReader, StatsCore
+from media.fastpath._datapath import LinkCore, ReceiverCore, SocketReader, StatsCore
 from media.forwarder import build_extension_block
 from media.source import Source
 from media.twcc import parse_twcc
@@ -256,3 +256,19 @@ async def test_socket_reader_drains_and_delivers_like_the_transport() -> None:
     assert reader.datagrams == 102
     a.close()
     b.close()
+
+
+def test_hostile_transport_feedback_is_refused_or_read_never_more() -> None:
+    link = LinkCore()
+    link.set_transport_cc(3)
+    rng = random.Random(5)
+    refused = 0
+    for _ in range(5000):
+        fci = rng.randbytes(rng.randrange(0, 80))
+        try:
+            link.transport_feedback(fci)
+        except ValueError:
+            refused += 1
+    received, lost, malformed = link.take_transport_counts()
+    assert malformed == refused > 0
+    assert received == lost == 0  # nothing was sent: no feedback can claim a packet of ours
