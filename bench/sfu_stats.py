@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 Layouts = Mapping[str, Mapping[str, str | None]]
 
@@ -205,3 +206,24 @@ def missed_targets(result: Mapping[str, object]) -> list[str]:
         if not isinstance(value, int | float) or value >= target:
             missed.append(f"{field} = {value} (target < {target:.0f})")
     return missed
+
+
+W = TypeVar("W", bound=Any)
+"""A measurement window (bench/sfu.py `Window`): what has a `core_fraction`."""
+
+BOTS_KEEP_UP = 0.9
+"""A level where the bots used more of their core than this may be the bots' limit, not the
+server's: not one to price the server's packets at."""
+
+
+def busiest(levels: list[tuple[int, W, Step]], published_fps: float) -> tuple[int, W]:
+    """The level where the server was busiest while the bots kept up and nothing degraded:
+    where its cost per packet is priced. On this VM a wake-up from idle costs ~90 µs
+    (shared/DESIGN.md), so a server idle most of the time pays it per packet; the floor it is
+    compared with is a busy loop."""
+    fit = [
+        (rooms, window)
+        for rooms, window, step in levels
+        if step.bots_core < BOTS_KEEP_UP and not degraded(step, published_fps)
+    ] or [(rooms, window) for rooms, window, _ in levels]
+    return max(fit, key=lambda item: float(item[1].core_fraction))

@@ -234,3 +234,23 @@ def test_serve_runs_a_plain_asyncio_loop_as_the_bench_does() -> None:
         if "media.loop" in path.read_text() or "from media import loop" in path.read_text()
     ]
     assert uses_coalescing == []
+
+
+def test_packets_are_priced_where_the_server_was_busiest_and_the_bots_kept_up(
+    bench: SimpleNamespace,
+) -> None:
+    stats = bench.stats
+
+    def level(rooms: int, server: float, bots: float, fps: float = 30.0) -> Any:
+        step = stats.Step(rooms, server, bots, [fps] * 12, 300.0, 0)
+        return (rooms, SimpleNamespace(core_fraction=server), step)
+
+    levels = [
+        level(3, 0.12, 0.2),
+        level(9, 0.26, 0.5),
+        level(18, 0.47, 0.85),
+        level(24, 0.56, 0.99),
+    ]
+    assert stats.busiest(levels, 30.0)[0] == 18  # 24: the bots' own limit
+    levels.append(level(21, 0.52, 0.8, fps=10.0))  # degraded: not a fair price either
+    assert stats.busiest(levels, 30.0)[0] == 18
