@@ -312,7 +312,9 @@ class DownlinkControl:
             plans,
             current,
             may_raise=may_raise,
-            max_raises=1 if near_failure else None,
+            # Near a past failure, one step at a time, or two where transport-cc feedback
+            # shows an overshoot's delay within a tick or two.
+            max_raises=(1 if transport is None else 2) if near_failure else None,
         )
         if any(w > c for w, c in zip(want, current, strict=True)):
             self._raised_at = now
