@@ -36,21 +36,19 @@ from aiortc.rtp import RtpPacket
 
 from ._datapath import ReceiverCore
 from .receive import (
-    ReportReader,
     ask_resilient_opus,
     fast_receive,
     header_extension_ids,
     negotiated_payload_type,
     offered_direction,
-    read_reports,
     receiver_loss,
     request_keyframe,
     restrict_codecs,
     srtp_entry,
     srtp_processor,
     tap_receiver,
-    tap_transport_feedback,
 )
+from .reports import ReportReader, read_reports, tap_transport_feedback
 from .send import (
     Downlink,
     SlotOutput,

@@ -35,7 +35,8 @@ from aiortc.rtp import (
 )
 
 from ._datapath import LinkCore, OutputCore
-from .receive import receiver_report_blocks, receiver_rtcp_ssrc, srtp_entry, srtp_processor
+from .receive import srtp_entry, srtp_processor
+from .reports import receiver_report_blocks, receiver_rtcp_ssrc
 
 logger = logging.getLogger(__name__)
 
