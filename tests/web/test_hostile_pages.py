@@ -36,6 +36,7 @@ from tests.live.test_browser_room import (
 from tests.live.test_timetrack_live import two_rounds
 from tests.web.helpers import login
 from web.keys import DB
+from web.live import HUB
 
 pytestmark = pytest.mark.browser
 
@@ -321,4 +322,13 @@ async def test_no_stored_markup_runs_on_any_page(
     problems += await inspect(interviewer, "interviewer's room", [ANN, ROOM1])
     frame = next(f for f in interviewer.frames if "embed=1" in f.url)
     problems += await inspect(frame, "embedded scoring panel", [ANN, ITEM, ITEM_HELP])
+
+    # A weak link: the applicant gets audio only, and both pages say so, by name, as text.
+    app[HUB]._on_downlink(f"{session}/applicant:{applicant}", "audio_only", 120_000)
+    await person.locator("#downlink-message").wait_for(state="visible")
+    await interviewer.wait_for_function(
+        "() => document.getElementById('live-banner').textContent.includes('cannot see you')"
+    )
+    problems += await inspect(person, "live day, audio only", [])
+    problems += await inspect(interviewer, "interviewer's room, audio only", [ANN])
     assert not problems, "\n".join(problems)
