@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
 
 from scoring.models import Score
@@ -38,8 +39,8 @@ async def wait_saved(page: Any) -> None:
     )
 
 
-async def open_panel(page: Any, base: str, world: World) -> Any:
-    await page.goto(base + "/scoring")
+async def open_panel(page: Any, base: str, world: World, goto_ms: float = 30_000) -> Any:
+    await page.goto(base + "/scoring", timeout=goto_ms)
     await page.get_by_role("link", name="Ann Applicant a").click()
     await page.wait_for_url(f"**/scoring/{world.a.session_id}/{world.a.applicant_id}")
     return page.locator("[data-scoring-panel]")
@@ -119,7 +120,14 @@ async def test_changes_left_unsent_in_a_closed_tab_are_sent_on_the_next_visit(
     assert score is not None and score.answers == {ids.communication: 5}
 
     page = await context.new_page()
-    panel = await open_panel(page, base, world)
+    try:
+        panel = await open_panel(page, base, world, goto_ms=10_000)
+    except PlaywrightTimeoutError:
+        # Chromium's offline emulation, lifted under load, can hold the first navigation
+        # (seen once in CI): the visit itself is what is tested, so it is made again.
+        await page.close()
+        page = await context.new_page()
+        panel = await open_panel(page, base, world)
     await wait_saved(page)
     score = await stored_score(client)
     assert score is not None
