@@ -90,7 +90,6 @@ class DownlinkControl:
         "_reports",
         "_rtt_seen",
         "_transport_at",
-        "_transport_losses",
         "downlink",
         "estimator",
         "remb_at",
@@ -123,7 +122,6 @@ class DownlinkControl:
         self._min_rtt_at = 0.0
         self._rtt_seen: dict[str, float] = {}
         self._transport_at = -1e9
-        self._transport_losses: deque[tuple[float, int, int]] = deque()
         self.transport_malformed = 0
         self._calm_until = -1e9
         self._calm_nacks = 0
@@ -141,24 +139,20 @@ class DownlinkControl:
         with contextlib.suppress(ValueError):  # malformed: counted by the downlink
             self.downlink.transport_feedback(fci)
 
-    def transport(self, now: float) -> tuple[bool, float | None, float | None] | None:
-        """From transport-cc feedback: (the queue grows, the share lost over the last second,
-        what got through in bits/s); None without fresh feedback."""
+    def transport(self, now: float) -> tuple[bool, float | None] | None:
+        """From transport-cc feedback: (the queue grows, what got through in bits/s); None
+        without fresh feedback. Its loss share is not used: Chromium reports packets of a
+        connection's first second as not received that it never NACKs (they were never missed
+        as media), and read as loss they stopped new subscribers' video; NACKs and receiver
+        reports count loss."""
         downlink = self.downlink
         received, lost, malformed = downlink.take_transport_counts()
         self.transport_malformed += malformed
         if received or lost:
-            self._transport_losses.append((now, received, lost))
             self._transport_at = now
-        losses = self._transport_losses
-        while losses and now - losses[0][0] > 1.0:
-            losses.popleft()
         if now - self._transport_at > TRANSPORT_FRESH_S:
             return None
-        received = sum(r for _, r, _ in losses)
-        lost = sum(n for _, _, n in losses)
-        loss = lost / (received + lost) if received + lost >= MIN_LOSS_SAMPLE else None
-        return downlink.trend_state == "overusing", loss, downlink.acked_bps
+        return downlink.trend_state == "overusing", downlink.acked_bps
 
     def sent_bps(self, now: float) -> float:
         """What went out on the wire over about the last second."""
@@ -265,13 +259,10 @@ class DownlinkControl:
         if remb is not None and remb < 0.85 * sent and sent >= 0.5 * self.estimator.estimate:
             queuing = True
         # Transport-cc: the delay each packet met, so a queue shows before anything is lost.
-        # Its loss share is not used: Chromium reports packets of a connection's first second
-        # as not received that it never NACKs (they were never missed as media), and read as
-        # loss they stopped new subscribers' video; NACKs and receiver reports count loss.
         acked = None
         transport = self.transport(now)
         if transport is not None:
-            overusing, _, acked = transport
+            overusing, acked = transport
             if overusing and sent >= 0.5 * self.estimator.estimate:
                 queuing = True
         probing = now - self._raised_at < PROBE_S

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpReceiver, RTCRtpSender
 
-from .fastpath import Downlink, ReceiverCore, SlotOutput, send_sender_reports, tap_sender
+from .fastpath import (
+    Downlink,
+    ReceiverCore,
+    SlotOutput,
+    send_sender_reports,
+    send_transport_feedback,
+    tap_sender,
+)
 from .forwarder import AUDIO_LEVEL_URI, MID_URI, build_extension_block, ntp_time
 from .vp8 import vp8_packetize
 
@@ -264,9 +271,7 @@ class Pacer:
             if peer.core is None:
                 continue
             try:
-                relayed = peer.core.send_feedback(peer.downlink, FEEDBACK_SSRC, 0)
-                if relayed is not None:
-                    peer.downlink.send(relayed)
+                send_transport_feedback(peer.core, peer.downlink, FEEDBACK_SSRC, 0)
             except Exception:
                 logger.exception("transport-cc feedback failed")
 

@@ -416,9 +416,9 @@ class Sfu:
                 continue
             try:
                 sender_ssrc, media_ssrc = participant.feedback_ssrcs()
-                relayed = core.send_feedback(participant.downlink, sender_ssrc, media_ssrc)
-                if relayed is not None:  # a TURN pair: the downlink queues it
-                    participant.downlink.send(relayed)
+                fastpath.send_transport_feedback(
+                    core, participant.downlink, sender_ssrc, media_ssrc
+                )
             except Exception:  # one peer's failure must not stop the others' feedback
                 logger.exception("transport-cc feedback to %s failed", participant.id)
 

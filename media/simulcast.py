@@ -44,7 +44,7 @@ def layer_order(rids: list[str]) -> tuple[str, ...]:
     return tuple(rids)
 
 
-def _sections(sdp: str) -> list[list[str]]:
+def sdp_sections(sdp: str) -> list[list[str]]:
     """The SDP split into the session part and one list of lines per m-section."""
     parts: list[list[str]] = [[]]
     for line in sdp.splitlines():
@@ -63,7 +63,7 @@ def parse_simulcast(offer_sdp: str) -> dict[str, SimulcastOffer]:
     first; paused layers (`~name`) are left out; at most three layers are kept.
     """
     found: dict[str, SimulcastOffer] = {}
-    for lines in _sections(offer_sdp)[1:]:
+    for lines in sdp_sections(offer_sdp)[1:]:
         if not lines[0].startswith("m=video"):
             continue
         mid = ""
@@ -109,7 +109,7 @@ def accept_simulcast(answer_sdp: str, offers: dict[str, SimulcastOffer]) -> str:
     if not offers:
         return answer_sdp
     out: list[str] = []
-    for lines in _sections(answer_sdp):
+    for lines in sdp_sections(answer_sdp):
         mid = next((line[6:].strip() for line in lines if line.startswith("a=mid:")), None)
         offer = offers.get(mid) if mid is not None else None
         out.extend(lines)
@@ -126,7 +126,7 @@ def accept_simulcast(answer_sdp: str, offers: dict[str, SimulcastOffer]) -> str:
 def offer_simulcast(offer_sdp: str, mid: str, rids: tuple[str, ...], rid_id: int) -> str:
     """A client's offer with `rids` sent on m-line `mid` (the bots: aiortc offers no simulcast)."""
     out: list[str] = []
-    for lines in _sections(offer_sdp):
+    for lines in sdp_sections(offer_sdp):
         out.extend(lines)
         if any(line == f"a=mid:{mid}" for line in lines):
             out.append(f"a=extmap:{rid_id} {RID_URI}")

@@ -1,33 +1,22 @@
-"""Transport-wide congestion control in SDP text and RTCP bytes (pure).
+"""Transport-wide congestion control in the SDP text (pure).
 
 aiortc knows neither the transport-cc header extension nor its feedback, so, as for simulcast
 (`media.simulcast`), the SFU works on the SDP text: it reads the extension id an offer gives
 `TRANSPORT_CC_URI` and writes the acceptance into the answer. A publisher that negotiated it
 stamps a transport-wide sequence number on every packet and runs its own (send-side)
-bandwidth estimate from the feedback we return (`twcc_rtcp`), the way browsers prefer: no
-receive-side estimate with its 1.5x-what-arrives cap, and no per-packet estimator in Python.
+bandwidth estimate from the feedback we return (built and sent in C: media/fastpath/
+dp_feedback.c), the way browsers prefer: no receive-side estimate with its
+1.5x-what-arrives cap, and no per-packet estimator in Python.
 """
 
 from __future__ import annotations
 
 import re
-import struct
 
-from .twcc import RTCP_RTPFB_TWCC
+from .simulcast import sdp_sections
 
 TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-RTCP_RTPFB = 205
 _EXTMAP = re.compile(r"^a=extmap:(\d+)(?:/\w+)? (\S+)")
-
-
-def _sections(sdp: str) -> list[list[str]]:
-    """The session part and one list of lines per m-section."""
-    sections: list[list[str]] = [[]]
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            sections.append([])
-        sections[-1].append(line)
-    return sections
 
 
 def offered_transport_cc(offer_sdp: str) -> int:
@@ -47,7 +36,7 @@ def offered_transport_cc(offer_sdp: str) -> int:
 def _with_transport_cc(sdp: str, ext_id: int) -> str:
     """Every audio and video m-section with the extension and its feedback for each format."""
     out: list[str] = []
-    for lines in _sections(sdp):
+    for lines in sdp_sections(sdp):
         out.extend(lines)
         if not lines or not lines[0].startswith(("m=audio", "m=video")):
             continue
@@ -79,14 +68,3 @@ def free_extension_id(sdp: str) -> int:
     if not free:
         raise ValueError("no extension id left")
     return free[0]
-
-
-def twcc_rtcp(sender_ssrc: int, media_ssrc: int, fci: bytes) -> bytes:
-    """One RTPFB FMT=15 packet around a feedback FCI (`media.twcc.build_twcc`)."""
-    if len(fci) % 4:
-        raise ValueError("feedback FCI must be padded to 32 bits")
-    length = 2 + len(fci) // 4  # in 32-bit words minus one
-    header = struct.pack(
-        "!BBHII", 0x80 | RTCP_RTPFB_TWCC, RTCP_RTPFB, length, sender_ssrc, media_ssrc
-    )
-    return header + fci

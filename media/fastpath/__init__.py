@@ -48,7 +48,7 @@ from .receive import (
     srtp_processor,
     tap_receiver,
 )
-from .reports import ReportReader, read_reports, tap_transport_feedback
+from .reports import ReportReader, read_reports, send_transport_feedback, tap_transport_feedback
 from .send import (
     Downlink,
     SlotOutput,
@@ -79,6 +79,7 @@ __all__ = [
     "request_keyframe",
     "restrict_codecs",
     "send_sender_reports",
+    "send_transport_feedback",
     "sender_has_encoder",
     "set_stream_id",
     "srtp_entry",

@@ -343,10 +343,27 @@ int dp_picture_from(PyObject *pic, Picture *out) {
     return 1;
 }
 
-static PyObject *tail_result(int rc) {
-    if (rc < 0) return NULL;
-    if (rc == TAIL_UNMAPPED) Py_RETURN_NONE;
-    return PyBool_FromLong(rc == TAIL_SENT);
+/* dp_slot_tail from Python objects (the arguments of `_tail` and of `write`). */
+static int tail_from(SlotObject *self, PyObject *seq_obj, PyObject *ts_obj, PyObject *marker_obj,
+                     PyObject *payload, PyObject *level_obj, PyObject *now_obj,
+                     PyObject *ntp_obj, PyObject *pic_obj) {
+    unsigned long seq = PyLong_AsUnsignedLong(seq_obj);
+    unsigned long long ts = PyLong_AsUnsignedLongLong(ts_obj);
+    int marker = PyObject_IsTrue(marker_obj);
+    long level = PyLong_AsLong(level_obj);
+    double now = PyFloat_AsDouble(now_obj);
+    unsigned long long ntp = PyLong_AsUnsignedLongLong(ntp_obj);
+    if (PyErr_Occurred()) return -1;
+    if (!PyBytes_Check(payload)) {
+        PyErr_SetString(PyExc_TypeError, "payload must be bytes");
+        return -1;
+    }
+    Picture pic;
+    int has_pic = dp_picture_from(pic_obj, &pic);
+    if (has_pic < 0) return -1;
+    return dp_slot_tail(self, (unsigned int)seq, ts, marker,
+                        (const unsigned char *)PyBytes_AS_STRING(payload),
+                        PyBytes_GET_SIZE(payload), (int)level, now, ntp, has_pic ? &pic : NULL);
 }
 
 static PyObject *Slot_tail(SlotObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -354,24 +371,12 @@ static PyObject *Slot_tail(SlotObject *self, PyObject *const *args, Py_ssize_t n
         PyErr_SetString(PyExc_TypeError, "_tail takes 8 arguments");
         return NULL;
     }
-    unsigned long seq = PyLong_AsUnsignedLong(args[0]);
-    unsigned long long ts = PyLong_AsUnsignedLongLong(args[1]);
-    int marker = PyObject_IsTrue(args[2]);
-    long level = PyLong_AsLong(args[4]);
-    double now = PyFloat_AsDouble(args[5]);
-    unsigned long long ntp = PyLong_AsUnsignedLongLong(args[6]);
-    if (PyErr_Occurred()) return NULL;
-    if (!PyBytes_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "payload must be bytes");
-        return NULL;
-    }
-    Picture pic;
-    int has_pic = dp_picture_from(args[7], &pic);
-    if (has_pic < 0) return NULL;
-    return tail_result(dp_slot_tail(self, (unsigned int)seq, ts, marker,
-                                    (const unsigned char *)PyBytes_AS_STRING(args[3]),
-                                    PyBytes_GET_SIZE(args[3]), (int)level, now, ntp,
-                                    has_pic ? &pic : NULL));
+    /* seq, ts, marker, payload, level, now, ntp, pic */
+    int rc = tail_from(self, args[0], args[1], args[2], args[3], args[4], args[5], args[6],
+                       args[7]);
+    if (rc < 0) return NULL;
+    if (rc == TAIL_UNMAPPED) Py_RETURN_NONE;
+    return PyBool_FromLong(rc == TAIL_SENT);
 }
 
 /* OutSlot.write: the steady case here, anything else in the subclass's `_write_slow`. */
@@ -396,24 +401,8 @@ PyObject *dp_slot_write(SlotObject *self, PyObject *const *args, Py_ssize_t narg
         Py_DECREF(slow);
         return result;
     }
-    unsigned long seq = PyLong_AsUnsignedLong(args[2]);
-    unsigned long long ts = PyLong_AsUnsignedLongLong(args[3]);
-    int marker = PyObject_IsTrue(args[4]);
-    long level = PyLong_AsLong(args[7]);
-    double now = PyFloat_AsDouble(args[8]);
-    unsigned long long ntp = PyLong_AsUnsignedLongLong(args[9]);
-    if (PyErr_Occurred()) return NULL;
-    if (!PyBytes_Check(args[5])) {
-        PyErr_SetString(PyExc_TypeError, "payload must be bytes");
-        return NULL;
-    }
-    Picture pic;
-    int has_pic = dp_picture_from(nargs > 10 ? args[10] : Py_None, &pic);
-    if (has_pic < 0) return NULL;
-    int rc = dp_slot_tail(self, (unsigned int)seq, ts, marker,
-                          (const unsigned char *)PyBytes_AS_STRING(args[5]),
-                          PyBytes_GET_SIZE(args[5]), (int)level, now, ntp,
-                          has_pic ? &pic : NULL);
+    int rc = tail_from(self, args[2], args[3], args[4], args[5], args[7], args[8], args[9],
+                       nargs > 10 ? args[10] : Py_None);
     if (rc < 0 || (rc == TAIL_DROPPED && dp_slot_dropped(self) < 0)) return NULL;
     Py_RETURN_NONE;
 }

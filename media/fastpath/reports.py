@@ -16,10 +16,15 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCRtpReceiver
 from aiortc.rtp import RtcpReceiverInfo
+
+from ._datapath import ReceiverCore
+
+if TYPE_CHECKING:
+    from .send import Downlink
 
 logger = logging.getLogger(__name__)
 
@@ -186,3 +191,13 @@ def receiver_report_blocks(receiver: RTCRtpReceiver, now: float) -> list[RtcpRec
             )
         )
     return blocks
+
+
+def send_transport_feedback(
+    core: ReceiverCore, downlink: Downlink, sender_ssrc: int, media_ssrc: int
+) -> None:
+    """This round's transport-cc feedback on what `core` received, out on `downlink` (built,
+    protected and sent in C; on a TURN pair the downlink queues what C hands back)."""
+    relayed = core.send_feedback(downlink, sender_ssrc, media_ssrc)
+    if relayed is not None:
+        downlink.send(relayed)
